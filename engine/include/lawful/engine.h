@@ -1,0 +1,284 @@
+// lawful's engine: the program format the rules compile to, its verifier and disassembler, the VM
+// that runs it against one contact, and the rule set the server and CLI hold. Knows nothing of the
+// rules language's grammar and nothing of gRPC.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "lawful/v1/decision.pb.h"
+
+namespace lawful {
+
+// ---------------------------------------------------------------------------------------------
+// Program format
+// ---------------------------------------------------------------------------------------------
+
+enum class Op : uint8_t {
+#define LAWFUL_OP(name, shape, pops, pushes, doc) name,
+#include "lawful/opcodes.def"
+#undef LAWFUL_OP
+};
+
+// What an instruction's operands mean; drives the verifier's range checks and the disassembler.
+enum class OperandShape : uint8_t {
+  kNone,       // no operand
+  kImm,        // b: an immediate int
+  kConstInt,   // b: index into Program::ints
+  kConstStr,   // b: index into Program::strings
+  kSlot,       // b: contact fact slot
+  kReg,        // b: request register
+  kLocal,      // b: local variable
+  kListField,  // a: list, b: field slot within that list's records
+  kJump,       // b: target pc
+  kLoop,       // a: local (the index), c: list, b: target pc on exhaustion
+  kDuration,   // b: index into Program::durations
+  kZone,       // b: index into Program::zones
+  kSet,        // b: index into Program::sets
+  kList,       // b: list
+  kRule,       // b: index into Program::rules
+};
+
+struct OpInfo {
+  const char* name;  // "push_int"
+  OperandShape shape;
+  int pops;
+  int pushes;
+  const char* doc;
+};
+const OpInfo& GetOpInfo(Op op);
+inline constexpr int kNumOps = 0
+#define LAWFUL_OP(name, shape, pops, pushes, doc) +1
+#include "lawful/opcodes.def"
+#undef LAWFUL_OP
+    ;
+
+struct Instr {
+  Op op;
+  uint8_t c = 0;
+  uint16_t a = 0;
+  int32_t b = 0;
+};
+static_assert(sizeof(Instr) == 8);
+
+// The missing value of optional facts (an unset instant, an unknown birth date).
+inline constexpr int64_t kMissing = std::numeric_limits<int64_t>::min();
+
+// Request registers every program can read; hoisted `at`-dependent values follow them.
+enum RequestRegister : int32_t {
+  kRegAt = 0,          // the outreach's instant, ns since epoch
+  kRegPurpose = 1,     // purpose id (index into Program::purposes)
+  kRegChannel = 2,     // lawful.v1.Channel number
+  kRegNoticeType = 3,  // lawful.v1.NoticeType number, UNSPECIFIED already mapped to CONTRACT
+  kNumFixedRegisters = 4,
+};
+
+// A place in a rule file.
+struct SourceSpan {
+  uint32_t file = 0;  // index into Program::files
+  uint32_t line = 0;  // 1-based
+  uint32_t column = 0;
+  uint32_t end_line = 0;
+  uint32_t end_column = 0;
+};
+
+// A calendar duration: months move the calendar date keeping the time of day (clamped to the
+// month's last day), days move by whole calendar days; both in UTC.
+struct CalendarDuration {
+  int32_t months = 0;
+  int32_t days = 0;
+  friend bool operator==(const CalendarDuration&, const CalendarDuration&) = default;
+};
+
+enum class Outcome : uint8_t { kAllow = 1, kDeny = 2, kError = 3 };
+
+struct Rule {
+  std::string name;    // unique within its policy; names the rule in decisions
+  std::string reason;  // the reason code reported (the name unless the rule says otherwise)
+  std::string policy;  // the enclosing policy's name
+  Outcome outcome = Outcome::kDeny;
+  std::string citation;
+  std::vector<std::string> obligations;
+  std::string note;
+  SourceSpan span;
+  int32_t evidence_list = -1;  // the list whose record the rule names as evidence, or -1
+};
+
+struct Policy {
+  std::string name;
+  std::vector<int32_t> purposes;  // purpose ids the policy covers
+  uint32_t channels = 0;          // bit (1 << lawful.v1.Channel) per covered channel
+  int64_t effective_from = kMissing;   // instant; kMissing = since always
+  int64_t effective_until = kMissing;  // instant, exclusive; kMissing = for ever
+  int32_t entry = 0;                   // pc of the policy's first rule
+  std::vector<int32_t> rules;          // indices into Program::rules, in checking order
+  SourceSpan span;
+};
+
+// How one proto field of the contact (or of a record inside it) is read into the VM's slots.
+enum class FactKind : uint8_t {
+  kInt,         // any integer field
+  kBool,
+  kEnum,
+  kInstant,     // google.protobuf.Timestamp
+  kDate,        // "YYYY-MM-DD" string
+  kString,
+  kPurpose,     // a purpose name, stored as its id (-1 when undeclared)
+  kMessage,     // a singular nested message whose fields share the enclosing slot space
+  kRecordList,  // repeated message: each element is a record of the list
+  kScalarList,  // repeated scalar (enum, purpose, int, string)
+};
+
+struct FactField {
+  uint32_t number = 0;  // proto field number in its message
+  FactKind kind = FactKind::kInt;
+  FactKind element = FactKind::kInt;  // for kScalarList: the element kind
+  int32_t slot = -1;                  // scalar: slot; kRecordList/kScalarList: list index
+  int32_t message = -1;               // kMessage/kRecordList: index into FactLayout::messages
+  std::string name;                   // proto field name, for error paths
+};
+
+struct MessageLayout {
+  std::vector<FactField> fields;  // sorted by number
+};
+
+struct ListLayout {
+  std::string name;          // field path, e.g. "consents"
+  bool records = false;      // records (repeated message) or scalars
+  int32_t width = 1;         // slots per record
+  int32_t id_slot = -1;      // a record's caller-side `id` slot, for evidence
+};
+
+// Which contact fields the program reads and where they land. Fields no rule reads are skipped
+// by the decoder, so the cost of a contact grows with the rules, not with the schema.
+struct FactLayout {
+  std::vector<MessageLayout> messages;  // [0] is lawful.v1.Contact
+  int32_t contact_slots = 0;
+  std::vector<ListLayout> lists;
+};
+
+struct Program {
+  std::vector<Instr> code;
+  std::vector<SourceSpan> spans;  // parallel to code
+  int32_t prelude = 0;            // pc of the per-request prelude (ends in kHalt)
+  int32_t num_registers = kNumFixedRegisters;
+  int32_t num_locals = 0;
+  int32_t max_stack = 0;  // filled in by the verifier
+
+  std::vector<int64_t> ints;
+  std::vector<std::string> strings;
+  std::vector<CalendarDuration> durations;
+  std::vector<std::string> zones;               // IANA names, e.g. "Europe/Stockholm"
+  std::vector<std::vector<int64_t>> sets;       // sorted
+  std::vector<std::string> purposes;            // declared purpose names; the id is the index
+  std::vector<std::string> files;               // rule files, relative to the rule set's root
+  std::vector<Rule> rules;
+  std::vector<Policy> policies;
+  FactLayout layout;
+};
+
+// Checks a program before anything runs it: every operand in range, every jump inside the code,
+// a consistent stack depth on every path within bounds, every policy path ending in a decision.
+absl::Status Verify(Program& program);
+
+// Readable bytecode, one instruction a line, with the source line each block came from.
+// `sources` are the rule files' texts, parallel to Program::files (may be empty).
+std::string Disassemble(const Program& program, const std::vector<std::string>& sources = {});
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------------------------
+
+// An outreach as the engine sees it, before validation against a rule set.
+struct Outreach {
+  std::string purpose;
+  lawful::v1::Channel channel = lawful::v1::CHANNEL_UNSPECIFIED;
+  lawful::v1::NoticeType notice_type = lawful::v1::NOTICE_TYPE_UNSPECIFIED;
+  absl::Time at;
+};
+
+class RuleSet;
+class FactDecoder;
+
+// An outreach resolved against one rule set: its policy chosen and its cut-offs computed once.
+struct PreparedOutreach {
+  const RuleSet* rule_set = nullptr;
+  const Policy* policy = nullptr;
+  absl::Time at;
+  std::vector<int64_t> registers;
+};
+
+// The decision for one contact. Strings live in the rule set; nothing is copied per contact.
+struct Decision {
+  Outcome outcome = Outcome::kError;
+  const Rule* rule = nullptr;       // the deciding rule; null for kError
+  int32_t evidence_index = -1;      // record index in rule->evidence_list, or -1
+  std::string evidence_id;          // that record's caller-side id, if any
+  int64_t valid_until = kMissing;   // instant, when the rule declares one
+  std::string error_path;           // kError: the offending field, e.g. "consents[2].granted_at"
+  std::string error_message;        // kError: what is wrong with it
+};
+
+// Per-thread scratch: the decoded facts and the VM's stack. Reused across contacts so steady
+// state allocates nothing.
+class Evaluator {
+ public:
+  Evaluator();
+  ~Evaluator();
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
+
+  // Decides one contact given as serialized lawful.v1.Contact bytes.
+  Decision Decide(const PreparedOutreach& outreach, std::string_view contact_bytes);
+  // Convenience for callers holding a parsed message.
+  Decision Decide(const PreparedOutreach& outreach, const lawful::v1::Contact& contact);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// A compiled, verified rule set with its identity. Immutable once built; shared by readers.
+class RuleSet {
+ public:
+  // Verifies `program`; fails if it is malformed.
+  static absl::StatusOr<std::shared_ptr<const RuleSet>> Create(Program program, std::string version);
+
+  const Program& program() const { return program_; }
+  // Hex hash of the rule files' bytes.
+  const std::string& version() const { return version_; }
+
+  // Resolves the purpose, picks the policy in force at `at`, and computes the request's cut-offs.
+  // InvalidArgument naming the field when the purpose is undeclared, the channel unspecified, or
+  // no policy covers the outreach.
+  absl::StatusOr<PreparedOutreach> Prepare(const Outreach& outreach) const;
+
+  // The rule's location as "file:line".
+  std::string Location(const Rule& rule) const;
+
+  // Fills a decision message: reason, citation, rule reference, obligations, evidence.
+  void ToProto(const Decision& decision, lawful::v1::Decision* out) const;
+
+ private:
+  friend class Evaluator;
+  RuleSet(Program program, std::string version);
+  Program program_;
+  std::string version_;
+  std::vector<absl::TimeZone> zones_;      // loaded once, parallel to Program::zones
+  std::unique_ptr<FactDecoder> decoder_;  // built from Program::layout
+ public:
+  ~RuleSet();
+};
+
+// The rule-set version: hex SHA-256 over (name, bytes) pairs in the order given, each framed by
+// its length so no two different sets of files hash alike.
+std::string ContentVersion(const std::vector<std::pair<std::string, std::string>>& parts);
+
+}  // namespace lawful

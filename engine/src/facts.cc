@@ -1,0 +1,294 @@
+// The fact decoder reads only the fields the rules use, straight from the wire format: no
+// protobuf parse, no reflection, no field-name lookups per contact.
+#include "facts.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "calendar.h"
+
+namespace lawful {
+namespace {
+
+enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+
+class WireReader {
+ public:
+  explicit WireReader(std::string_view bytes)
+      : p_(reinterpret_cast<const uint8_t*>(bytes.data())), end_(p_ + bytes.size()) {}
+
+  bool done() const { return p_ >= end_; }
+
+  bool Varint(uint64_t& out) {
+    out = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ >= end_) return false;
+      uint8_t byte = *p_++;
+      out |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  bool Bytes(std::string_view& out) {
+    uint64_t len;
+    if (!Varint(len) || len > static_cast<uint64_t>(end_ - p_)) return false;
+    out = std::string_view(reinterpret_cast<const char*>(p_), len);
+    p_ += len;
+    return true;
+  }
+
+  bool Skip(uint32_t wire_type) {
+    uint64_t ignored;
+    std::string_view bytes;
+    switch (wire_type) {
+      case kVarint: return Varint(ignored);
+      case kFixed64: return Advance(8);
+      case kLengthDelimited: return Bytes(bytes);
+      case kFixed32: return Advance(4);
+      default: return false;  // groups (3, 4) are not used by lawful's protos
+    }
+  }
+
+ private:
+  bool Advance(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    p_ += n;
+    return true;
+  }
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+bool DecodeTimestamp(std::string_view bytes, int64_t& out) {
+  WireReader r(bytes);
+  int64_t seconds = 0, nanos = 0;
+  while (!r.done()) {
+    uint64_t tag, v;
+    if (!r.Varint(tag)) return false;
+    if ((tag & 7) != kVarint) {
+      if (!r.Skip(tag & 7)) return false;
+      continue;
+    }
+    if (!r.Varint(v)) return false;
+    if ((tag >> 3) == 1) seconds = static_cast<int64_t>(v);
+    if ((tag >> 3) == 2) nanos = static_cast<int32_t>(v);
+  }
+  if (nanos < 0 || nanos > 999'999'999) return false;
+  out = calendar::FromTimestamp(seconds, nanos);
+  return true;
+}
+
+int64_t DefaultOf(FactKind kind) {
+  switch (kind) {
+    case FactKind::kInstant:
+    case FactKind::kDate:
+      return kMissing;
+    case FactKind::kPurpose:
+      return -1;
+    default:
+      return 0;  // ints, bools, enums; strings: index 0, the empty string
+  }
+}
+
+// Fills the defaults of every slot reachable from `message` (nested messages share the slots).
+void FillDefaults(const FactLayout& layout, int32_t message, std::vector<int64_t>& defaults) {
+  for (const FactField& f : layout.messages[message].fields) {
+    if (f.kind == FactKind::kMessage) {
+      FillDefaults(layout, f.message, defaults);
+    } else if (f.kind != FactKind::kRecordList && f.kind != FactKind::kScalarList) {
+      if (f.slot >= 0 && static_cast<size_t>(f.slot) < defaults.size()) defaults[f.slot] = DefaultOf(f.kind);
+    }
+  }
+}
+
+}  // namespace
+
+// The path to the field being decoded, kept as a chain of stack frames so that building the
+// "consents[2].granted_at" string costs nothing unless there is an error.
+struct FactDecoder::Frame {
+  const Frame* parent;
+  const std::string* name;
+  int32_t index;  // -1 for a singular field
+};
+
+namespace {
+std::string PathOf(const FactDecoder::Frame* frame, const std::string& leaf);
+}
+
+FactDecoder::FactDecoder(const FactLayout& layout, const std::vector<std::string>& purposes)
+    : layout_(layout) {
+  contact_defaults_.assign(layout.contact_slots, 0);
+  record_defaults_.resize(layout.lists.size());
+  for (size_t i = 0; i < layout.lists.size(); ++i) record_defaults_[i].assign(layout.lists[i].width, 0);
+  if (!layout.messages.empty()) {
+    FillDefaults(layout, 0, contact_defaults_);
+    // Each record list's element message fills its own defaults.
+    for (const MessageLayout& m : layout.messages) {
+      for (const FactField& f : m.fields) {
+        if (f.kind == FactKind::kRecordList && f.slot >= 0 && static_cast<size_t>(f.slot) < record_defaults_.size()) {
+          FillDefaults(layout, f.message, record_defaults_[f.slot]);
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < purposes.size(); ++i) purpose_ids_[purposes[i]] = static_cast<int32_t>(i);
+}
+
+bool FactDecoder::Decode(std::string_view bytes, Facts& facts, Error& error) const {
+  facts.slots.assign(contact_defaults_.begin(), contact_defaults_.end());
+  facts.lists.resize(layout_.lists.size());
+  for (FactList& list : facts.lists) {
+    list.data.clear();
+    list.count = 0;
+  }
+  facts.strings.clear();
+  facts.strings.emplace_back();
+  if (layout_.messages.empty()) return true;
+  return DecodeMessage(0, bytes, facts.slots.data(), facts, nullptr, error);
+}
+
+bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t* slots, Facts& facts,
+                                Frame* parent, Error& error) const {
+  const MessageLayout& layout = layout_.messages[message];
+  WireReader r(bytes);
+  auto fail = [&](const FactField* f, std::string message_text) {
+    static const std::string kUnknown = "?";
+    error.path = PathOf(parent, f ? f->name : kUnknown);
+    error.message = std::move(message_text);
+    return false;
+  };
+  while (!r.done()) {
+    uint64_t tag;
+    if (!r.Varint(tag)) return fail(nullptr, "the message is truncated or malformed");
+    const uint32_t number = static_cast<uint32_t>(tag >> 3);
+    const uint32_t wire_type = static_cast<uint32_t>(tag & 7);
+    const FactField* field = nullptr;
+    for (const FactField& f : layout.fields) {
+      if (f.number == number) {
+        field = &f;
+        break;
+      }
+    }
+    if (field == nullptr) {
+      if (!r.Skip(wire_type)) return fail(nullptr, "the message is truncated or malformed");
+      continue;
+    }
+    const FactField& f = *field;
+    auto scalar = [&](FactKind kind, int64_t& out, std::string_view* text) -> bool {
+      switch (kind) {
+        case FactKind::kInt:
+        case FactKind::kBool:
+        case FactKind::kEnum: {
+          uint64_t v;
+          if (wire_type != kVarint || !r.Varint(v)) return fail(&f, "expected an integer");
+          out = kind == FactKind::kBool ? (v != 0) : static_cast<int64_t>(v);
+          if (kind == FactKind::kEnum) out = static_cast<int32_t>(v);
+          return true;
+        }
+        case FactKind::kInstant: {
+          std::string_view body;
+          if (wire_type != kLengthDelimited || !r.Bytes(body) || !DecodeTimestamp(body, out)) {
+            return fail(&f, "expected a timestamp");
+          }
+          return true;
+        }
+        case FactKind::kDate: {
+          std::string_view s;
+          if (wire_type != kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a date string");
+          if (s.empty()) {
+            out = kMissing;
+            return true;
+          }
+          auto date = calendar::ParseDate(s);
+          if (!date) return fail(&f, absl::StrCat("`", absl::CHexEscape(std::string(s.substr(0, 40))), "` is not a date of the form YYYY-MM-DD"));
+          out = *date;
+          return true;
+        }
+        case FactKind::kString: {
+          std::string_view s;
+          if (wire_type != kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a string");
+          out = static_cast<int64_t>(facts.strings.size());
+          facts.strings.push_back(s);
+          if (text) *text = s;
+          return true;
+        }
+        case FactKind::kPurpose: {
+          std::string_view s;
+          if (wire_type != kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a purpose name");
+          auto it = purpose_ids_.find(absl::string_view(s.data(), s.size()));
+          out = it == purpose_ids_.end() ? -1 : it->second;
+          return true;
+        }
+        default:
+          return fail(&f, "unsupported field kind");
+      }
+    };
+    switch (f.kind) {
+      case FactKind::kMessage: {
+        std::string_view body;
+        if (wire_type != kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
+        Frame frame{parent, &f.name, -1};
+        if (!DecodeMessage(f.message, body, slots, facts, &frame, error)) return false;
+        break;
+      }
+      case FactKind::kRecordList: {
+        std::string_view body;
+        if (wire_type != kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
+        FactList& list = facts.lists[f.slot];
+        const std::vector<int64_t>& defaults = record_defaults_[f.slot];
+        const size_t base = list.data.size();
+        list.data.insert(list.data.end(), defaults.begin(), defaults.end());
+        Frame frame{parent, &f.name, list.count};
+        ++list.count;
+        if (!DecodeMessage(f.message, body, list.data.data() + base, facts, &frame, error)) return false;
+        break;
+      }
+      case FactKind::kScalarList: {
+        FactList& list = facts.lists[f.slot];
+        const bool packable = f.element == FactKind::kInt || f.element == FactKind::kBool || f.element == FactKind::kEnum;
+        if (packable && wire_type == kLengthDelimited) {
+          std::string_view body;
+          if (!r.Bytes(body)) return fail(&f, "the packed list is truncated");
+          WireReader packed(body);
+          while (!packed.done()) {
+            uint64_t v;
+            if (!packed.Varint(v)) return fail(&f, "the packed list is malformed");
+            list.data.push_back(f.element == FactKind::kEnum ? static_cast<int32_t>(v) : static_cast<int64_t>(v));
+            ++list.count;
+          }
+        } else {
+          int64_t v;
+          if (!scalar(f.element, v, nullptr)) return false;
+          list.data.push_back(v);
+          ++list.count;
+        }
+        break;
+      }
+      default: {
+        int64_t v;
+        if (!scalar(f.kind, v, nullptr)) return false;
+        slots[f.slot] = v;
+        break;
+      }
+    }
+  }
+  return true;
+}
+
+namespace {
+std::string PathOf(const FactDecoder::Frame* frame, const std::string& leaf) {
+  std::vector<const FactDecoder::Frame*> chain;
+  for (; frame != nullptr; frame = frame->parent) chain.push_back(frame);
+  std::string path;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    absl::StrAppend(&path, *(*it)->name);
+    if ((*it)->index >= 0) absl::StrAppend(&path, "[", (*it)->index, "]");
+    path += '.';
+  }
+  return path + leaf;
+}
+}  // namespace
+
+}  // namespace lawful
