@@ -11,6 +11,6 @@ scripts/build.sh build
 (cd build && ctest --output-on-failure -j "$jobs")
 
 echo "== build (ASan+UBSan) =="
-scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DLAWFUL_SANITIZE=ON -DLAWFUL_BUILD_BENCH=OFF
+scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DLAWFUL_SANITIZE=ON
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j "$jobs")

@@ -28,7 +28,14 @@ inline std::string_view StringOf(const Program& p, const Facts& f, int64_t v) {
   return k < p.strings.size() ? std::string_view(p.strings[k]) : std::string_view();
 }
 
-inline int64_t Checked(bool overflow, int64_t v) { return overflow || v == kMissing ? kMissing : v; }
+// Overflow and results that collide with the missing marker both read as missing.
+template <typename F>
+inline int64_t Arithmetic(int64_t a, int64_t b, F op) {
+  if (a == kMissing || b == kMissing) return kMissing;
+  int64_t r;
+  if (op(a, b, &r) || r == kMissing) return kMissing;
+  return r;
+}
 
 }  // namespace
 
@@ -145,18 +152,18 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
   CASE(kStrIsEmpty) { TOP() = StringOf(program, facts, TOP()).empty(); NEXT(); }
 
   CASE(kAdd) {
-    int64_t b = POP(), a = TOP(), r = 0;
-    TOP() = Present(a, b) ? Checked(__builtin_add_overflow(a, b, &r), r) : kMissing;
+    int64_t b = POP();
+    TOP() = Arithmetic(TOP(), b, [](int64_t x, int64_t y, int64_t* r) { return __builtin_add_overflow(x, y, r); });
     NEXT();
   }
   CASE(kSub) {
-    int64_t b = POP(), a = TOP(), r = 0;
-    TOP() = Present(a, b) ? Checked(__builtin_sub_overflow(a, b, &r), r) : kMissing;
+    int64_t b = POP();
+    TOP() = Arithmetic(TOP(), b, [](int64_t x, int64_t y, int64_t* r) { return __builtin_sub_overflow(x, y, r); });
     NEXT();
   }
   CASE(kMul) {
-    int64_t b = POP(), a = TOP(), r = 0;
-    TOP() = Present(a, b) ? Checked(__builtin_mul_overflow(a, b, &r), r) : kMissing;
+    int64_t b = POP();
+    TOP() = Arithmetic(TOP(), b, [](int64_t x, int64_t y, int64_t* r) { return __builtin_mul_overflow(x, y, r); });
     NEXT();
   }
   CASE(kDiv) {

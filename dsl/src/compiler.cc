@@ -1,0 +1,642 @@
+// The compiler: checked modules -> the engine's bytecode. Definitions are inlined at each call;
+// values that depend only on the request (`at - 24 months`, `purpose in MARKETING`) are hoisted
+// into the per-request prelude; definitions called with request-only arguments are computed at
+// most once per contact.
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "checker.h"
+#include "parser.h"
+
+namespace lawful::dsl {
+namespace {
+
+constexpr int64_t kNanosPerDay = 86'400LL * 1'000'000'000LL;
+
+struct Code {
+  std::vector<Instr> instrs;
+  std::vector<SourceSpan> spans;
+};
+
+class Compiler {
+ public:
+  explicit Compiler(const CheckedRuleSet& checked) : c_(checked) {}
+
+  Program Run() {
+    p_.files = c_.files;
+    p_.purposes = c_.purposes;
+    for (size_t i = 0; i < c_.policies.size(); ++i) CompilePolicy(*c_.policies[i], c_.policy_purposes[i], c_.policy_channels[i]);
+    // The prelude follows the policies' code; its jumps were relative to its own start.
+    p_.prelude = static_cast<int32_t>(main_.instrs.size());
+    target_ = &prelude_;
+    Emit(Op::kHalt, SourceSpan{});
+    for (size_t i = 0; i < prelude_.instrs.size(); ++i) {
+      Instr in = prelude_.instrs[i];
+      OperandShape shape = GetOpInfo(in.op).shape;
+      if (shape == OperandShape::kJump || shape == OperandShape::kLoop) in.b += p_.prelude;
+      main_.instrs.push_back(in);
+      main_.spans.push_back(prelude_.spans[i]);
+    }
+    p_.code = std::move(main_.instrs);
+    p_.spans = std::move(main_.spans);
+    p_.num_locals = next_local_;
+    p_.num_registers = next_register_;
+    p_.layout = c_.layout.Build();
+    return std::move(p_);
+  }
+
+ private:
+  // How a definition's parameter is bound at one call: by substitution of the argument (pure
+  // and cheap, or request-only) or through a local holding its value.
+  struct Frame;
+  struct Arg {
+    const Expr* expr = nullptr;
+    const Frame* frame = nullptr;
+    int32_t local = -1;
+  };
+  struct Frame {
+    std::vector<Arg> args;
+  };
+  struct Binder {
+    int32_t local;
+    int32_t list;
+    bool scalar;
+  };
+
+  // ---- emission ----
+  SourceSpan ToSource(const Span& s) {
+    return SourceSpan{s.file, s.line, s.column, s.line, s.column + s.length};
+  }
+  int32_t Pc() const { return static_cast<int32_t>(target_->instrs.size()); }
+  int32_t Emit(Op op, const SourceSpan& span, int32_t b = 0, uint16_t a = 0, uint8_t c = 0) {
+    target_->instrs.push_back(Instr{op, c, a, b});
+    target_->spans.push_back(span);
+    return Pc() - 1;
+  }
+  void Patch(int32_t at, int32_t target) { target_->instrs[at].b = target; }
+  int32_t NewLocal() { return next_local_++; }
+
+  template <typename T>
+  int32_t Intern(std::vector<T>& pool, const T& value) {
+    for (size_t i = 0; i < pool.size(); ++i) {
+      if (pool[i] == value) return static_cast<int32_t>(i);
+    }
+    pool.push_back(value);
+    return static_cast<int32_t>(pool.size() - 1);
+  }
+
+  void PushInt(int64_t v, const SourceSpan& span) {
+    if (v >= INT32_MIN && v <= INT32_MAX) {
+      Emit(Op::kPushInt, span, static_cast<int32_t>(v));
+    } else {
+      Emit(Op::kPushConst, span, Intern(p_.ints, v));
+    }
+  }
+
+  // ---- analysis ----
+  bool IsRequestConstant(const Expr& e, const Frame* frame) {
+    switch (e.kind) {
+      case ExprKind::kBool:
+      case ExprKind::kInt:
+      case ExprKind::kString:
+      case ExprKind::kInstant:
+      case ExprKind::kDate:
+      case ExprKind::kDuration:
+      case ExprKind::kSet:
+        return true;
+      case ExprKind::kName:
+        switch (e.resolution) {
+          case Resolution::kAt:
+          case Resolution::kPurpose:
+          case Resolution::kChannel:
+          case Resolution::kNoticeType:
+          case Resolution::kConst:
+          case Resolution::kEnumValue:
+            return true;
+          case Resolution::kParam: {
+            const Arg& arg = frame->args[e.binding];
+            return arg.local < 0 && IsRequestConstant(*arg.expr, arg.frame);
+          }
+          case Resolution::kDef: {
+            Frame empty;
+            return IsRequestConstant(*e.def->body, &empty);
+          }
+          default:
+            return false;
+        }
+        break;
+      case ExprKind::kCall: {
+        for (const auto& k : e.kids) {
+          if (!IsRequestConstant(*k, frame)) return false;
+        }
+        if (e.resolution == Resolution::kBuiltin) return true;
+        Frame callee;
+        for (const auto& k : e.kids) callee.args.push_back(Arg{k.get(), frame, -1});
+        return IsRequestConstant(*e.def->body, &callee);
+      }
+      case ExprKind::kField:
+      case ExprKind::kAny:
+      case ExprKind::kAll:
+      case ExprKind::kCount:
+      case ExprKind::kLatest:
+        return false;
+      default:
+        for (const auto& k : e.kids) {
+          if (!IsRequestConstant(*k, frame)) return false;
+        }
+        return true;
+    }
+  }
+
+  // A canonical text for an expression under its bindings: the key for hoisting and memoizing.
+  std::string Render(const Expr& e, const Frame* frame) {
+    std::string out = absl::StrCat("(", static_cast<int>(e.kind), ":", static_cast<int>(e.op), ":", e.value, ":",
+                                   e.duration.months, ":", e.duration.days, ":", e.text, ":", e.builtin);
+    if (e.kind == ExprKind::kName && e.resolution == Resolution::kParam) {
+      const Arg& arg = frame->args[e.binding];
+      if (arg.local >= 0) return absl::StrCat(out, ":l", arg.local, ")");
+      return absl::StrCat(out, Render(*arg.expr, arg.frame), ")");
+    }
+    if (e.kind == ExprKind::kName && e.resolution == Resolution::kLoopVar) {
+      return absl::StrCat(out, ":b", binders_.at(e.binding).local, ")");
+    }
+    if (e.def != nullptr) absl::StrAppend(&out, ":d", reinterpret_cast<uintptr_t>(e.def));
+    for (const auto& k : e.kids) absl::StrAppend(&out, Render(*k, frame));
+    return out + ")";
+  }
+
+  bool Trivial(const Expr& e) {
+    switch (e.kind) {
+      case ExprKind::kBool:
+      case ExprKind::kInt:
+      case ExprKind::kString:
+      case ExprKind::kInstant:
+      case ExprKind::kDate:
+      case ExprKind::kName:
+        return e.kind != ExprKind::kName || e.resolution != Resolution::kDef;
+      default:
+        return false;
+    }
+  }
+
+  bool Storable(const Type& t) {
+    return t.kind != TypeKind::kSet && t.kind != TypeKind::kDuration && t.kind != TypeKind::kList &&
+           !(t.kind == TypeKind::kRecord && t.list < 0);
+  }
+
+  // ---- constants ----
+  CalendarDuration DurationOf(const Expr& e) {
+    if (e.kind == ExprKind::kDuration) return e.duration;
+    if (e.kind == ExprKind::kName && e.def) return e.def->constant.duration;
+    CalendarDuration a = DurationOf(*e.kids[0]), b = DurationOf(*e.kids[1]);
+    int sign = e.op == BinaryOp::kAdd ? 1 : -1;
+    return CalendarDuration{a.months + sign * b.months, a.days + sign * b.days};
+  }
+
+  std::vector<int64_t> SetOf(const Expr& e) {
+    if (e.kind == ExprKind::kName && e.def) return e.def->constant.set;
+    std::vector<int64_t> values;
+    for (const auto& k : e.kids) {
+      if (k->kind == ExprKind::kName && k->resolution == Resolution::kConst) {
+        values.push_back(k->def->constant.value);
+      } else {
+        values.push_back(k->kind == ExprKind::kNeg ? -k->kids[0]->value : k->value);
+      }
+    }
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    return values;
+  }
+
+  // ---- expressions ----
+  void Compile(const Expr& e, const Frame* frame) {
+    if (target_ == &main_ && !Trivial(e) && Storable(e.type) && IsRequestConstant(e, frame)) {
+      Hoist(e, frame);
+      return;
+    }
+    CompileDirect(e, frame);
+  }
+
+  void Hoist(const Expr& e, const Frame* frame) {
+    std::string key = Render(e, frame);
+    int32_t reg;
+    if (auto it = hoisted_.find(key); it != hoisted_.end()) {
+      reg = it->second;
+    } else {
+      reg = next_register_++;
+      Code* saved = target_;
+      target_ = &prelude_;
+      CompileDirect(e, frame);
+      Emit(Op::kStoreReg, ToSource(e.span), reg);
+      target_ = saved;
+      hoisted_[key] = reg;
+    }
+    Emit(Op::kLoadReq, ToSource(e.span), reg);
+  }
+
+  void CompileDirect(const Expr& e, const Frame* frame) {
+    const SourceSpan span = ToSource(e.span);
+    switch (e.kind) {
+      case ExprKind::kBool:
+      case ExprKind::kInt:
+      case ExprKind::kDate:
+      case ExprKind::kInstant:
+        PushInt(e.value, span);
+        return;
+      case ExprKind::kString:
+        Emit(Op::kPushStr, span, Intern(p_.strings, e.text));
+        return;
+      case ExprKind::kDuration:
+      case ExprKind::kSet:
+        return;  // only as operands; the checker allows nothing else
+      case ExprKind::kName:
+        CompileName(e, frame, span);
+        return;
+      case ExprKind::kField: {
+        const Expr& base = *e.kids[0];
+        if (e.type.kind == TypeKind::kRecord) {
+          if (e.type.list >= 0) Compile(base, frame);  // a nested message of a record: still that record
+          return;
+        }
+        if (e.type.kind == TypeKind::kList) return;  // used by quantifiers and `in` through its type
+        int32_t slot = c_.field_slot.at(&e);
+        if (base.type.list < 0) {
+          Emit(Op::kLoadFact, span, slot);
+        } else {
+          Compile(base, frame);
+          Emit(Op::kLoadField, span, slot, static_cast<uint16_t>(base.type.list));
+        }
+        return;
+      }
+      case ExprKind::kCall:
+        if (e.resolution == Resolution::kBuiltin) {
+          Compile(*e.kids[0], frame);
+          if (e.text == "local_date") {
+            Emit(Op::kLocalDate, span, Intern(p_.zones, e.builtin));
+          } else {
+            Compile(*e.kids[1], frame);
+            Emit(Op::kYearsBetween, span);
+          }
+          return;
+        }
+        CallDef(e, *e.def, frame, span);
+        return;
+      case ExprKind::kNot:
+        Compile(*e.kids[0], frame);
+        Emit(Op::kNot, span);
+        return;
+      case ExprKind::kNeg:
+        Compile(*e.kids[0], frame);
+        Emit(Op::kNeg, span);
+        return;
+      case ExprKind::kBinary:
+        CompileBinary(e, frame, span);
+        return;
+      case ExprKind::kIf: {
+        Compile(*e.kids[0], frame);
+        int32_t to_else = Emit(Op::kJumpIfFalse, span);
+        Compile(*e.kids[1], frame);
+        int32_t to_end = Emit(Op::kJump, span);
+        Patch(to_else, Pc());
+        Compile(*e.kids[2], frame);
+        Patch(to_end, Pc());
+        return;
+      }
+      case ExprKind::kAny:
+      case ExprKind::kAll:
+      case ExprKind::kCount:
+      case ExprKind::kLatest:
+        CompileQuantifier(e, frame, span);
+        return;
+      case ExprKind::kIsMissing:
+      case ExprKind::kIsPresent: {
+        const Expr& operand = *e.kids[0];
+        Compile(operand, frame);
+        if (operand.type.kind == TypeKind::kString) {
+          Emit(Op::kStrIsEmpty, span);
+        } else if (operand.type.kind == TypeKind::kRecord) {
+          Emit(Op::kPushInt, span, 0);
+          Emit(Op::kLt, span);  // no record: index -1
+        } else {
+          Emit(Op::kIsMissing, span);
+        }
+        if (e.kind == ExprKind::kIsPresent) Emit(Op::kNot, span);
+        return;
+      }
+    }
+  }
+
+  void CompileName(const Expr& e, const Frame* frame, const SourceSpan& span) {
+    switch (e.resolution) {
+      case Resolution::kAt: Emit(Op::kLoadReq, span, kRegAt); return;
+      case Resolution::kPurpose: Emit(Op::kLoadReq, span, kRegPurpose); return;
+      case Resolution::kChannel: Emit(Op::kLoadReq, span, kRegChannel); return;
+      case Resolution::kNoticeType: Emit(Op::kLoadReq, span, kRegNoticeType); return;
+      case Resolution::kEnumValue: PushInt(e.value, span); return;
+      case Resolution::kConst:
+        if (e.def->type.kind == TypeKind::kString) {
+          Emit(Op::kPushStr, span, Intern(p_.strings, e.def->constant.text));
+        } else {
+          PushInt(e.def->constant.value, span);
+        }
+        return;
+      case Resolution::kDef:
+        CallDef(e, *e.def, frame, span);
+        return;
+      case Resolution::kParam: {
+        const Arg& arg = frame->args[e.binding];
+        if (arg.local >= 0) {
+          Emit(Op::kLoadLocal, span, arg.local);
+        } else {
+          Compile(*arg.expr, arg.frame);
+        }
+        return;
+      }
+      case Resolution::kLoopVar: {
+        const Binder& b = binders_.at(e.binding);
+        Emit(Op::kLoadLocal, span, b.local);
+        if (b.scalar) Emit(Op::kLoadElem, span, b.list);
+        return;
+      }
+      default:
+        return;  // `contact` pushes nothing: its fields are slots
+    }
+  }
+
+  void CallDef(const Expr& call, const Def& def, const Frame* frame, const SourceSpan& span) {
+    if (++inline_depth_ > 64) {  // defensive: the checker rejects recursion
+      --inline_depth_;
+      Emit(Op::kPushMissing, span);
+      return;
+    }
+    bool request_only_args = true;
+    for (const auto& k : call.kids) request_only_args &= IsRequestConstant(*k, frame);
+    // A definition called with request-only arguments gives one value per contact: compute it at
+    // most once, the first time a rule needs it.
+    int32_t memo_flag = -1, memo_value = -1, skip = -1;
+    if (request_only_args && target_ == &main_ && Storable(def.type)) {
+      std::string key = Render(call, frame);
+      auto it = memo_.find(key);
+      if (it == memo_.end()) it = memo_.emplace(key, std::make_pair(NewLocal(), NewLocal())).first;
+      memo_flag = it->second.first;
+      memo_value = it->second.second;
+      Emit(Op::kLoadLocal, span, memo_flag);
+      skip = Emit(Op::kJumpIfTrue, span);
+    }
+    Frame callee;
+    for (const auto& k : call.kids) {
+      Arg arg{k.get(), frame, -1};
+      bool substitute = IsRequestConstant(*k, frame) || k->kind == ExprKind::kName;
+      if (!substitute) {
+        arg.local = NewLocal();
+        Compile(*k, frame);
+        Emit(Op::kStoreLocal, ToSource(k->span), arg.local);
+      }
+      callee.args.push_back(arg);
+    }
+    Compile(*def.body, &callee);
+    if (memo_flag >= 0) {
+      Emit(Op::kStoreLocal, span, memo_value);
+      Emit(Op::kPushInt, span, 1);
+      Emit(Op::kStoreLocal, span, memo_flag);
+      Patch(skip, Pc());
+      Emit(Op::kLoadLocal, span, memo_value);
+    }
+    --inline_depth_;
+  }
+
+  void CompileBinary(const Expr& e, const Frame* frame, const SourceSpan& span) {
+    const Expr& a = *e.kids[0];
+    const Expr& b = *e.kids[1];
+    switch (e.op) {
+      case BinaryOp::kAnd:
+      case BinaryOp::kOr: {
+        Compile(a, frame);
+        int32_t jump = Emit(e.op == BinaryOp::kAnd ? Op::kAndJump : Op::kOrJump, span);
+        Compile(b, frame);
+        Patch(jump, Pc());
+        return;
+      }
+      case BinaryOp::kIn:
+      case BinaryOp::kNotIn:
+        Compile(a, frame);
+        if (b.type.kind == TypeKind::kSet) {
+          Emit(Op::kInSet, span, Intern(p_.sets, SetOf(b)));
+        } else {
+          Emit(Op::kInList, span, b.type.list);
+        }
+        if (e.op == BinaryOp::kNotIn) Emit(Op::kNot, span);
+        return;
+      case BinaryOp::kAdd:
+      case BinaryOp::kSub:
+        if (b.type.kind == TypeKind::kDuration) {
+          Compile(a, frame);
+          int32_t d = Intern(p_.durations, DurationOf(b));
+          bool add = e.op == BinaryOp::kAdd;
+          Op op = a.type.kind == TypeKind::kDate ? (add ? Op::kDateAdd : Op::kDateSub)
+                                                 : (add ? Op::kInstantAdd : Op::kInstantSub);
+          Emit(op, span, d);
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    Compile(a, frame);
+    Compile(b, frame);
+    const bool strings = a.type.kind == TypeKind::kString;
+    switch (e.op) {
+      case BinaryOp::kEq: Emit(strings ? Op::kStrEq : Op::kEq, span); return;
+      case BinaryOp::kNe: Emit(strings ? Op::kStrNe : Op::kNe, span); return;
+      case BinaryOp::kLt: Emit(Op::kLt, span); return;
+      case BinaryOp::kLe: Emit(Op::kLe, span); return;
+      case BinaryOp::kGt: Emit(Op::kGt, span); return;
+      case BinaryOp::kGe: Emit(Op::kGe, span); return;
+      case BinaryOp::kAdd: Emit(Op::kAdd, span); return;
+      case BinaryOp::kSub: Emit(Op::kSub, span); return;
+      case BinaryOp::kMul: Emit(Op::kMul, span); return;
+      case BinaryOp::kDiv: Emit(Op::kDiv, span); return;
+      default: return;
+    }
+  }
+
+  void CompileQuantifier(const Expr& e, const Frame* frame, const SourceSpan& span) {
+    const Type& coll = e.kids[0]->type;
+    const int32_t list = coll.list;
+    const bool scalar = coll.element->kind != TypeKind::kRecord;
+    const int32_t index = NewLocal();
+    auto saved = binders_.find(e.id) != binders_.end() ? std::optional<Binder>(binders_.at(e.id)) : std::nullopt;
+    binders_[e.id] = Binder{index, list, scalar};
+    const auto loop_next = [&]() { return Emit(Op::kLoopNext, span, 0, static_cast<uint16_t>(index), static_cast<uint8_t>(list)); };
+    Emit(Op::kPushInt, span, -1);
+    Emit(Op::kStoreLocal, span, index);
+    switch (e.kind) {
+      case ExprKind::kAny:
+      case ExprKind::kAll: {
+        const bool any = e.kind == ExprKind::kAny;
+        int32_t loop = loop_next();
+        Compile(*e.kids[1], frame);
+        Emit(any ? Op::kJumpIfFalse : Op::kJumpIfTrue, span, loop);
+        Emit(Op::kPushInt, span, any ? 1 : 0);
+        int32_t to_end = Emit(Op::kJump, span);
+        Patch(loop, Pc());
+        Emit(Op::kPushInt, span, any ? 0 : 1);
+        Patch(to_end, Pc());
+        break;
+      }
+      case ExprKind::kCount: {
+        int32_t n = NewLocal();
+        Emit(Op::kPushInt, span, 0);
+        Emit(Op::kStoreLocal, span, n);
+        int32_t loop = loop_next();
+        Compile(*e.kids[1], frame);
+        Emit(Op::kJumpIfFalse, span, loop);
+        Emit(Op::kLoadLocal, span, n);
+        Emit(Op::kPushInt, span, 1);
+        Emit(Op::kAdd, span);
+        Emit(Op::kStoreLocal, span, n);
+        Emit(Op::kJump, span, loop);
+        Patch(loop, Pc());
+        Emit(Op::kLoadLocal, span, n);
+        break;
+      }
+      case ExprKind::kLatest: {
+        // Keeps the first record with the greatest key among those matching `where`.
+        int32_t best = NewLocal(), best_key = NewLocal();
+        Emit(Op::kPushInt, span, -1);
+        Emit(Op::kStoreLocal, span, best);
+        Emit(Op::kPushMissing, span);
+        Emit(Op::kStoreLocal, span, best_key);
+        int32_t loop = loop_next();
+        Compile(*e.kids[1], frame);
+        Emit(Op::kJumpIfFalse, span, loop);
+        Compile(*e.kids[2], frame);
+        Emit(Op::kDup, span);
+        Emit(Op::kLoadLocal, span, best_key);
+        Emit(Op::kGtRaw, span);
+        int32_t to_drop = Emit(Op::kJumpIfFalse, span);
+        Emit(Op::kStoreLocal, span, best_key);
+        Emit(Op::kLoadLocal, span, index);
+        Emit(Op::kStoreLocal, span, best);
+        Emit(Op::kJump, span, loop);
+        Patch(to_drop, Pc());
+        Emit(Op::kPop, span);
+        Emit(Op::kJump, span, loop);
+        Patch(loop, Pc());
+        Emit(Op::kLoadLocal, span, best);
+        break;
+      }
+      default:
+        break;
+    }
+    if (saved) {
+      binders_[e.id] = *saved;
+    } else {
+      binders_.erase(e.id);
+    }
+  }
+
+  // ---- policies ----
+  // A register holding whether `at` lies within [from, until): computed once per request.
+  int32_t EffectiveRegister(const Effective& eff, const SourceSpan& span) {
+    int32_t reg = next_register_++;
+    Code* saved = target_;
+    target_ = &prelude_;
+    bool first = true;
+    auto bound = [&](int64_t instant, Op op) {
+      Emit(Op::kLoadReq, span, kRegAt);
+      PushInt(instant, span);
+      Emit(op, span);
+      if (!first) Emit(Op::kMul, span);  // both conditions hold: the product of two 0/1 values
+      first = false;
+    };
+    if (eff.from) bound(*eff.from, Op::kGe);
+    if (eff.until) bound(*eff.until, Op::kLt);
+    Emit(Op::kStoreReg, span, reg);
+    target_ = saved;
+    return reg;
+  }
+
+  void CompilePolicy(const PolicyDecl& decl, const std::vector<int32_t>& purposes, uint32_t channels) {
+    target_ = &main_;
+    Policy policy;
+    policy.name = decl.name;
+    policy.purposes = purposes;
+    policy.channels = channels;
+    policy.effective_from = decl.effective.from.value_or(kMissing);
+    policy.effective_until = decl.effective.until.value_or(kMissing);
+    policy.entry = Pc();
+    policy.span = ToSource(decl.span);
+    Frame top;
+    for (const RuleDecl& r : decl.rules) {
+      Rule rule;
+      rule.name = r.name;
+      rule.reason = r.reason ? r.reason->name : r.name;
+      rule.policy = decl.name;
+      rule.outcome = r.outcome;
+      rule.citation = r.cite.value_or("");
+      for (const NamedSpan& o : r.obligations) rule.obligations.push_back(o.name);
+      rule.note = r.note;
+      rule.span = ToSource(r.span);
+      if (r.evidence) rule.evidence_list = r.evidence->type.list;
+      const int32_t rule_index = static_cast<int32_t>(p_.rules.size());
+      p_.rules.push_back(rule);
+      policy.rules.push_back(rule_index);
+
+      const SourceSpan span = ToSource(r.span);
+      std::vector<int32_t> to_next;
+      if (r.effective.from || r.effective.until) {
+        Emit(Op::kLoadReq, span, EffectiveRegister(r.effective, span));
+        to_next.push_back(Emit(Op::kJumpIfFalse, span));
+      }
+      if (r.when) {
+        Compile(*r.when, &top);
+        to_next.push_back(Emit(Op::kJumpIfFalse, span));
+      }
+      if (r.evidence) {
+        Compile(*r.evidence, &top);
+      } else {
+        Emit(Op::kPushInt, span, -1);
+      }
+      if (r.valid_until) {
+        Compile(*r.valid_until, &top);
+      } else {
+        Emit(Op::kPushMissing, span);
+      }
+      Emit(Op::kDecide, span, rule_index);
+      for (int32_t j : to_next) Patch(j, Pc());
+    }
+    p_.policies.push_back(std::move(policy));
+  }
+
+  const CheckedRuleSet& c_;
+  Program p_;
+  Code main_, prelude_;
+  Code* target_ = &main_;
+  int32_t next_local_ = 0;
+  int32_t next_register_ = kNumFixedRegisters;
+  int inline_depth_ = 0;
+  std::map<std::string, int32_t> hoisted_;
+  std::map<std::string, std::pair<int32_t, int32_t>> memo_;
+  std::map<int32_t, Binder> binders_;
+};
+
+}  // namespace
+
+Program CompileChecked(const CheckedRuleSet& checked) { return Compiler(checked).Run(); }
+
+CompileResult Compile(const std::vector<SourceFile>& files) {
+  CompileResult result;
+  std::vector<Module> modules(files.size());
+  bool ok = true;
+  for (size_t i = 0; i < files.size(); ++i) {
+    ok = Parse(files[i], static_cast<uint32_t>(i), modules[i], result.diagnostics) && ok;
+  }
+  if (!ok) return result;
+  CheckedRuleSet checked;
+  if (!Check(std::move(modules), files, checked, result.diagnostics)) return result;
+  result.program = CompileChecked(checked);
+  return result;
+}
+
+}  // namespace lawful::dsl

@@ -1,0 +1,138 @@
+// The checker: located, one-sentence errors for unknown names and fields, type mistakes and
+// missing citations; warnings for unreachable and same-named rules; no cascades.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lawful/dsl.h"
+
+namespace lawful::dsl {
+namespace {
+
+using testing::HasSubstr;
+
+// A rule set whose only interesting part is one rule's condition (line 5) and `extra` (line 1).
+std::string WithCondition(const std::string& condition, const std::string& extra = "") {
+  return extra + "\npurpose newsletter, profiling\n" +
+         "policy p for purposes {newsletter, profiling} {\n"
+         "  # the rule under test\n"
+         "  deny r when " + condition + "\n"
+         "    cite \"X\"\n"
+         "  otherwise deny d cite \"Y\"\n"
+         "}\n";
+}
+
+std::vector<Diagnostic> Diagnose(const std::string& source) {
+  return Compile({{"t.lawful", source}}).diagnostics;
+}
+
+std::vector<std::string> Errors(const std::string& source) {
+  std::vector<std::string> out;
+  for (const Diagnostic& d : Diagnose(source)) {
+    if (d.severity == Severity::kError) out.push_back(absl::StrCat(d.line, ":", d.column, ": ", d.message));
+  }
+  return out;
+}
+
+struct CheckCase {
+  const char* name;
+  std::string source;
+  std::string want;  // "line:col: message" of the only error
+};
+
+class CheckerErrorTest : public testing::TestWithParam<CheckCase> {};
+
+TEST_P(CheckerErrorTest, ReportsOneLocatedError) {
+  EXPECT_THAT(Errors(GetParam().source), testing::ElementsAre(GetParam().want));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, CheckerErrorTest,
+    testing::Values(
+        CheckCase{"unknown_field", WithCondition("contact.last_activty_at < at"),
+                  "5:23: contact has no field `last_activty_at`; did you mean `last_activity_at`?"},
+        CheckCase{"unknown_name", WithCondition("cnotact.email == \"\""),
+                  "5:15: unknown name `cnotact`; did you mean `contact`?"},
+        CheckCase{"unknown_enum_value", WithCondition("channel == emial"),
+                  "5:26: `emial` is not a channel; did you mean `email`? (channel values: email, sms, post, phone)"},
+        CheckCase{"text_is_not_ordered", WithCondition("contact.email < at"),
+                  "5:23: only numbers, instants and dates can be ordered, not a text"},
+        CheckCase{"instant_vs_number", WithCondition("contact.last_activity_at < 3"),
+                  "5:42: cannot compare an instant with a number"},
+        CheckCase{"condition_not_bool", WithCondition("contact.email"),
+                  "5:23: a rule's `when` condition must be a condition (true or false), not a text"},
+        CheckCase{"missing_citation",
+                  "purpose n\npolicy p for purposes n {\n  deny r when true\n  otherwise deny d cite \"Y\"\n}\n",
+                  "3:8: rule `r` has no citation; every rule must cite its legal ground, e.g. cite \"GDPR Art. 6(1)(a)\""},
+        CheckCase{"recursive_definition", WithCondition("a", "def a = b\ndef b = a"),
+                  "2:9: `a` refers to itself; definitions may not be recursive"},
+        CheckCase{"const_not_constant", WithCondition("true", "const C = contact.email"),
+                  "1:19: `C` is a `const`, so its value must be known when the rules are compiled (literals, sets, "
+                  "durations and other consts); use `def` for values that depend on the contact or `at`"},
+        CheckCase{"wrong_enum_in_set", WithCondition("channel in {email, newsletter}"),
+                  "5:34: `newsletter` is not a channel (channel values: email, sms, post, phone)"},
+        CheckCase{"arity", WithCondition("f()", "def f(x: int) = x > 1"),
+                  "5:15: `f` takes 1 argument(s), not 0"},
+        CheckCase{"never_missing", WithCondition("contact.relationship.is_customer is missing"),
+                  "5:36: a condition (true or false) is never missing; `is missing` applies to instants, dates, texts and `latest` records"},
+        CheckCase{"instant_minus_instant", WithCondition("at - contact.last_activity_at < at"),
+                  "5:28: an instant or date can only be moved by a duration such as `12 months`, not by an instant"},
+        CheckCase{"undeclared_policy_purpose",
+                  "purpose newsletter\npolicy p for purposes {newsleter} {\n  otherwise deny d cite \"Y\"\n}\n",
+                  "2:24: `newsleter` is not a purpose; did you mean `newsletter`? (purpose values: newsletter)"},
+        CheckCase{"unknown_zone", WithCondition("local_date(at, \"Mars/Base\") == 2026-01-01"),
+                  "5:30: unknown time zone `Mars/Base` (use an IANA name such as \"Europe/Stockholm\")"},
+        CheckCase{"group_is_not_a_value", WithCondition("contact.relationship == 1"),
+                  "5:23: cannot compare a relationship record with `==`"},
+        CheckCase{"ambiguous_value", WithCondition("true", "const X = phone"),
+                  "1:11: `phone` is ambiguous: it is a value of channel and of consent_source; compare it with a value of the type you mean"},
+        CheckCase{"unknown_type", WithCondition("true", "def f(c: consnt) = true"),
+                  "1:7: unknown type `consnt`; did you mean `consent`?"},
+        CheckCase{"duplicate_definition", WithCondition("true", "def f = true\ndef f = false"),
+                  "2:5: `f` is already defined at t.lawful:1"}),
+    [](const testing::TestParamInfo<CheckCase>& p) { return std::string(p.param.name); });
+
+TEST(Checker, ReportsEveryIndependentErrorWithoutCascades) {
+  // Two mistakes, two errors: the bad field does not also produce a type error for `<`.
+  std::vector<std::string> errors = Errors(WithCondition("contact.last_activty_at < at or channel == emial"));
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_THAT(errors[0], HasSubstr("last_activty_at"));
+  EXPECT_THAT(errors[1], HasSubstr("emial"));
+}
+
+TEST(Checker, ErrorInADefinitionIsReportedOnce) {
+  std::vector<std::string> errors = Errors(WithCondition("f and f and f", "def f = contact.nope == 1"));
+  EXPECT_EQ(errors.size(), 1u);
+}
+
+TEST(Checker, WarnsAboutUnreachableAndSameNamedRules) {
+  std::string source =
+      "purpose n\npolicy p for purposes n {\n"
+      "  deny a when true cite \"X\"\n"
+      "  deny b when channel == email cite \"X\"\n"
+      "  deny b when channel == sms cite \"X\"\n"
+      "  otherwise deny d cite \"Y\"\n}\n";
+  CompileResult r = Compile({{"t.lawful", source}});
+  ASSERT_TRUE(r.ok());
+  std::vector<std::string> warnings;
+  for (const Diagnostic& d : r.diagnostics) {
+    EXPECT_EQ(d.severity, Severity::kWarning);
+    warnings.push_back(absl::StrCat(d.line, ":", d.column, ": ", d.message));
+  }
+  EXPECT_THAT(warnings, testing::ElementsAre(
+                            "4:3: rule `b` is never reached: rule `a` on line 3 always applies",
+                            "5:8: policy `p` already has a rule named `b` on line 4; decisions will not tell them apart"));
+}
+
+TEST(Checker, ShippedRulesCheckCleanly) {
+  auto files = ReadRuleFiles(LAWFUL_SOURCE_DIR "/rules");
+  ASSERT_TRUE(files.ok()) << files.status();
+  CompileResult r = Compile(*files);
+  EXPECT_TRUE(r.ok()) << FormatDiagnostics(r.diagnostics, *files);
+  EXPECT_TRUE(r.diagnostics.empty()) << FormatDiagnostics(r.diagnostics, *files);
+}
+
+}  // namespace
+}  // namespace lawful::dsl

@@ -1,0 +1,328 @@
+// The VM, one opcode at a time, on hand-built programs; and the verifier's refusals.
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "calendar.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lawful/engine.h"
+#include "lawful/v1/contact.pb.h"
+
+namespace lawful {
+namespace {
+
+using testing::HasSubstr;
+
+Instr I(Op op, int32_t b = 0, uint16_t a = 0, uint8_t c = 0) { return Instr{op, c, a, b}; }
+
+int64_t At(const char* rfc3339) {
+  absl::Time t;
+  std::string err;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
+  return absl::ToUnixNanos(t);
+}
+
+// A program whose policy tests one condition: rule 0 ("yes", allow) when it holds, else rule 1.
+// Facts: slot 0 = last_activity_at, slot 1 = email, slot 2 = birth_date; list 0 = consents
+// (record slots: 0 purpose, 1 granted_at, 2 id); list 1 = suppressions.
+Program ConditionProgram(std::vector<Instr> condition) {
+  Program p;
+  p.purposes = {"newsletter", "survey"};
+  p.files = {"test.lawful"};
+  p.rules.push_back(Rule{"yes", "yes", "p", Outcome::kAllow, "cite yes", {}, "", {}, 0});
+  p.rules.push_back(Rule{"no", "no", "p", Outcome::kDeny, "cite no", {}, "", {}, -1});
+  Policy policy;
+  policy.name = "p";
+  policy.purposes = {0, 1};
+  policy.channels = 0b11110;
+  policy.rules = {0, 1};
+  p.policies.push_back(policy);
+  p.code = std::move(condition);
+  const int32_t no = static_cast<int32_t>(p.code.size()) + 5;
+  p.code.push_back(I(Op::kJumpIfFalse, no));
+  p.code.push_back(I(Op::kPushInt, 0));  // evidence: consents[0]
+  p.code.push_back(I(Op::kPushMissing));
+  p.code.push_back(I(Op::kDecide, 0));
+  p.code.push_back(I(Op::kHalt));  // unreachable filler keeps `no` stable
+  p.code.push_back(I(Op::kPushInt, -1));
+  p.code.push_back(I(Op::kPushMissing));
+  p.code.push_back(I(Op::kDecide, 1));
+  p.prelude = static_cast<int32_t>(p.code.size());
+  p.code.push_back(I(Op::kHalt));
+  p.spans.resize(p.code.size());
+  p.num_locals = 4;
+  p.durations = {{1, 0}, {0, 1}, {24, 0}};
+  p.zones = {"Europe/Stockholm"};
+  p.sets = {{1, 3, 4}};
+  p.strings = {"a@example.com", ""};
+  p.ints = {At("2026-03-02T09:00:00Z"), std::numeric_limits<int64_t>::max()};
+
+  FactLayout& l = p.layout;
+  l.messages.resize(2);
+  l.contact_slots = 3;
+  l.messages[0].fields = {
+      FactField{13, FactKind::kInstant, FactKind::kInt, 0, -1, "last_activity_at"},
+      FactField{4, FactKind::kString, FactKind::kInt, 1, -1, "email"},
+      FactField{2, FactKind::kDate, FactKind::kInt, 2, -1, "birth_date"},
+      FactField{8, FactKind::kRecordList, FactKind::kInt, 0, 1, "consents"},
+      FactField{10, FactKind::kScalarList, FactKind::kEnum, 1, -1, "suppressions"},
+  };
+  l.messages[1].fields = {
+      FactField{2, FactKind::kPurpose, FactKind::kInt, 0, -1, "purpose"},
+      FactField{4, FactKind::kInstant, FactKind::kInt, 1, -1, "granted_at"},
+      FactField{1, FactKind::kString, FactKind::kInt, 2, -1, "id"},
+  };
+  l.lists = {ListLayout{"consents", true, 3, 2}, ListLayout{"suppressions", false, 1, -1}};
+  return p;
+}
+
+lawful::v1::Contact SampleContact() {
+  lawful::v1::Contact c;
+  c.set_id("c-1");
+  c.set_email("a@example.com");
+  c.set_birth_date("2013-03-02");
+  c.mutable_last_activity_at()->set_seconds(At("2026-01-01T00:00:00Z") / 1'000'000'000);
+  auto* consent = c.add_consents();
+  consent->set_id("k-7");
+  consent->set_purpose("survey");
+  consent->mutable_granted_at()->set_seconds(At("2025-06-01T00:00:00Z") / 1'000'000'000);
+  auto* other = c.add_consents();
+  other->set_purpose("not-declared");
+  other->mutable_granted_at()->set_seconds(At("2025-07-01T00:00:00Z") / 1'000'000'000);
+  c.add_suppressions(lawful::v1::SUPPRESSION_NIX_PHONE);
+  c.add_suppressions(lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING);
+  return c;
+}
+
+// A decision holds pointers into its rule set, so the test keeps the rule set alive.
+struct Decided : Decision {
+  std::shared_ptr<const RuleSet> rule_set;
+};
+
+absl::StatusOr<Decided> DecideWith(std::vector<Instr> condition, const lawful::v1::Contact& contact = SampleContact()) {
+  auto rule_set = RuleSet::Create(ConditionProgram(std::move(condition)), "v1");
+  if (!rule_set.ok()) return rule_set.status();
+  Outreach o{"newsletter", lawful::v1::CHANNEL_EMAIL, lawful::v1::NOTICE_TYPE_UNSPECIFIED,
+             absl::FromUnixNanos(At("2026-03-02T09:00:00Z"))};
+  auto prepared = (*rule_set)->Prepare(o);
+  if (!prepared.ok()) return prepared.status();
+  Evaluator evaluator;
+  Decided d{evaluator.Decide(*prepared, contact), *rule_set};
+  return d;
+}
+
+struct OpCase {
+  const char* name;
+  std::vector<Instr> condition;
+  bool holds;
+};
+
+class OpcodeTest : public testing::TestWithParam<OpCase> {};
+
+TEST_P(OpcodeTest, Evaluates) {
+  const OpCase& c = GetParam();
+  absl::StatusOr<Decided> d = DecideWith(c.condition);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_NE(d->rule, nullptr);
+  EXPECT_EQ(d->rule->name, c.holds ? "yes" : "no");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, OpcodeTest,
+    testing::Values(
+        OpCase{"push_int_true", {I(Op::kPushInt, 1)}, true},
+        OpCase{"push_int_false", {I(Op::kPushInt, 0)}, false},
+        OpCase{"push_const", {I(Op::kPushConst, 1), I(Op::kPushInt, 0), I(Op::kGt)}, true},
+        OpCase{"lt", {I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kLt)}, true},
+        OpCase{"le_equal", {I(Op::kPushInt, 3), I(Op::kPushInt, 3), I(Op::kLe)}, true},
+        OpCase{"gt", {I(Op::kPushInt, 3), I(Op::kPushInt, 3), I(Op::kGt)}, false},
+        OpCase{"ge", {I(Op::kPushInt, 3), I(Op::kPushInt, 3), I(Op::kGe)}, true},
+        OpCase{"eq", {I(Op::kPushInt, -4), I(Op::kPushInt, -4), I(Op::kEq)}, true},
+        OpCase{"ne", {I(Op::kPushInt, 4), I(Op::kPushInt, 5), I(Op::kNe)}, true},
+        OpCase{"missing_compares_false", {I(Op::kPushMissing), I(Op::kPushInt, 3), I(Op::kLt)}, false},
+        OpCase{"missing_not_equal_to_missing", {I(Op::kPushMissing), I(Op::kPushMissing), I(Op::kEq)}, false},
+        OpCase{"missing_ne_is_false_too", {I(Op::kPushMissing), I(Op::kPushInt, 1), I(Op::kNe)}, false},
+        OpCase{"gt_raw_orders_missing_first", {I(Op::kPushInt, -5), I(Op::kPushMissing), I(Op::kGtRaw)}, true},
+        OpCase{"not", {I(Op::kPushInt, 0), I(Op::kNot)}, true},
+        OpCase{"add", {I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kAdd), I(Op::kPushInt, 5), I(Op::kEq)}, true},
+        OpCase{"sub", {I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kSub), I(Op::kPushInt, -1), I(Op::kEq)}, true},
+        OpCase{"mul", {I(Op::kPushInt, 4), I(Op::kPushInt, 3), I(Op::kMul), I(Op::kPushInt, 12), I(Op::kEq)}, true},
+        OpCase{"div", {I(Op::kPushInt, 7), I(Op::kPushInt, 2), I(Op::kDiv), I(Op::kPushInt, 3), I(Op::kEq)}, true},
+        OpCase{"div_by_zero_is_missing", {I(Op::kPushInt, 7), I(Op::kPushInt, 0), I(Op::kDiv), I(Op::kIsMissing)}, true},
+        OpCase{"overflow_is_missing", {I(Op::kPushConst, 1), I(Op::kPushInt, 1), I(Op::kAdd), I(Op::kIsMissing)}, true},
+        OpCase{"neg", {I(Op::kPushInt, 7), I(Op::kNeg), I(Op::kPushInt, -7), I(Op::kEq)}, true},
+        OpCase{"dup_pop", {I(Op::kPushInt, 1), I(Op::kDup), I(Op::kPop)}, true},
+        OpCase{"locals", {I(Op::kPushInt, 9), I(Op::kStoreLocal, 2), I(Op::kLoadLocal, 2), I(Op::kPushInt, 9), I(Op::kEq)}, true},
+        OpCase{"and_jump_short_circuits", {I(Op::kPushInt, 0), I(Op::kAndJump, 3), I(Op::kPushInt, 1)}, false},
+        OpCase{"and_jump_continues", {I(Op::kPushInt, 1), I(Op::kAndJump, 3), I(Op::kPushInt, 1)}, true},
+        OpCase{"or_jump_short_circuits", {I(Op::kPushInt, 1), I(Op::kOrJump, 3), I(Op::kPushInt, 0)}, true},
+        OpCase{"or_jump_continues", {I(Op::kPushInt, 0), I(Op::kOrJump, 3), I(Op::kPushInt, 0)}, false},
+        OpCase{"jump", {I(Op::kJump, 2), I(Op::kPushInt, 0), I(Op::kPushInt, 1)}, true},
+        OpCase{"jump_if_true", {I(Op::kPushInt, 1), I(Op::kJumpIfTrue, 4), I(Op::kPushInt, 0), I(Op::kJump, 5), I(Op::kPushInt, 1)}, true},
+        OpCase{"load_req_at", {I(Op::kLoadReq, kRegAt), I(Op::kPushConst, 0), I(Op::kEq)}, true},
+        OpCase{"load_req_purpose", {I(Op::kLoadReq, kRegPurpose), I(Op::kPushInt, 0), I(Op::kEq)}, true},
+        OpCase{"load_req_channel", {I(Op::kLoadReq, kRegChannel), I(Op::kPushInt, lawful::v1::CHANNEL_EMAIL), I(Op::kEq)}, true},
+        OpCase{"notice_type_defaults_to_contract", {I(Op::kLoadReq, kRegNoticeType), I(Op::kPushInt, lawful::v1::NOTICE_TYPE_CONTRACT), I(Op::kEq)}, true},
+        OpCase{"load_fact_instant", {I(Op::kLoadFact, 0), I(Op::kLoadReq, kRegAt), I(Op::kLt)}, true},
+        OpCase{"instant_sub_months", {I(Op::kLoadReq, kRegAt), I(Op::kInstantSub, 2), I(Op::kLoadFact, 0), I(Op::kLt)}, true},
+        OpCase{"instant_add_days", {I(Op::kLoadFact, 0), I(Op::kInstantAdd, 1), I(Op::kLoadFact, 0), I(Op::kGt)}, true},
+        OpCase{"date_add_and_sub", {I(Op::kLoadFact, 2), I(Op::kDateAdd, 0), I(Op::kDateSub, 0), I(Op::kLoadFact, 2), I(Op::kEq)}, true},
+        OpCase{"thirteenth_birthday_in_stockholm", {I(Op::kLoadFact, 2), I(Op::kLoadReq, kRegAt), I(Op::kLocalDate, 0), I(Op::kYearsBetween), I(Op::kPushInt, 13), I(Op::kEq)}, true},
+        OpCase{"str_eq_fact_and_constant", {I(Op::kLoadFact, 1), I(Op::kPushStr, 0), I(Op::kStrEq)}, true},
+        OpCase{"str_ne", {I(Op::kLoadFact, 1), I(Op::kPushStr, 1), I(Op::kStrNe)}, true},
+        OpCase{"str_is_empty", {I(Op::kPushStr, 1), I(Op::kStrIsEmpty)}, true},
+        OpCase{"in_set", {I(Op::kPushInt, 3), I(Op::kInSet, 0)}, true},
+        OpCase{"not_in_set", {I(Op::kPushInt, 2), I(Op::kInSet, 0)}, false},
+        OpCase{"in_list", {I(Op::kPushInt, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING), I(Op::kInList, 1)}, true},
+        OpCase{"not_in_list", {I(Op::kPushInt, lawful::v1::SUPPRESSION_INTERNAL), I(Op::kInList, 1)}, false},
+        OpCase{"list_len", {I(Op::kListLen, 0), I(Op::kPushInt, 2), I(Op::kEq)}, true},
+        OpCase{"load_elem", {I(Op::kPushInt, 1), I(Op::kLoadElem, 1), I(Op::kPushInt, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING), I(Op::kEq)}, true},
+        OpCase{"load_elem_out_of_range_is_missing", {I(Op::kPushInt, 7), I(Op::kLoadElem, 1), I(Op::kIsMissing)}, true},
+        OpCase{"load_field_purpose_id", {I(Op::kPushInt, 0), I(Op::kLoadField, 0, 0), I(Op::kPushInt, 1), I(Op::kEq)}, true},
+        OpCase{"undeclared_purpose_is_minus_one", {I(Op::kPushInt, 1), I(Op::kLoadField, 0, 0), I(Op::kPushInt, -1), I(Op::kEq)}, true},
+        OpCase{"load_field_of_no_record_is_missing", {I(Op::kPushInt, -1), I(Op::kLoadField, 1, 0), I(Op::kIsMissing)}, true},
+        // count consents: l0 = index, l1 = count
+        OpCase{"loop_next_counts_records",
+               {I(Op::kPushInt, -1), I(Op::kStoreLocal, 0), I(Op::kPushInt, 0), I(Op::kStoreLocal, 1),
+                I(Op::kLoopNext, 10, 0, 0), I(Op::kLoadLocal, 1), I(Op::kPushInt, 1), I(Op::kAdd), I(Op::kStoreLocal, 1),
+                I(Op::kJump, 4), I(Op::kLoadLocal, 1), I(Op::kPushInt, 2), I(Op::kEq)},
+               true}),
+    [](const testing::TestParamInfo<OpCase>& p) { return std::string(p.param.name); });
+
+TEST(Evaluator, DecisionCarriesEvidenceAndRule) {
+  absl::StatusOr<Decided> d = DecideWith({I(Op::kPushInt, 1)});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->outcome, Outcome::kAllow);
+  EXPECT_EQ(d->evidence_index, 0);
+  EXPECT_EQ(d->evidence_id, "k-7");
+  lawful::v1::Decision proto;
+  d->rule_set->ToProto(*d, &proto);
+  EXPECT_EQ(proto.outcome(), lawful::v1::OUTCOME_ALLOW);
+  EXPECT_EQ(proto.reason(), "yes");
+  EXPECT_EQ(proto.citation(), "cite yes");
+  EXPECT_EQ(proto.evidence().field(), "consents");
+  EXPECT_EQ(proto.evidence().record_id(), "k-7");
+}
+
+TEST(Evaluator, MalformedFactsGiveAnErrorDecisionWithThePath) {
+  lawful::v1::Contact c = SampleContact();
+  c.set_birth_date("2013-02-30");
+  absl::StatusOr<Decided> d = DecideWith({I(Op::kPushInt, 1)}, c);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->outcome, Outcome::kError);
+  EXPECT_EQ(d->error_path, "birth_date");
+  EXPECT_THAT(d->error_message, HasSubstr("YYYY-MM-DD"));
+
+  c = SampleContact();
+  c.mutable_consents(1)->mutable_granted_at()->set_nanos(-1);
+  d = DecideWith({I(Op::kPushInt, 1)}, c);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->outcome, Outcome::kError);
+  EXPECT_EQ(d->error_path, "consents[1].granted_at");
+}
+
+TEST(Evaluator, TruncatedBytesAreAnErrorNotACrash) {
+  auto rule_set = RuleSet::Create(ConditionProgram({I(Op::kPushInt, 1)}), "v1");
+  ASSERT_TRUE(rule_set.ok());
+  auto prepared = (*rule_set)->Prepare({"newsletter", lawful::v1::CHANNEL_EMAIL, {}, absl::UnixEpoch()});
+  ASSERT_TRUE(prepared.ok());
+  std::string bytes = SampleContact().SerializeAsString();
+  Evaluator evaluator;
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Decision d = evaluator.Decide(*prepared, std::string_view(bytes.data(), n));
+    EXPECT_TRUE(d.outcome == Outcome::kError || d.rule != nullptr) << n;
+  }
+}
+
+TEST(Prepare, RejectsUndeclaredPurposeAndMissingChannel) {
+  auto rule_set = RuleSet::Create(ConditionProgram({I(Op::kPushInt, 1)}), "v1");
+  ASSERT_TRUE(rule_set.ok());
+  auto bad = (*rule_set)->Prepare({"profiling", lawful::v1::CHANNEL_EMAIL, {}, absl::UnixEpoch()});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("outreach.purpose"));
+  bad = (*rule_set)->Prepare({"newsletter", lawful::v1::CHANNEL_UNSPECIFIED, {}, absl::UnixEpoch()});
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("outreach.channel"));
+  bad = (*rule_set)->Prepare({"", lawful::v1::CHANNEL_EMAIL, {}, absl::UnixEpoch()});
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("outreach.purpose"));
+}
+
+struct VerifyCase {
+  const char* name;
+  std::vector<Instr> condition;
+  const char* error;
+};
+
+class VerifierTest : public testing::TestWithParam<VerifyCase> {};
+
+TEST_P(VerifierTest, Rejects) {
+  const VerifyCase& c = GetParam();
+  Program p = ConditionProgram(c.condition);
+  absl::Status s = Verify(p);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr(c.error));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, VerifierTest,
+    testing::Values(
+        VerifyCase{"underflow", {I(Op::kLt)}, "stack underflow"},
+        VerifyCase{"jump_outside", {I(Op::kPushInt, 1), I(Op::kJump, 9999)}, "jump target outside"},
+        VerifyCase{"bad_const", {I(Op::kPushConst, 99)}, "int constant out of range"},
+        VerifyCase{"bad_string", {I(Op::kPushStr, 99)}, "string constant out of range"},
+        VerifyCase{"bad_slot", {I(Op::kLoadFact, 3)}, "fact slot out of range"},
+        VerifyCase{"bad_register", {I(Op::kLoadReq, 4)}, "register out of range"},
+        VerifyCase{"bad_local", {I(Op::kLoadLocal, 4)}, "local out of range"},
+        VerifyCase{"bad_list", {I(Op::kListLen, 2)}, "list out of range"},
+        VerifyCase{"scalar_list_has_no_fields", {I(Op::kPushInt, 0), I(Op::kLoadField, 0, 1)}, "record list out of range"},
+        VerifyCase{"bad_record_field", {I(Op::kPushInt, 0), I(Op::kLoadField, 3, 0)}, "record field out of range"},
+        VerifyCase{"bad_duration", {I(Op::kLoadReq, 0), I(Op::kInstantAdd, 7)}, "duration constant out of range"},
+        VerifyCase{"bad_zone", {I(Op::kLoadReq, 0), I(Op::kLocalDate, 1)}, "time zone out of range"},
+        VerifyCase{"bad_set", {I(Op::kPushInt, 0), I(Op::kInSet, 1)}, "set constant out of range"},
+        VerifyCase{"bad_rule", {I(Op::kPushInt, 0), I(Op::kPushInt, 0), I(Op::kDecide, 2)}, "rule out of range"},
+        VerifyCase{"depth_differs", {I(Op::kPushInt, 1), I(Op::kJumpIfFalse, 3), I(Op::kPushInt, 1), I(Op::kPushInt, 1)}, "differs"},
+        VerifyCase{"leftover_at_decide", {I(Op::kPushInt, 1), I(Op::kPushInt, 1)}, "leaves values on the stack"},
+        VerifyCase{"policy_halts", {I(Op::kHalt)}, "may not write request registers or halt"},
+        VerifyCase{"policy_writes_register", {I(Op::kPushInt, 1), I(Op::kStoreReg, 0), I(Op::kPushInt, 1)}, "may not write"},
+        VerifyCase{"unknown_opcode", {Instr{static_cast<Op>(200), 0, 0, 0}}, "unknown opcode"}),
+    [](const testing::TestParamInfo<VerifyCase>& p) { return std::string(p.param.name); });
+
+TEST(Verifier, PreludeMayNotReadFacts) {
+  Program p = ConditionProgram({I(Op::kPushInt, 1)});
+  p.code.back() = I(Op::kLoadFact, 0);
+  p.code.push_back(I(Op::kPop));
+  p.code.push_back(I(Op::kHalt));
+  p.spans.resize(p.code.size());
+  EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("prelude may not read contact facts"));
+}
+
+TEST(Verifier, ControlMayNotFallOffTheEnd) {
+  Program p = ConditionProgram({I(Op::kPushInt, 1)});
+  p.code.back() = I(Op::kPushInt, 1);
+  p.spans.resize(p.code.size());
+  EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("falls off the end"));
+}
+
+TEST(Verifier, AcceptsAndMeasuresTheStack) {
+  Program p = ConditionProgram({I(Op::kPushInt, 1), I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kAdd), I(Op::kAdd)});
+  ASSERT_TRUE(Verify(p).ok());
+  EXPECT_EQ(p.max_stack, 3);
+}
+
+TEST(Disassembler, NamesEveryOpcodeFromTheOneList) {
+  for (int i = 0; i < kNumOps; ++i) {
+    const OpInfo& info = GetOpInfo(static_cast<Op>(i));
+    const std::string name = info.name;
+    EXPECT_FALSE(name.empty());
+    EXPECT_EQ(name, absl::AsciiStrToLower(name)) << "disassembler names are snake_case";
+  }
+  EXPECT_EQ(std::string(GetOpInfo(Op::kLoadFact).name), "load_fact");
+  Program p = ConditionProgram({I(Op::kPushInt, 1)});
+  ASSERT_TRUE(Verify(p).ok());
+  std::string text = Disassemble(p);
+  EXPECT_THAT(text, HasSubstr("decide         allow yes (yes)"));
+  EXPECT_THAT(text, HasSubstr("push_int       1"));
+}
+
+}  // namespace
+}  // namespace lawful
