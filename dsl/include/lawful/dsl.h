@@ -42,6 +42,11 @@ struct CompileResult {
 // Parses, checks and compiles a rule set made of `files` (in the given order).
 CompileResult Compile(const std::vector<SourceFile>& files);
 
+// The canonical layout of a rule file (`lawful fmt`): the author's line breaks and comments are
+// kept; spacing, indentation, trailing-comment alignment and blank lines are canonical.
+// Idempotent. InvalidArgument with diagnostics when the file does not parse.
+absl::StatusOr<std::string> FormatSource(const SourceFile& file);
+
 // Reads every `*.lawful` file below `dir`, sorted by relative path.
 absl::StatusOr<std::vector<SourceFile>> ReadRuleFiles(const std::string& dir);
 
