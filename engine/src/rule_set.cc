@@ -120,8 +120,29 @@ void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out) const {
   }
 }
 
-struct Evaluator::State {
+struct ContactFacts::Storage {
   Facts facts;
+};
+
+ContactFacts::ContactFacts() : storage_(std::make_unique<Storage>()) {}
+ContactFacts::~ContactFacts() = default;
+ContactFacts::ContactFacts(ContactFacts&&) noexcept = default;
+ContactFacts& ContactFacts::operator=(ContactFacts&&) noexcept = default;
+
+bool RuleSet::Decode(std::string_view contact_bytes, ContactFacts& facts, Decision& error) const {
+  facts.rule_set_ = this;
+  FactDecoder::Error e;
+  if (decoder_->Decode(contact_bytes, facts.storage_->facts, e)) return true;
+  facts.rule_set_ = nullptr;
+  error = Decision{};
+  error.outcome = Outcome::kError;
+  error.error_path = std::move(e.path);
+  error.error_message = std::move(e.message);
+  return false;
+}
+
+struct Evaluator::State {
+  ContactFacts facts;
   std::vector<int64_t> stack;
   std::vector<int64_t> locals;
   std::string buffer;  // serialized contact for the message overload
@@ -138,35 +159,40 @@ Decision Evaluator::Decide(const PreparedOutreach& outreach, const lawful::v1::C
 }
 
 Decision Evaluator::Decide(const PreparedOutreach& outreach, std::string_view contact_bytes) {
+  Decision error;
+  if (!outreach.rule_set->Decode(contact_bytes, state_->facts, error)) return error;
+  return Evaluate(outreach, state_->facts);
+}
+
+Decision Evaluator::Evaluate(const PreparedOutreach& outreach, const ContactFacts& contact) {
   const RuleSet& rs = *outreach.rule_set;
   const Program& p = rs.program_;
   State& s = *state_;
   Decision d;
-  FactDecoder::Error error;
-  if (!rs.decoder_->Decode(contact_bytes, s.facts, error)) {
+  if (contact.rule_set_ != &rs) {
     d.outcome = Outcome::kError;
-    d.error_path = std::move(error.path);
-    d.error_message = std::move(error.message);
+    d.error_message = "the contact's facts were decoded for another rule set";
     return d;
   }
+  const Facts& facts = contact.storage_->facts;
   if (s.stack.size() < static_cast<size_t>(p.max_stack) + 1) s.stack.resize(p.max_stack + 1);
   if (s.locals.size() < static_cast<size_t>(p.num_locals) + 1) s.locals.resize(p.num_locals + 1);
   // Fresh locals per contact keep every decision independent of the one before.
-  std::fill(s.locals.begin(), s.locals.end(), 0);
+  std::fill(s.locals.begin(), s.locals.begin() + p.num_locals, 0);
   // Registers are read-only for policy code (the verifier forbids kStoreReg there).
   vm::Result r = vm::Run(p, rs.zones_, outreach.policy->entry, const_cast<int64_t*>(outreach.registers.data()),
-                         s.facts, s.stack.data(), s.locals.data());
+                         facts, s.stack.data(), s.locals.data());
   d.rule = &p.rules[r.rule];
   d.outcome = d.rule->outcome;
   d.valid_until = r.valid_until;
   if (d.rule->evidence_list >= 0 && r.evidence >= 0) {
-    const FactList& list = s.facts.lists[d.rule->evidence_list];
+    const FactList& list = facts.lists[d.rule->evidence_list];
     const ListLayout& layout = p.layout.lists[d.rule->evidence_list];
     if (r.evidence < list.count) {
       d.evidence_index = static_cast<int32_t>(r.evidence);
       if (layout.id_slot >= 0) {
         int64_t id = list.data[r.evidence * layout.width + layout.id_slot];
-        if (id >= 0 && static_cast<size_t>(id) < s.facts.strings.size()) d.evidence_id = std::string(s.facts.strings[id]);
+        if (id >= 0 && static_cast<size_t>(id) < facts.strings.size()) d.evidence_id = std::string(facts.strings[id]);
       }
     }
   }

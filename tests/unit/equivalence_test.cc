@@ -1,6 +1,7 @@
 // The shipped rules, compiled and run by the VM, decide exactly as the hand-written reference
 // implementation of the memo, on a generated campaign, for every purpose and channel.
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -75,6 +76,63 @@ TEST(Equivalence, GeneratorIsDeterministicAndCoversEveryReason) {
                              "address_unverified", "channel_opt_out", "consent_withdrawn", "consent", "soft_opt_in",
                              "legitimate_interest", "purpose_incompatible", "no_lawful_basis"}) {
     EXPECT_GT(reasons[reason], 0) << reason << " never decided on the generated set";
+  }
+}
+
+bool Same(const Decision& a, const Decision& b) {
+  return a.outcome == b.outcome && a.rule == b.rule && a.evidence_index == b.evidence_index &&
+         a.evidence_id == b.evidence_id && a.valid_until == b.valid_until && a.error_path == b.error_path &&
+         a.error_message == b.error_message;
+}
+
+TEST(Batch, DecidesInInputOrderExactlyAsOneByOne) {
+  auto loaded = dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const absl::Time at = At("2026-08-31T21:30:00Z");
+  std::vector<std::string> bytes;
+  for (const auto& c : synth::Generate(3, 5000, at)) bytes.push_back(c.SerializeAsString());
+  bytes[17] = "\xff\xff";  // a malformed contact keeps its place and its error
+  std::vector<std::string_view> views(bytes.begin(), bytes.end());
+  auto prepared = loaded->rule_set->Prepare(Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, at});
+  ASSERT_TRUE(prepared.ok());
+
+  Evaluator alone;
+  std::vector<Decision> expected;
+  for (std::string_view b : views) expected.push_back(alone.Decide(*prepared, b));
+  EXPECT_EQ(expected[17].outcome, Outcome::kError);
+
+  BatchEvaluator pool(3);
+  // Several callers at once share the pool; each gets its own batch back in order.
+  std::vector<std::vector<Decision>> results(4);
+  std::vector<std::thread> callers;
+  for (auto& r : results) callers.emplace_back([&, out = &r] { pool.Decide(*prepared, views, *out); });
+  for (auto& t : callers) t.join();
+  for (const auto& r : results) {
+    ASSERT_EQ(r.size(), expected.size());
+    for (size_t i = 0; i < r.size(); ++i) ASSERT_TRUE(Same(r[i], expected[i])) << i;
+  }
+  std::vector<Decision> small;
+  pool.Decide(*prepared, {views[0]}, small);
+  ASSERT_EQ(small.size(), 1u);
+  EXPECT_TRUE(Same(small[0], expected[0]));
+  pool.Decide(*prepared, {}, small);
+  EXPECT_TRUE(small.empty());
+}
+
+TEST(Batch, PreDecodedFactsEvaluateLikeDecide) {
+  auto loaded = dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
+  ASSERT_TRUE(loaded.ok());
+  const absl::Time at = At("2026-08-31T21:30:00Z");
+  auto prepared = loaded->rule_set->Prepare(Outreach{"product_offer", lawful::v1::CHANNEL_SMS, {}, at});
+  ASSERT_TRUE(prepared.ok());
+  Evaluator evaluator;
+  for (const auto& c : synth::Generate(5, 500, at)) {
+    const std::string b = c.SerializeAsString();
+    ContactFacts facts;
+    Decision error;
+    ASSERT_TRUE(loaded->rule_set->Decode(b, facts, error));
+    const Decision from_facts = evaluator.Evaluate(*prepared, facts);
+    EXPECT_TRUE(Same(from_facts, evaluator.Decide(*prepared, b)));
   }
 }
 

@@ -226,8 +226,26 @@ struct Decision {
   std::string error_message;        // kError: what is wrong with it
 };
 
+// One contact's facts decoded under one rule set's layout: decode once, evaluate under any
+// outreach prepared from the same rule set. Reusable: decoding into it again reuses its storage.
+// Holds views into the bytes it was decoded from, which must outlive it.
+class ContactFacts {
+ public:
+  ContactFacts();
+  ~ContactFacts();
+  ContactFacts(ContactFacts&&) noexcept;
+  ContactFacts& operator=(ContactFacts&&) noexcept;
+
+ private:
+  friend class Evaluator;
+  friend class RuleSet;
+  struct Storage;
+  std::unique_ptr<Storage> storage_;
+  const RuleSet* rule_set_ = nullptr;
+};
+
 // Per-thread scratch: the decoded facts and the VM's stack. Reused across contacts so steady
-// state allocates nothing.
+// state allocates nothing. Not thread-safe; one per thread.
 class Evaluator {
  public:
   Evaluator();
@@ -237,12 +255,36 @@ class Evaluator {
 
   // Decides one contact given as serialized lawful.v1.Contact bytes.
   Decision Decide(const PreparedOutreach& outreach, std::string_view contact_bytes);
-  // Convenience for callers holding a parsed message.
+  // Convenience for callers holding a parsed message (serializes it first).
   Decision Decide(const PreparedOutreach& outreach, const lawful::v1::Contact& contact);
+  // Runs the policy on facts decoded by RuleSet::Decode from the same rule set.
+  Decision Evaluate(const PreparedOutreach& outreach, const ContactFacts& facts);
 
  private:
   struct State;
   std::unique_ptr<State> state_;
+};
+
+// The batch path: a fixed pool of worker threads, created once (never per request), that decides
+// a batch of contacts for one prepared outreach. Decisions come back in input order and are
+// identical to deciding each contact alone. Safe to call from many threads at once.
+class BatchEvaluator {
+ public:
+  // `threads` workers besides the calling thread; 0 means one per hardware thread, minus one.
+  explicit BatchEvaluator(int threads = 0);
+  ~BatchEvaluator();
+  BatchEvaluator(const BatchEvaluator&) = delete;
+  BatchEvaluator& operator=(const BatchEvaluator&) = delete;
+
+  // out[i] = the decision for contacts[i]. The outreach pins one rule-set snapshot for the batch.
+  void Decide(const PreparedOutreach& outreach, const std::vector<std::string_view>& contacts,
+              std::vector<Decision>& out);
+
+  int workers() const;
+
+ private:
+  struct Pool;
+  std::unique_ptr<Pool> pool_;
 };
 
 // A compiled, verified rule set with its identity. Immutable once built; shared by readers.
@@ -259,6 +301,10 @@ class RuleSet {
   // InvalidArgument naming the field when the purpose is undeclared, the channel unspecified, or
   // no policy covers the outreach.
   absl::StatusOr<PreparedOutreach> Prepare(const Outreach& outreach) const;
+
+  // Decodes a contact's bytes into `facts` for Evaluator::Evaluate. On malformed facts returns
+  // false and fills `error` (an kError decision naming the field).
+  bool Decode(std::string_view contact_bytes, ContactFacts& facts, Decision& error) const;
 
   // The rule's location as "file:line".
   std::string Location(const Rule& rule) const;
