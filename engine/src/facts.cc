@@ -277,6 +277,38 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
   return true;
 }
 
+absl::Status SplitBatchRequest(std::string_view bytes, lawful::v1::DecideBatchRequest* header,
+                               std::vector<std::string_view>* contacts) {
+  constexpr uint32_t kOutreach = lawful::v1::DecideBatchRequest::kOutreachFieldNumber;
+  constexpr uint32_t kContacts = lawful::v1::DecideBatchRequest::kContactsFieldNumber;
+  constexpr uint32_t kVersion = lawful::v1::DecideBatchRequest::kRuleSetVersionFieldNumber;
+  header->Clear();
+  contacts->clear();
+  WireReader r(bytes);
+  while (!r.done()) {
+    uint64_t tag;
+    if (!r.Varint(tag)) return absl::InvalidArgumentError("the request is truncated or malformed");
+    const uint32_t number = static_cast<uint32_t>(tag >> 3);
+    const uint32_t wire_type = static_cast<uint32_t>(tag & 7);
+    std::string_view body;
+    if ((number == kOutreach || number == kContacts || number == kVersion) && wire_type == kLengthDelimited) {
+      if (!r.Bytes(body)) return absl::InvalidArgumentError("the request is truncated or malformed");
+      if (number == kContacts) {
+        contacts->push_back(body);
+      } else if (number == kOutreach) {
+        if (!header->mutable_outreach()->MergeFromString(std::string(body))) {
+          return absl::InvalidArgumentError("outreach: malformed message");
+        }
+      } else {
+        header->set_rule_set_version(std::string(body));
+      }
+    } else if (!r.Skip(wire_type)) {
+      return absl::InvalidArgumentError("the request is truncated or malformed");
+    }
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 std::string PathOf(const FactDecoder::Frame* frame, const std::string& leaf) {
   std::vector<const FactDecoder::Frame*> chain;

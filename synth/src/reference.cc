@@ -38,15 +38,34 @@ const absl::TimeZone& Stockholm() {
   return *zone;
 }
 
-// §3: completed years on the Stockholm calendar date of `t`; -1 without a birth date.
-int AgeOn(const Contact& c, absl::Time t) {
-  absl::CivilDay birth;
-  if (c.birth_date().empty() || !absl::ParseCivilTime(c.birth_date(), &birth)) return -1;
-  absl::CivilDay on = absl::ToCivilDay(t, Stockholm());
-  int years = static_cast<int>(on.year() - birth.year());
-  if (on.month() < birth.month() || (on.month() == birth.month() && on.day() < birth.day())) --years;
+struct Birth {
+  bool known = false;
+  int year = 0, month = 0, day = 0;
+};
+
+// "YYYY-MM-DD", read once per contact.
+Birth BirthOf(const Contact& c) {
+  Birth b;
+  const std::string& s = c.birth_date();
+  if (s.size() != 10) return b;
+  auto num = [&](size_t at, size_t len) {
+    int v = 0;
+    for (size_t i = at; i < at + len; ++i) v = v * 10 + (s[i] - '0');
+    return v;
+  };
+  b = Birth{true, num(0, 4), num(5, 2), num(8, 2)};
+  return b;
+}
+
+// §3: completed years on a calendar date; -1 without a birth date.
+int AgeOn(const Birth& b, const absl::CivilDay& on) {
+  if (!b.known) return -1;
+  int years = static_cast<int>(on.year()) - b.year;
+  if (on.month() < b.month || (on.month() == b.month && on.day() < b.day)) --years;
   return years;
 }
+
+int AgeOn(const Birth& b, absl::Time t) { return b.known ? AgeOn(b, absl::ToCivilDay(t, Stockholm())) : -1; }
 
 bool InForce(bool has, const google::protobuf::Timestamp& ts, absl::Time at) { return has && TimeOf(ts) <= at; }
 
@@ -58,7 +77,7 @@ struct StateResult {
 };
 
 // §4.
-StateResult StateOf(const Contact& c, std::string_view purpose, Channel channel, absl::Time at) {
+StateResult StateOf(const Contact& c, const Birth& birth, std::string_view purpose, Channel channel, absl::Time at) {
   StateResult r;
   absl::Time latest;
   for (int i = 0; i < c.consents_size(); ++i) {
@@ -74,8 +93,7 @@ StateResult StateOf(const Contact& c, std::string_view purpose, Channel channel,
   for (const auto& k : c.consents()) {
     if (k.purpose() != purpose || k.channel() != channel || !k.has_granted_at() || TimeOf(k.granted_at()) != latest) continue;
     withdrawn |= InForce(k.has_withdrawn_at(), k.withdrawn_at(), at);
-    const int age = AgeOn(c, TimeOf(k.granted_at()));
-    valid |= k.source() == lawful::v1::CONSENT_SOURCE_GUARDIAN || age < 0 || age >= 13;
+    valid |= k.source() == lawful::v1::CONSENT_SOURCE_GUARDIAN || !birth.known || AgeOn(birth, TimeOf(k.granted_at())) >= 13;
   }
   r.state = withdrawn ? ConsentState::kWithdrawn : valid ? ConsentState::kActive : ConsentState::kNone;
   return r;
@@ -105,8 +123,8 @@ bool AddressMissing(const Contact& c, Channel channel) {
   }
 }
 
-bool AddressUnverified(const Contact& c, absl::Time at) {
-  return !c.has_postal_address_verified_at() || TimeOf(c.postal_address_verified_at()) < MonthsBefore(at, 12);
+bool AddressUnverified(const Contact& c, absl::Time cutoff) {
+  return !c.has_postal_address_verified_at() || TimeOf(c.postal_address_verified_at()) < cutoff;
 }
 
 ReferenceDecision Deny(std::string_view reason) { return {OUTCOME_DENY, reason, -1}; }
@@ -114,8 +132,28 @@ ReferenceDecision Allow(std::string_view reason, int evidence = -1) { return {OU
 
 }  // namespace
 
+HandWrittenPolicy::HandWrittenPolicy(std::string_view purpose, Channel channel, lawful::v1::NoticeType notice_type,
+                                     absl::Time at)
+    : purpose_(purpose),
+      channel_(channel),
+      notice_type_(notice_type),
+      at_(at),
+      retention_cutoff_(MonthsBefore(at, 24)),
+      purchase_cutoff_(MonthsBefore(at, 12)),
+      nix_consent_cutoff_(MonthsBefore(at, 3)),
+      address_cutoff_(MonthsBefore(at, 12)),
+      today_(absl::ToCivilDay(at, Stockholm())) {}
+
 ReferenceDecision DecideByHand(const Contact& c, std::string_view purpose, Channel channel,
                                lawful::v1::NoticeType notice, absl::Time at) {
+  return HandWrittenPolicy(purpose, channel, notice, at).Decide(c);
+}
+
+ReferenceDecision HandWrittenPolicy::Decide(const Contact& c) const {
+  const std::string_view purpose = purpose_;
+  const Channel channel = channel_;
+  lawful::v1::NoticeType notice = notice_type_;
+  const absl::Time at = at_;
   const bool erasure = InForce(c.has_erasure_requested_at(), c.erasure_requested_at(), at);
   const auto& rel = c.relationship();
 
@@ -123,7 +161,7 @@ ReferenceDecision DecideByHand(const Contact& c, std::string_view purpose, Chann
     if (notice == lawful::v1::NOTICE_TYPE_UNSPECIFIED) notice = lawful::v1::NOTICE_TYPE_CONTRACT;
     if (erasure && notice != lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION) return Deny("erasure_pending");
     if (AddressMissing(c, channel)) return Deny("missing_address");
-    if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, at)) return Deny("address_unverified");
+    if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_)) return Deny("address_unverified");
     if (notice == lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION) return Allow("legal_obligation");
     if (notice == lawful::v1::NOTICE_TYPE_VITAL_INTEREST) return Allow("vital_interest");
     if (notice == lawful::v1::NOTICE_TYPE_CONTRACT && rel.is_customer()) return Allow("contract");
@@ -138,22 +176,23 @@ ReferenceDecision DecideByHand(const Contact& c, std::string_view purpose, Chann
                         (o.scope() == lawful::v1::OBJECTION_SCOPE_PROFILING && purpose == "profiling");
     if (in_force && covers) return Deny("objection");
   }
-  const StateResult state = StateOf(c, purpose, channel, at);
-  const int age = AgeOn(c, at);
+  const Birth birth = BirthOf(c);
+  const StateResult state = StateOf(c, birth, purpose, channel, at);
+  const int age = AgeOn(birth, today_);
   if (age >= 0 && age < 13 && state.state != ConsentState::kActive) return Deny("minor");
   if (Has(c, lawful::v1::SUPPRESSION_INTERNAL)) return Deny("suppressed_internal");
   if (channel == lawful::v1::CHANNEL_PHONE && Has(c, lawful::v1::SUPPRESSION_NIX_PHONE)) {
     const bool fresh = state.state == ConsentState::kActive &&
-                       TimeOf(c.consents(state.latest).granted_at()) >= MonthsBefore(at, 3);
+                       TimeOf(c.consents(state.latest).granted_at()) >= nix_consent_cutoff_;
     if (!fresh) return Deny("suppressed_nix");
   }
   if (channel == lawful::v1::CHANNEL_POST && state.state != ConsentState::kActive) {
     if (Has(c, lawful::v1::SUPPRESSION_NIX_ADDRESSED)) return Deny("suppressed_nix_addressed");
     if (Has(c, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING)) return Deny("suppressed_spar");
   }
-  if (!c.has_last_activity_at() || TimeOf(c.last_activity_at()) < MonthsBefore(at, 24)) return Deny("retention_expired");
+  if (!c.has_last_activity_at() || TimeOf(c.last_activity_at()) < retention_cutoff_) return Deny("retention_expired");
   if (AddressMissing(c, channel)) return Deny("missing_address");
-  if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, at)) return Deny("address_unverified");
+  if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_)) return Deny("address_unverified");
   for (int opted_out : rel.opted_out_channels()) {
     if (opted_out == channel) return Deny("channel_opt_out");
   }
@@ -163,7 +202,7 @@ ReferenceDecision DecideByHand(const Contact& c, std::string_view purpose, Chann
   if (state.state == ConsentState::kActive) return Allow("consent", state.latest);
   const bool electronic = channel == lawful::v1::CHANNEL_EMAIL || channel == lawful::v1::CHANNEL_SMS;
   if (purpose == "product_offer" && electronic && rel.is_customer() && rel.has_last_purchase_at() &&
-      TimeOf(rel.last_purchase_at()) >= MonthsBefore(at, 12) && rel.soft_opt_in_notice_given() &&
+      TimeOf(rel.last_purchase_at()) >= purchase_cutoff_ && rel.soft_opt_in_notice_given() &&
       Declared(c, "product_offer")) {
     return Allow("soft_opt_in");
   }

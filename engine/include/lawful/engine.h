@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "lawful/v1/decision.pb.h"
+#include "lawful/v1/service.pb.h"
 
 namespace lawful {
 
@@ -322,6 +323,13 @@ class RuleSet {
  public:
   ~RuleSet();
 };
+
+// Reads a serialized lawful.v1.DecideBatchRequest without parsing its contacts: `header` gets
+// the outreach and pinned version, `contacts` a view of each contact's bytes (into `bytes`) for
+// Evaluator::Decide, which reads them straight into the VM's slots. InvalidArgument when the
+// request is malformed.
+absl::Status SplitBatchRequest(std::string_view bytes, lawful::v1::DecideBatchRequest* header,
+                               std::vector<std::string_view>* contacts);
 
 // The rule-set version: hex SHA-256 over (name, bytes) pairs in the order given, each framed by
 // its length so no two different sets of files hash alike.

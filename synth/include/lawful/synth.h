@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "lawful/v1/contact.pb.h"
 #include "lawful/v1/decision.pb.h"
@@ -45,7 +46,28 @@ struct ReferenceDecision {
   int evidence_index = -1;  // the consent relied on
 };
 
-// `purpose` one of newsletter, product_offer, survey, profiling, service_notice.
+// The memo for one outreach, with its cut-offs (at - 24 months, ...) computed once, as a careful
+// engineer would write it by hand.
+class HandWrittenPolicy {
+ public:
+  // `purpose` one of newsletter, product_offer, survey, profiling, service_notice.
+  HandWrittenPolicy(std::string_view purpose, lawful::v1::Channel channel, lawful::v1::NoticeType notice_type,
+                    absl::Time at);
+  ReferenceDecision Decide(const lawful::v1::Contact& contact) const;
+
+ private:
+  std::string_view purpose_;
+  lawful::v1::Channel channel_;
+  lawful::v1::NoticeType notice_type_;
+  absl::Time at_;
+  absl::Time retention_cutoff_;     // at - 24 months
+  absl::Time purchase_cutoff_;      // at - 12 months
+  absl::Time nix_consent_cutoff_;   // at - 3 months
+  absl::Time address_cutoff_;       // at - 12 months
+  absl::CivilDay today_;            // the Stockholm date of `at`
+};
+
+// HandWrittenPolicy for a single contact.
 ReferenceDecision DecideByHand(const lawful::v1::Contact& contact, std::string_view purpose,
                                lawful::v1::Channel channel, lawful::v1::NoticeType notice_type, absl::Time at);
 
