@@ -1,0 +1,255 @@
+// lawful: the command-line tool for rule authors and operators.
+//
+//   lawful check RULES_DIR     compile a rule set and report its diagnostics
+//   lawful disasm RULES_DIR    print the bytecode a rule set compiles to
+//   lawful fmt [--check] FILES give rule files their canonical layout
+//   lawful eval ...            decide a JSONL file of contacts, in-process or via lawfuld
+//
+// argv[1] names the subcommand; the remaining arguments are parsed by Abseil with one flag
+// namespace for all subcommands (the flags live in this file so that `--help` lists them).
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_format.h"
+#include "eval.h"
+#include "lawful/dsl.h"
+#include "lawful/engine.h"
+
+ABSL_FLAG(std::string, purpose, "",
+          "eval: the outreach's purpose, declared by the rule set (e.g. newsletter). Required.");
+ABSL_FLAG(std::string, channel, "",
+          "eval: the outreach's channel: email|sms|post|phone. Required.");
+ABSL_FLAG(std::string, notice_type, "",
+          "eval: for service notices, the declared basis: "
+          "contract|legal_obligation|vital_interest|public_task (default contract).");
+ABSL_FLAG(std::string, at, "",
+          "eval: the outreach's instant, RFC 3339 (e.g. 2026-03-02T09:00:00Z). Default: now "
+          "(with --server, the server's clock).");
+ABSL_FLAG(std::string, rules, "", "eval: decide in this process with the rules in this directory.");
+ABSL_FLAG(bool, check, false,
+          "fmt: change no file; list the files whose layout is not canonical and exit 1 if any.");
+ABSL_FLAG(std::string, server, "",
+          "eval: decide with the lawfuld at HOST:PORT (DecideBatch, 1000 contacts per call).");
+
+namespace lawful::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "check, inspect and evaluate lawful rule sets.\n"
+    "\n"
+    "Usage:\n"
+    "  lawful check RULES_DIR\n"
+    "      Compile the rule set; print its warnings and errors. Exit 0 when it compiles, 2 when\n"
+    "      it does not.\n"
+    "  lawful disasm RULES_DIR\n"
+    "      Print the bytecode the rule set compiles to, with the source lines it came from.\n"
+    "  lawful fmt [--check] FILE|DIR...\n"
+    "      Give rule files their canonical layout (comments and line breaks are kept). With\n"
+    "      --check, change nothing and exit 1 if any file is not canonical.\n"
+    "  lawful eval --purpose=P --channel=email|sms|post|phone [--notice_type=N] [--at=RFC3339]\n"
+    "              (--rules=DIR | --server=HOST:PORT) INPUT\n"
+    "      Decide every contact of INPUT (JSONL, one lawful.v1.Contact per line; - for stdin)\n"
+    "      and print one lawful.v1.Decision JSON per line. Exit 1 if any line is malformed.\n"
+    "  lawful help\n"
+    "      This text. `lawful SUBCOMMAND --help` lists the flags.\n";
+
+constexpr char kCheckUsage[] =
+    "compile a rule set and print its diagnostics.\n"
+    "Usage: lawful check RULES_DIR\n"
+    "Exit 0 when the rules compile (warnings included), 2 when they do not.";
+constexpr char kDisasmUsage[] =
+    "print the bytecode a rule set compiles to.\n"
+    "Usage: lawful disasm RULES_DIR";
+constexpr char kFmtUsage[] =
+    "give rule files their canonical layout.\n"
+    "Usage: lawful fmt [--check] FILE|DIR...\n"
+    "A directory stands for every .lawful file below it. Without --check the files are rewritten\n"
+    "in place and their names printed; with --check nothing changes and the files that are not\n"
+    "canonical are listed. Exit 0 ok, 1 when --check found files to format, 2 when a file does\n"
+    "not parse or cannot be read or written.";
+constexpr char kEvalUsage[] =
+    "decide each contact of a JSONL file for one outreach.\n"
+    "Usage: lawful eval --purpose=P --channel=email|sms|post|phone [--notice_type=N]\n"
+    "                   [--at=RFC3339] (--rules=DIR | --server=HOST:PORT) INPUT\n"
+    "INPUT holds one lawful.v1.Contact in proto JSON per line (- reads stdin). Prints one\n"
+    "lawful.v1.Decision JSON per contact, in input order. Exit 0 when every line was decided,\n"
+    "1 on malformed lines or a failed call, 2 when --rules does not load.";
+
+// Loads a rule set, printing its diagnostics to stderr: the warnings when it loads, every error
+// (already formatted by the compiler) when it does not.
+absl::StatusOr<dsl::LoadedRuleSet> LoadAndReport(const std::string& dir) {
+  absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadRuleSet(dir);
+  if (!loaded.ok()) {
+    std::string message(loaded.status().message());
+    if (!message.empty() && message.back() != '\n') message.push_back('\n');
+    std::fputs(message.c_str(), stderr);
+    return loaded;
+  }
+  if (!loaded->warnings.empty()) {
+    std::fputs(dsl::FormatDiagnostics(loaded->warnings, loaded->sources).c_str(), stderr);
+  }
+  return loaded;
+}
+
+int Check(const std::string& dir) {
+  absl::StatusOr<dsl::LoadedRuleSet> loaded = LoadAndReport(dir);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "lawful check: the rule set in %s does not load\n", dir.c_str());
+    return 2;
+  }
+  const Program& program = loaded->rule_set->program();
+  std::printf(
+      "lawful check: %s ok: rule set %s (%zu files, %zu policies, %zu rules, %zu warnings)\n",
+      dir.c_str(), loaded->rule_set->version().c_str(), program.files.size(),
+      program.policies.size(), program.rules.size(), loaded->warnings.size());
+  return 0;
+}
+
+int Disasm(const std::string& dir) {
+  absl::StatusOr<dsl::LoadedRuleSet> loaded = LoadAndReport(dir);
+  if (!loaded.ok()) return 2;
+  // Disassemble wants the texts parallel to Program::files; match them by path rather than rely
+  // on both lists being in the same order.
+  const Program& program = loaded->rule_set->program();
+  std::vector<std::string> texts;
+  texts.reserve(program.files.size());
+  for (const std::string& file : program.files) {
+    std::string text;
+    for (const dsl::SourceFile& source : loaded->sources) {
+      if (source.path == file) text = source.text;
+    }
+    texts.push_back(std::move(text));
+  }
+  const std::string listing = Disassemble(program, texts);
+  std::fwrite(listing.data(), 1, listing.size(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+int Fmt(const std::vector<char*>& positional, bool check_only) {
+  namespace fs = std::filesystem;
+  if (positional.size() < 2) {
+    std::fprintf(stderr, "lawful fmt: expected one or more FILE or DIR arguments (see lawful fmt --help)\n");
+    return 2;
+  }
+  std::vector<std::string> paths;
+  for (size_t i = 1; i < positional.size(); ++i) {
+    std::error_code ec;
+    if (fs::is_directory(positional[i], ec)) {
+      std::vector<std::string> found;
+      for (auto it = fs::recursive_directory_iterator(positional[i], ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        if (it->is_regular_file() && it->path().extension() == ".lawful") found.push_back(it->path().string());
+      }
+      std::sort(found.begin(), found.end());
+      paths.insert(paths.end(), found.begin(), found.end());
+    } else {
+      paths.push_back(positional[i]);
+    }
+  }
+  int changed = 0, failed = 0;
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "lawful fmt: cannot read %s\n", path.c_str());
+      ++failed;
+      continue;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    in.close();
+    absl::StatusOr<std::string> formatted = dsl::FormatSource({path, text.str()});
+    if (!formatted.ok()) {
+      std::fprintf(stderr, "%s", std::string(formatted.status().message()).c_str());
+      ++failed;
+      continue;
+    }
+    if (*formatted == text.str()) continue;
+    ++changed;
+    std::printf("%s\n", path.c_str());
+    if (check_only) continue;
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << *formatted;
+    if (!out.flush()) {
+      std::fprintf(stderr, "lawful fmt: cannot write %s\n", path.c_str());
+      ++failed;
+    }
+  }
+  if (failed > 0) return 2;
+  return check_only && changed > 0 ? 1 : 0;
+}
+
+// The single positional argument of a subcommand, or an error message and nullptr.
+const char* OnePositional(const char* subcommand, const std::vector<char*>& positional,
+                          const char* what) {
+  if (positional.size() != 2) {
+    std::fprintf(stderr, "lawful %s: expected exactly one %s (see lawful %s --help)\n", subcommand,
+                 what, subcommand);
+    return nullptr;
+  }
+  return positional[1];
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "lawful: %s", kUsage);
+    return 1;
+  }
+  const std::string subcommand = argv[1];
+  if (subcommand == "help" || subcommand == "--help" || subcommand == "-h" ||
+      subcommand == "-help") {
+    std::printf("lawful: %s", kUsage);
+    return 0;
+  }
+
+  const char* usage = nullptr;
+  if (subcommand == "check") usage = kCheckUsage;
+  if (subcommand == "disasm") usage = kDisasmUsage;
+  if (subcommand == "fmt") usage = kFmtUsage;
+  if (subcommand == "eval") usage = kEvalUsage;
+  if (usage == nullptr) {
+    std::fprintf(stderr, "lawful: unknown subcommand '%s'\n\n%s", subcommand.c_str(), kUsage);
+    return 1;
+  }
+  absl::SetProgramUsageMessage(usage);
+
+  // Drop the subcommand but keep argv[0]: Abseil's --help lists the flags of the source file
+  // named like the program, so the program name must stay "lawful".
+  std::vector<char*> args;
+  args.push_back(argv[0]);
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  const std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+
+  if (subcommand == "fmt") return Fmt(positional, absl::GetFlag(FLAGS_check));
+  if (subcommand == "check" || subcommand == "disasm") {
+    const char* dir = OnePositional(subcommand.c_str(), positional, "RULES_DIR");
+    if (dir == nullptr) return 1;
+    return subcommand == "check" ? Check(dir) : Disasm(dir);
+  }
+
+  const char* input = OnePositional("eval", positional, "INPUT file (- for stdin)");
+  if (input == nullptr) return 1;
+  EvalOptions options;
+  options.purpose = absl::GetFlag(FLAGS_purpose);
+  options.channel = absl::GetFlag(FLAGS_channel);
+  options.notice_type = absl::GetFlag(FLAGS_notice_type);
+  options.at = absl::GetFlag(FLAGS_at);
+  options.rules_dir = absl::GetFlag(FLAGS_rules);
+  options.server = absl::GetFlag(FLAGS_server);
+  return RunEval(options, input);
+}
+
+}  // namespace
+}  // namespace lawful::cli
+
+int main(int argc, char** argv) { return lawful::cli::Main(argc, argv); }

@@ -1,0 +1,160 @@
+// lawfuld: serves lawful.v1.Lawful over gRPC for the rule set in --rules.
+//
+// Signals: SIGHUP reloads the rules (a rule set that fails to compile is reported and the old one
+// kept); SIGTERM and SIGINT stop accepting calls, give running calls --shutdown_grace_seconds and
+// exit 0. Exit 2 when the rules do not load at startup, 1 for other startup failures.
+#include <pthread.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "Address to serve on, HOST:PORT. Port 0 picks a free port; the startup line on stdout "
+          "names the port chosen.");
+ABSL_FLAG(std::string, rules, "rules",
+          "Directory holding the *.lawful rule files. Reloaded on SIGHUP.");
+ABSL_FLAG(int64_t, max_batch_size, 100000,
+          "Most contacts one DecideBatch call may carry; larger calls get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int32_t, max_message_bytes, 64 << 20, "Largest gRPC message accepted or sent, in bytes.");
+ABSL_FLAG(int32_t, shutdown_grace_seconds, 10,
+          "On SIGTERM/SIGINT, how long running calls may take before they are cancelled.");
+
+namespace lawful::server {
+namespace {
+
+// The address to print: the --listen host with the port the server actually bound.
+std::string BoundAddress(const std::string& listen, int port) {
+  const size_t colon = listen.rfind(':');
+  if (absl::StartsWith(listen, "unix:") || colon == std::string::npos) return listen;
+  return absl::StrFormat("%s:%d", listen.substr(0, colon), port);
+}
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+void SetServing(grpc::HealthCheckServiceInterface* health, bool serving) {
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(lawful::v1::Lawful::service_full_name(), serving);
+}
+
+void ReloadRules(RuleSetStore& store) {
+  const absl::Status status = store.Reload();
+  const std::shared_ptr<const Snapshot> snapshot = store.Current();
+  if (!status.ok()) {
+    // One line: the full diagnostics are in GetRuleSet's last_reload_error.
+    std::fprintf(stderr,
+                 "lawfuld: reload of %s failed, still serving rule set %s: %s "
+                 "(see last_reload_error in GetRuleSet)\n",
+                 store.rules_dir().c_str(), snapshot->rule_set->version().c_str(),
+                 FirstLine(std::string(status.message())).c_str());
+    return;
+  }
+  std::fprintf(stderr, "lawfuld: reloaded %s, serving rule set %s (%zu files)\n",
+               store.rules_dir().c_str(), snapshot->rule_set->version().c_str(),
+               snapshot->rule_set->program().files.size());
+  if (!snapshot->warnings.empty()) std::fputs(snapshot->warnings.c_str(), stderr);
+}
+
+int Run() {
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const int64_t max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  const int32_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  const int32_t grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
+  if (max_batch_size < 1 || max_message_bytes < 1 || grace_seconds < 0) {
+    std::fprintf(stderr,
+                 "lawfuld: --max_batch_size and --max_message_bytes must be positive, "
+                 "--shutdown_grace_seconds not negative\n");
+    return 1;
+  }
+
+  // Signals are taken synchronously by sigwait() in this thread, never by a handler. They are
+  // blocked before any other thread exists so that gRPC's threads inherit the mask. A shell may
+  // have started us with SIGINT ignored, and an ignored signal is discarded even when blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int handled : {SIGHUP, SIGTERM, SIGINT}) {
+    std::signal(handled, SIG_DFL);
+    sigaddset(&signals, handled);
+  }
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // The rules load before the port is bound, so no call is ever answered without a rule set.
+  RuleSetStore store(absl::GetFlag(FLAGS_rules));
+  if (const absl::Status status = store.Reload(); !status.ok()) {
+    std::fprintf(stderr, "lawfuld: cannot load rules from %s:\n%s\n", store.rules_dir().c_str(),
+                 std::string(status.message()).c_str());
+    return 2;
+  }
+  const std::shared_ptr<const Snapshot> initial = store.Current();
+  if (!initial->warnings.empty()) std::fputs(initial->warnings.c_str(), stderr);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  LawfulService service(&store, ServiceOptions{.max_batch_size = max_batch_size});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(max_message_bytes);
+  builder.SetMaxSendMessageSize(max_message_bytes);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::fprintf(stderr, "lawfuld: cannot listen on %s\n", listen.c_str());
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  SetServing(health, true);
+
+  std::printf("lawfuld: listening on %s, serving rule set %s (%zu files)\n",
+              BoundAddress(listen, port).c_str(), initial->rule_set->version().c_str(),
+              initial->rule_set->program().files.size());
+  std::fflush(stdout);
+
+  int received = 0;
+  while (true) {
+    if (sigwait(&signals, &received) != 0) continue;
+    if (received != SIGHUP) break;
+    ReloadRules(store);
+  }
+
+  std::fprintf(stderr, "lawfuld: %s received, shutting down (grace %ds)\n",
+               received == SIGINT ? "SIGINT" : "SIGTERM", grace_seconds);
+  // Load balancers see NOT_SERVING first; Shutdown() also ignores any later status change.
+  SetServing(health, false);
+  health->Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(grace_seconds));
+  server->Wait();
+  return 0;
+}
+
+}  // namespace
+}  // namespace lawful::server
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves lawful decisions over gRPC (lawful.v1.Lawful, health and reflection).\n"
+      "Usage: lawfuld [--listen=HOST:PORT] [--rules=DIR] [flags]\n"
+      "SIGHUP reloads the rules; SIGTERM or SIGINT shut down gracefully.");
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "lawfuld: unexpected argument '%s' (see --help)\n", positional[1]);
+    return 1;
+  }
+  return lawful::server::Run();
+}

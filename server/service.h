@@ -1,0 +1,87 @@
+// The lawful.v1.Lawful gRPC service and the rule set it serves.
+//
+// The rule set is held as an immutable snapshot behind a shared_ptr. Every RPC takes one snapshot
+// when it starts and decides everything with it, so a reload (SIGHUP) never mixes two rule sets
+// within one answer and never blocks a request for longer than a pointer copy.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "lawful/engine.h"
+#include "lawful/v1/service.grpc.pb.h"
+
+namespace lawful::server {
+
+// One loaded rule set and what GetRuleSet reports about it, computed once at load.
+struct Snapshot {
+  std::shared_ptr<const RuleSet> rule_set;
+  absl::Time loaded_at;
+  // The formatted warnings the rules compiled with; empty when there were none.
+  std::string warnings;
+  // GetRuleSet's answer for this snapshot, without last_reload_error (that belongs to the store).
+  lawful::v1::RuleSetInfo info;
+};
+
+// The rule set currently served, and the outcome of the last attempt to replace it.
+class RuleSetStore {
+ public:
+  explicit RuleSetStore(std::string rules_dir);
+
+  // Loads the rule files from the rules directory. On success the new snapshot is served from
+  // the next RPC on and last_reload_error is cleared. On failure the served snapshot (if any) is
+  // kept, the error (formatted diagnostics) is remembered as last_reload_error and returned.
+  absl::Status Reload();
+
+  // The snapshot to decide with; null until the first successful Reload().
+  std::shared_ptr<const Snapshot> Current() const;
+  std::string last_reload_error() const;
+  const std::string& rules_dir() const { return rules_dir_; }
+
+ private:
+  const std::string rules_dir_;
+  absl::Mutex reload_mu_;   // held for a whole Reload(), never by RPCs
+  mutable absl::Mutex mu_;  // held only to copy or swap the fields below
+  std::shared_ptr<const Snapshot> current_ ABSL_GUARDED_BY(mu_);
+  std::string last_reload_error_ ABSL_GUARDED_BY(mu_);
+};
+
+struct ServiceOptions {
+  // Larger DecideBatch requests are refused with RESOURCE_EXHAUSTED.
+  int64_t max_batch_size = 100000;
+  // Worker threads deciding DecideBatch chunks besides the calling thread; 0 = one per hardware
+  // thread, minus one.
+  int batch_threads = 0;
+};
+
+// Decides with whatever snapshot the store serves when each RPC starts. Logs one line per RPC to
+// stderr (method, number of contacts, status, duration) and never any contact data.
+class LawfulService final : public lawful::v1::Lawful::CallbackService {
+ public:
+  LawfulService(const RuleSetStore* store, ServiceOptions options);
+
+  grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
+                                   const lawful::v1::DecideRequest* request,
+                                   lawful::v1::DecideResponse* response) override;
+  grpc::ServerUnaryReactor* DecideBatch(grpc::CallbackServerContext* context,
+                                        const lawful::v1::DecideBatchRequest* request,
+                                        lawful::v1::DecideBatchResponse* response) override;
+  grpc::ServerUnaryReactor* GetRuleSet(grpc::CallbackServerContext* context,
+                                       const lawful::v1::GetRuleSetRequest* request,
+                                       lawful::v1::RuleSetInfo* response) override;
+
+ private:
+  const RuleSetStore* store_;
+  const ServiceOptions options_;
+  // One pool for every DecideBatch call, created once: a batch is split across the cores.
+  BatchEvaluator batch_evaluator_;
+};
+
+}  // namespace lawful::server
