@@ -84,8 +84,10 @@ lawful::v1::RuleSetInfo DescribeRuleSet(const RuleSet& rule_set, absl::Time load
       if (rule.span.file < program.files.size()) ref->set_file(program.files[rule.span.file]);
       ref->set_line(rule.span.line);
       rule_info->set_outcome(ToProto(rule.outcome));
-      rule_info->set_reason(rule.name);
+      rule_info->set_reason(rule.reason);
       rule_info->set_citation(rule.citation);
+      rule_info->set_note(rule.note);
+      for (const std::string& o : rule.obligations) rule_info->add_obligations(o);
     }
   }
   return info;

@@ -100,8 +100,9 @@ using ExprPtr = std::unique_ptr<Expr>;
 struct Param {
   std::string name;
   std::string type_name;
-  Span span;
-  Type type;  // checker
+  Span span;       // the parameter's name
+  Span type_span;  // its type
+  Type type;       // checker
 };
 
 // The folded value of a `const`.

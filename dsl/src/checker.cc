@@ -204,21 +204,33 @@ class Checker {
     Report(Severity::kWarning, span, code, std::move(message));
   }
 
-  std::string TypeName(const Type& t) {
+  // The kind of a value without an article: "purpose", "consent record".
+  std::string KindName(const Type& t) {
     switch (t.kind) {
-      case TypeKind::kError: return "an invalid value";
-      case TypeKind::kBool: return "a condition (true or false)";
-      case TypeKind::kInt: return "a number";
-      case TypeKind::kString: return "a text";
-      case TypeKind::kInstant: return "an instant";
-      case TypeKind::kDate: return "a date";
-      case TypeKind::kDuration: return "a duration";
-      case TypeKind::kEnum: return absl::StrCat("a ", out_.enums[t.enum_id].name);
-      case TypeKind::kRecord: return absl::StrCat("a ", SnakeCase(t.message->name()), " record");
-      case TypeKind::kList: return absl::StrCat("a list of ", t.element ? TypeName(*t.element) : "?");
-      case TypeKind::kSet: return absl::StrCat("a set of ", t.element ? TypeName(*t.element) : "?");
+      case TypeKind::kError: return "invalid value";
+      case TypeKind::kBool: return "condition (true or false)";
+      case TypeKind::kInt: return "number";
+      case TypeKind::kString: return "text";
+      case TypeKind::kInstant: return "instant";
+      case TypeKind::kDate: return "date";
+      case TypeKind::kDuration: return "duration";
+      case TypeKind::kEnum: return out_.enums[t.enum_id].name;
+      case TypeKind::kRecord: return absl::StrCat(SnakeCase(t.message->name()), " record");
+      case TypeKind::kList: return absl::StrCat("list of ", t.element ? Plural(*t.element) : "values");
+      case TypeKind::kSet: return absl::StrCat("set of ", t.element ? Plural(*t.element) : "values");
     }
-    return "?";
+    return "value";
+  }
+
+  std::string Plural(const Type& t) {
+    if (t.kind == TypeKind::kBool) return "conditions";
+    return KindName(t) + "s";
+  }
+
+  std::string TypeName(const Type& t) {
+    std::string kind = KindName(t);
+    const bool vowel = std::string("aeiou").find(kind[0]) != std::string::npos;
+    return absl::StrCat(vowel ? "an " : "a ", kind);
   }
 
   // ---- declarations ----
@@ -358,7 +370,7 @@ class Checker {
     bool ok = true;
     for (Param& p : def.params) {
       if (def.is_const) break;
-      if (!ResolveTypeName(p.type_name, p.span, p.type)) ok = false;
+      if (!ResolveTypeName(p.type_name, p.type_span, p.type)) ok = false;
     }
     Scope scope;
     scope.params = &def.params;
@@ -477,6 +489,33 @@ class Checker {
       }
     }
     return IsBuiltinName(e.text) || defs_.count(e.text) > 0;
+  }
+
+  // A bare value name (or an `if` choosing between two) takes its type from its context.
+  bool NeedsContext(const Expr& e, const Scope& scope) {
+    if (e.kind == ExprKind::kIf) return NeedsContext(*e.kids[1], scope) && NeedsContext(*e.kids[2], scope);
+    return !ResolvesWithoutContext(e, scope);
+  }
+
+  // The one enum holding every value name of `names`, or -1.
+  int32_t CommonEnum(const std::vector<const Expr*>& names) {
+    std::vector<int32_t> common;
+    bool first = true;
+    for (const Expr* k : names) {
+      if (k->kind != ExprKind::kName) return -1;
+      std::vector<int32_t> ids = EnumsWithValue(k->text);
+      if (first) {
+        common = ids;
+        first = false;
+        continue;
+      }
+      std::vector<int32_t> both;
+      for (int32_t id : common) {
+        if (std::count(ids.begin(), ids.end(), id)) both.push_back(id);
+      }
+      common = both;
+    }
+    return common.size() == 1 ? common[0] : -1;
   }
 
   // Enums having a value named `name`.
@@ -685,28 +724,16 @@ class Checker {
   Type CheckSet(Expr& e, Scope& scope, const Type* expected_element) {
     Type element = expected_element ? *expected_element : Type::Of(TypeKind::kError);
     // Without context, bare value names are resolved by the enum all of them belong to.
-    if (!expected_element) {
-      std::vector<int32_t> common;
-      bool first = true, all_names = !e.kids.empty();
+    if (!expected_element && !e.kids.empty()) {
+      std::vector<const Expr*> names;
+      bool all_names = true;
       for (const auto& k : e.kids) {
-        if (k->kind != ExprKind::kName || ResolvesWithoutContext(*k, scope)) {
-          all_names = false;
-          break;
-        }
-        std::vector<int32_t> ids = EnumsWithValue(k->text);
-        if (first) {
-          common = ids;
-          first = false;
-        } else {
-          std::vector<int32_t> both;
-          for (int32_t id : common) {
-            if (std::count(ids.begin(), ids.end(), id)) both.push_back(id);
-          }
-          common = both;
-        }
+        all_names &= NeedsContext(*k, scope);
+        names.push_back(k.get());
       }
-      if (all_names && common.size() == 1) {
-        element = Type::Enum(common[0]);
+      int32_t common = all_names ? CommonEnum(names) : -1;
+      if (common >= 0) {
+        element = Type::Enum(common);
         expected_element = &element;
       }
     }
@@ -726,7 +753,7 @@ class Checker {
         element = t;
         expected_element = &element;
       } else if (!SameType(t, element)) {
-        Error(e.kids[i]->span, "type", absl::StrCat("this set holds ", TypeName(element), ", not ", TypeName(t)));
+        Error(e.kids[i]->span, "type", absl::StrCat("this set must hold ", Plural(element), ", not ", TypeName(t)));
         ok = false;
       }
     }
@@ -753,12 +780,20 @@ class Checker {
       }
       case BinaryOp::kIn:
       case BinaryOp::kNotIn: {
-        Type ta = CheckExpr(a, scope, nullptr);
-        if (ta.error()) {
-          if (b.kind != ExprKind::kSet) CheckExpr(b, scope, nullptr);
-          return e.type = Fail();
+        Type ta, tb;
+        if (NeedsContext(a, scope) && b.kind != ExprKind::kSet) {
+          // `phone in contact.relationship.opted_out_channels`: the list says what `phone` is.
+          tb = CheckExpr(b, scope, nullptr);
+          ta = CheckExpr(a, scope, !tb.error() && tb.element ? tb.element.get() : nullptr);
+          if (ta.error() || tb.error()) return e.type = Fail();
+        } else {
+          ta = CheckExpr(a, scope, nullptr);
+          if (ta.error()) {
+            if (b.kind != ExprKind::kSet) CheckExpr(b, scope, nullptr);
+            return e.type = Fail();
+          }
+          tb = b.kind == ExprKind::kSet ? CheckSet(b, scope, &ta) : CheckExpr(b, scope, nullptr);
         }
-        Type tb = b.kind == ExprKind::kSet ? CheckSet(b, scope, &ta) : CheckExpr(b, scope, nullptr);
         if (tb.error()) return e.type = Fail();
         if ((tb.kind != TypeKind::kSet && tb.kind != TypeKind::kList) ||
             (tb.kind == TypeKind::kList && tb.element->kind == TypeKind::kRecord)) {
@@ -780,7 +815,7 @@ class Checker {
     }
     // Comparisons and arithmetic: a bare value name takes its type from the other side.
     Type ta, tb;
-    if (!ResolvesWithoutContext(a, scope) && ResolvesWithoutContext(b, scope)) {
+    if (NeedsContext(a, scope) && !NeedsContext(b, scope)) {
       tb = CheckExpr(b, scope, nullptr);
       ta = CheckExpr(a, scope, tb.error() ? nullptr : &tb);
     } else {
@@ -981,7 +1016,16 @@ class Checker {
         Type c = CheckExpr(*e.kids[0], scope, nullptr);
         bool ok = Expect(*e.kids[0], c, TypeKind::kBool, "the condition after `if`");
         Type a, b;
-        if (!ResolvesWithoutContext(*e.kids[1], scope) && ResolvesWithoutContext(*e.kids[2], scope)) {
+        Type common;
+        if (!expected && NeedsContext(*e.kids[1], scope) && NeedsContext(*e.kids[2], scope)) {
+          // `if ... then active else withdrawn`: the enum both names belong to.
+          int32_t id = CommonEnum({e.kids[1].get(), e.kids[2].get()});
+          if (id >= 0) {
+            common = Type::Enum(id);
+            expected = &common;
+          }
+        }
+        if (NeedsContext(*e.kids[1], scope) && !NeedsContext(*e.kids[2], scope)) {
           b = CheckExpr(*e.kids[2], scope, expected);
           a = CheckExpr(*e.kids[1], scope, b.error() ? expected : &b);
         } else {
@@ -1004,10 +1048,11 @@ class Checker {
       case ExprKind::kIsPresent: {
         Type t = CheckExpr(*e.kids[0], scope, nullptr);
         if (t.error()) return e.type = Fail();
-        bool can_be_missing = t.kind == TypeKind::kInstant || t.kind == TypeKind::kDate || t.kind == TypeKind::kString ||
-                              (t.kind == TypeKind::kRecord && t.list >= 0 && t.path.empty());
+        // Instants, dates, `latest` records and results such as a division by zero can be missing;
+        // a text is tested for being empty.
+        bool can_be_missing = IsPlainValue(t) && !(t.kind == TypeKind::kRecord && !t.path.empty());
         if (!can_be_missing) {
-          Error(e.kids[0]->span, "type", absl::StrCat(TypeName(t), " is never missing; `is missing` applies to instants, dates, texts and `latest` records"));
+          Error(e.kids[0]->span, "type", absl::StrCat("`is missing` applies to single values, not to ", TypeName(t)));
           return e.type = Fail();
         }
         return e.type = Type::Of(TypeKind::kBool);
@@ -1027,6 +1072,11 @@ class Checker {
       t = CheckExpr(e, scope, &element);
     }
     if (t.error()) return false;
+    if (e.kind != ExprKind::kSet && !(e.kind == ExprKind::kName && (e.resolution == Resolution::kConst ||
+                                                                     e.resolution == Resolution::kEnumValue))) {
+      Error(e.span, "not-constant", absl::StrCat(what, " must be written out (e.g. `{newsletter, survey}`) or named by a `const`"));
+      return false;
+    }
     const Expr* body = &e;
     while (body->kind == ExprKind::kName && body->resolution == Resolution::kConst) body = body->def->body.get();
     if (t.kind == TypeKind::kEnum && t.enum_id == enum_id && body->kind == ExprKind::kName) {
@@ -1081,6 +1131,20 @@ class Checker {
       }
     }
     if (ok) {
+      // A policy whose purposes and channels an earlier, undated policy already covers is never chosen.
+      for (size_t i = 0; i < out_.policies.size(); ++i) {
+        const PolicyDecl& earlier = *out_.policies[i];
+        if (earlier.effective.from || earlier.effective.until) continue;
+        bool covered = (out_.policy_channels[i] & channel_mask) == channel_mask;
+        for (int64_t purpose : purposes) {
+          covered &= std::count(out_.policy_purposes[i].begin(), out_.policy_purposes[i].end(), purpose) > 0;
+        }
+        if (covered) {
+          Warning(p.span, "unreachable-policy", absl::StrCat("policy `", p.name, "` is never chosen: policy `", earlier.name,
+                                                             "` comes first and covers all its purposes and channels"));
+          break;
+        }
+      }
       std::vector<int32_t> ids(purposes.begin(), purposes.end());
       out_.policies.push_back(&p);
       out_.policy_purposes.push_back(ids);
@@ -1107,6 +1171,9 @@ class Checker {
     if (r.valid_until) {
       Type t = CheckExpr(*r.valid_until, scope, nullptr);
       Expect(*r.valid_until, t, TypeKind::kInstant, "`valid until`");
+    }
+    if (r.effective.from && r.effective.until && *r.effective.until <= *r.effective.from) {
+      Error(r.span, "effective", absl::StrCat("rule `", r.name, "`: its `effective until` is not after its `effective from`"));
     }
     if (r.is_default && (r.effective.from || r.effective.until)) {
       Error(r.span, "effective", "the `otherwise` rule always applies; put `effective` dates on the policy instead");

@@ -20,7 +20,22 @@ struct Code {
 
 class Compiler {
  public:
-  explicit Compiler(const CheckedRuleSet& checked) : c_(checked) {}
+  // How often each memoizable call (a definition called with request-only arguments) is
+  // compiled; a call inside a loop counts twice, since it would run once per record.
+  using MemoUses = std::map<std::string, int>;
+
+  // `uses` from a first pass decides which calls are memoized; null for that first pass.
+  Compiler(const CheckedRuleSet& checked, const MemoUses* uses) : c_(checked), allowed_(uses) {
+    // Memo flags come first among the locals, so the evaluator resets just them per contact.
+    if (allowed_ != nullptr) {
+      for (const auto& [key, count] : *allowed_) {
+        if (count >= 2) memo_[key] = {next_local_++, -1};
+      }
+      memo_flags_ = next_local_;
+    }
+  }
+
+  const MemoUses& uses() const { return uses_; }
 
   Program Run() {
     p_.files = c_.files;
@@ -40,6 +55,7 @@ class Compiler {
     p_.code = std::move(main_.instrs);
     p_.spans = std::move(main_.spans);
     p_.num_locals = next_local_;
+    p_.num_memo_flags = memo_flags_;
     p_.num_registers = next_register_;
     p_.layout = c_.layout.Build();
     return std::move(p_);
@@ -376,12 +392,15 @@ class Compiler {
     int32_t memo_flag = -1, memo_value = -1, skip = -1;
     if (request_only_args && target_ == &main_ && Storable(def.type)) {
       std::string key = Render(call, frame);
+      uses_[key] += loop_depth_ > 0 ? 2 : 1;
       auto it = memo_.find(key);
-      if (it == memo_.end()) it = memo_.emplace(key, std::make_pair(NewLocal(), NewLocal())).first;
-      memo_flag = it->second.first;
-      memo_value = it->second.second;
-      Emit(Op::kLoadLocal, span, memo_flag);
-      skip = Emit(Op::kJumpIfTrue, span);
+      if (it != memo_.end()) {
+        if (it->second.second < 0) it->second.second = NewLocal();
+        memo_flag = it->second.first;
+        memo_value = it->second.second;
+        Emit(Op::kLoadLocal, span, memo_flag);
+        skip = Emit(Op::kJumpIfTrue, span);
+      }
     }
     Frame callee;
     for (const auto& k : call.kids) {
@@ -467,6 +486,7 @@ class Compiler {
     const int32_t index = NewLocal();
     auto saved = binders_.find(e.id) != binders_.end() ? std::optional<Binder>(binders_.at(e.id)) : std::nullopt;
     binders_[e.id] = Binder{index, list, scalar};
+    ++loop_depth_;
     const auto loop_next = [&]() { return Emit(Op::kLoopNext, span, 0, static_cast<uint16_t>(index), static_cast<uint8_t>(list)); };
     Emit(Op::kPushInt, span, -1);
     Emit(Op::kStoreLocal, span, index);
@@ -529,6 +549,7 @@ class Compiler {
       default:
         break;
     }
+    --loop_depth_;
     if (saved) {
       binders_[e.id] = *saved;
     } else {
@@ -616,6 +637,10 @@ class Compiler {
   int32_t next_local_ = 0;
   int32_t next_register_ = kNumFixedRegisters;
   int inline_depth_ = 0;
+  int loop_depth_ = 0;
+  const MemoUses* allowed_;
+  MemoUses uses_;
+  int32_t memo_flags_ = 0;
   std::map<std::string, int32_t> hoisted_;
   std::map<std::string, std::pair<int32_t, int32_t>> memo_;
   std::map<int32_t, Binder> binders_;
@@ -623,7 +648,14 @@ class Compiler {
 
 }  // namespace
 
-Program CompileChecked(const CheckedRuleSet& checked) { return Compiler(checked).Run(); }
+Program CompileChecked(const CheckedRuleSet& checked) {
+  // Two passes: the first counts the memoizable calls, the second memoizes those that would
+  // otherwise run more than once per contact.
+  Compiler counting(checked, nullptr);
+  counting.Run();
+  Compiler::MemoUses uses = counting.uses();
+  return Compiler(checked, &uses).Run();
+}
 
 CompileResult Compile(const std::vector<SourceFile>& files) {
   CompileResult result;

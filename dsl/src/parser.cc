@@ -3,6 +3,7 @@
 // stops with their message, so a rule author reads what was expected, not "parse error".
 #include "parser.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
@@ -89,7 +90,8 @@ struct comma : seq<_, one<','>, _> {};
 
 // ---- literals ----
 struct digits : plus<pegtl::ascii::digit> {};
-struct int_lit : digits {};
+struct expect_whole_number : not_at<one<'.'>, pegtl::ascii::digit> {};
+struct int_lit : seq<digits, must<expect_whole_number>> {};
 template <int N>
 struct ndigits : pegtl::rep<N, pegtl::ascii::digit> {};
 struct date_text : seq<ndigits<4>, one<'-'>, ndigits<2>, one<'-'>, ndigits<2>> {};
@@ -99,7 +101,8 @@ struct date_lit : seq<date_text, not_at<ident_rest>> {};      // 2026-03-02
 struct unit : sor<TAO_PEGTL_KEYWORD("days"), TAO_PEGTL_KEYWORD("day"), TAO_PEGTL_KEYWORD("months"),
                   TAO_PEGTL_KEYWORD("month"), TAO_PEGTL_KEYWORD("years"), TAO_PEGTL_KEYWORD("year")> {};
 struct duration_lit : seq<int_lit, _, unit> {};                  // 24 months
-struct escape : seq<one<'\\'>, one<'"', '\\', 'n', 't'>> {};
+struct expect_escape : one<'"', '\\', 'n', 't'> {};
+struct escape : seq<one<'\\'>, must<expect_escape>> {};
 struct string_char : sor<escape, pegtl::not_one<'"', '\\', '\n', '\r'>> {};
 struct expect_string_end : one<'"'> {};
 struct string_lit : seq<one<'"'>, star<string_char>, expect_string_end> {};
@@ -153,7 +156,8 @@ struct is_value : seq<kw_is, _, must<expect_value_name>> {};
 struct expect_double_eq : TAO_PEGTL_STRING("==") {};
 struct cmp_tail : sor<seq<cmp_op, _, must<expect_sum>>, seq<not_in_op, _, must<expect_sum>>, seq<in_op, _, must<expect_sum>>,
                       is_missing, is_present, is_value, seq<pegtl::at<one<'='>>, must<expect_double_eq>>> {};
-struct comparison : seq<sum, opt<_, cmp_tail>> {};
+struct expect_no_chain : not_at<_, sor<cmp_op, in_op>> {};
+struct comparison : seq<sum, opt<_, cmp_tail, must<expect_no_chain>>> {};
 struct expect_negation;
 struct not_op : seq<kw_not, _, must<expect_negation>> {};
 struct logical_not : sor<not_op, comparison> {};
@@ -228,6 +232,9 @@ struct errors {
   template <>                   \
   constexpr const char* errors::message<rule> = text;
 LAWFUL_ERROR(expect_expr, "expected an expression")
+LAWFUL_ERROR(expect_escape, "unknown escape in a text: write `\\\\` for a backslash, `\\\"` for a quote, `\\n` for a new line")
+LAWFUL_ERROR(expect_whole_number, "numbers are whole numbers; decimals such as 2.5 are not supported")
+LAWFUL_ERROR(expect_no_chain, "comparisons cannot be chained: write `a < b and b < c`")
 LAWFUL_ERROR(expect_rparen, "expected `)`")
 LAWFUL_ERROR(expect_set_end, "expected `,` or `}` to end the set")
 LAWFUL_ERROR(expect_string_end, "expected `\"` to end the text (a text cannot span lines)")
@@ -385,7 +392,7 @@ class Converter {
     def->span = SpanOf(*n.children[0]);
     for (size_t i = 1; i + 1 < n.children.size(); ++i) {
       const Node& p = *n.children[i];
-      def->params.push_back(Param{Text(*p.children[0]), Text(*p.children[1]), SpanOf(*p.children[0]), {}});
+      def->params.push_back(Param{Text(*p.children[0]), Text(*p.children[1]), SpanOf(*p.children[0]), SpanOf(*p.children[1]), {}});
     }
     def->body = ConvertExpr(*n.children.back());
     return def;
@@ -434,8 +441,17 @@ class Converter {
       ++i;
     }
     if (!r.is_default) r.when = ConvertExpr(*n.children[i++]);
+    std::vector<std::string> seen;  // one clause of each kind per rule
     for (; i < n.children.size(); ++i) {
       const Node& c = *n.children[i];
+      std::string kind = c.children.empty() ? std::string(c.type) : std::string(c.string_view().substr(0, c.string_view().find_first_of(" \t\r\n")));
+      if (c.is_type<grammar::effective_from>() || c.is_type<grammar::effective_until>()) {
+        kind = c.is_type<grammar::effective_from>() ? "effective from" : "effective until";
+      }
+      if (std::find(seen.begin(), seen.end(), kind) != seen.end()) {
+        Error(c, absl::StrCat("rule `", r.name, "` already has a `", kind, "` clause; give each clause once"));
+      }
+      seen.push_back(kind);
       if (c.is_type<grammar::cite_clause>()) {
         r.cite = Unquote(*c.children[0]);
       } else if (c.is_type<grammar::evidence_clause>()) {

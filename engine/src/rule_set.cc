@@ -177,8 +177,8 @@ Decision Evaluator::Evaluate(const PreparedOutreach& outreach, const ContactFact
   const Facts& facts = contact.storage_->facts;
   if (s.stack.size() < static_cast<size_t>(p.max_stack) + 1) s.stack.resize(p.max_stack + 1);
   if (s.locals.size() < static_cast<size_t>(p.num_locals) + 1) s.locals.resize(p.num_locals + 1);
-  // Fresh locals per contact keep every decision independent of the one before.
-  std::fill(s.locals.begin(), s.locals.begin() + p.num_locals, 0);
+  // Fresh memo flags per contact keep every decision independent of the one before.
+  std::fill(s.locals.begin(), s.locals.begin() + p.num_memo_flags, 0);
   // Registers are read-only for policy code (the verifier forbids kStoreReg there).
   vm::Result r = vm::Run(p, rs.zones_, outreach.policy->entry, const_cast<int64_t*>(outreach.registers.data()),
                          facts, s.stack.data(), s.locals.data());

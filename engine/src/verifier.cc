@@ -29,7 +29,7 @@ class Verifier {
     if (p_.num_registers < kNumFixedRegisters || p_.num_registers > kMaxRegisters) {
       return absl::InvalidArgumentError("program: register count out of range");
     }
-    if (p_.num_locals < 0 || p_.num_locals > kMaxLocals) {
+    if (p_.num_locals < 0 || p_.num_locals > kMaxLocals || p_.num_memo_flags < 0 || p_.num_memo_flags > p_.num_locals) {
       return absl::InvalidArgumentError("program: local count out of range");
     }
     for (const Rule& r : p_.rules) {

@@ -75,8 +75,17 @@ INSTANTIATE_TEST_SUITE_P(
                   "5:34: `newsletter` is not a channel (channel values: email, sms, post, phone)"},
         CheckCase{"arity", WithCondition("f()", "def f(x: int) = x > 1"),
                   "5:15: `f` takes 1 argument(s), not 0"},
-        CheckCase{"never_missing", WithCondition("contact.relationship.is_customer is missing"),
-                  "5:36: a condition (true or false) is never missing; `is missing` applies to instants, dates, texts and `latest` records"},
+        CheckCase{"missing_applies_to_single_values", WithCondition("contact.consents is missing"),
+                  "5:23: `is missing` applies to single values, not to a list of consent records"},
+        CheckCase{"def_in_policy_header",
+                  "purpose a, b\ndef OFFERS = {b}\npolicy p for purposes OFFERS {\n  otherwise deny d cite \"Y\"\n}\n",
+                  "3:23: the policy's purposes must be written out (e.g. `{newsletter, survey}`) or named by a `const`"},
+        CheckCase{"rule_effective_order",
+                  "purpose a\npolicy p for purposes a {\n  deny r when true cite \"X\" effective from 2027-01-01 effective until 2026-01-01\n"
+                  "  otherwise deny d cite \"Y\"\n}\n",
+                  "3:3: rule `r`: its `effective until` is not after its `effective from`"},
+        CheckCase{"set_of_wrong_kind", WithCondition("purpose in {1}"),
+                  "5:27: this set must hold purposes, not a number"},
         CheckCase{"instant_minus_instant", WithCondition("at - contact.last_activity_at < at"),
                   "5:28: an instant or date can only be moved by a duration such as `12 months`, not by an instant"},
         CheckCase{"undeclared_policy_purpose",
@@ -89,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
         CheckCase{"ambiguous_value", WithCondition("true", "const X = phone"),
                   "1:11: `phone` is ambiguous: it is a value of channel and of consent_source; compare it with a value of the type you mean"},
         CheckCase{"unknown_type", WithCondition("true", "def f(c: consnt) = true"),
-                  "1:7: unknown type `consnt`; did you mean `consent`?"},
+                  "1:10: unknown type `consnt`; did you mean `consent`?"},
         CheckCase{"duplicate_definition", WithCondition("true", "def f = true\ndef f = false"),
                   "2:5: `f` is already defined at t.lawful:1"}),
     [](const testing::TestParamInfo<CheckCase>& p) { return std::string(p.param.name); });
@@ -124,6 +133,28 @@ TEST(Checker, WarnsAboutUnreachableAndSameNamedRules) {
   EXPECT_THAT(warnings, testing::ElementsAre(
                             "4:3: rule `b` is never reached: rule `a` on line 3 always applies",
                             "5:8: policy `p` already has a rule named `b` on line 4; decisions will not tell them apart"));
+}
+
+TEST(Checker, ValueNamesTakeTheirKindFromContext) {
+  // `phone` is both a channel and a consent source: the list, the other branch or the set says which.
+  for (const char* condition : {"phone in contact.relationship.opted_out_channels",
+                                "(if at > at then phone else email) == channel",
+                                "channel == (if at > at then phone else email)",
+                                "channel in {phone, post}"}) {
+    EXPECT_THAT(Errors(WithCondition(condition)), testing::IsEmpty()) << condition;
+  }
+  EXPECT_THAT(Errors(WithCondition("x == active", "enum s { active, none }\ndef x = if at > at then active else none")),
+              testing::IsEmpty());
+}
+
+TEST(Checker, WarnsAboutAPolicyThatIsNeverChosen) {
+  CompileResult r = Compile({{"t.lawful",
+                              "purpose a, b\npolicy p for purposes {a, b} {\n  otherwise deny d cite \"Y\"\n}\n"
+                              "policy q for purposes a channels {email} {\n  otherwise deny d cite \"Y\"\n}\n"}});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].message,
+            "policy `q` is never chosen: policy `p` comes first and covers all its purposes and channels");
 }
 
 TEST(Checker, ShippedRulesCheckCleanly) {

@@ -171,6 +171,9 @@ struct Program {
   int32_t prelude = 0;            // pc of the per-request prelude (ends in kHalt)
   int32_t num_registers = kNumFixedRegisters;
   int32_t num_locals = 0;
+  // Locals [0, num_memo_flags) say whether a memoized value was computed for this contact; the
+  // evaluator clears them before each contact (every other local is written before it is read).
+  int32_t num_memo_flags = 0;
   int32_t max_stack = 0;  // filled in by the verifier
 
   std::vector<int64_t> ints;
