@@ -3,6 +3,7 @@
 //   lawful check RULES_DIR     compile a rule set and report its diagnostics
 //   lawful disasm RULES_DIR    print the bytecode a rule set compiles to
 //   lawful fmt [--check] FILES give rule files their canonical layout
+//   lawful test [--coverage] RULES_DIR   run the rule set's fixtures
 //   lawful eval ...            decide a JSONL file of contacts, in-process or via lawfuld
 //
 // argv[1] names the subcommand; the remaining arguments are parsed by Abseil with one flag
@@ -23,6 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "eval.h"
 #include "lawful/dsl.h"
+#include "lawful/fixtures.h"
 #include "lawful/engine.h"
 
 ABSL_FLAG(std::string, purpose, "",
@@ -36,6 +38,8 @@ ABSL_FLAG(std::string, at, "",
           "eval: the outreach's instant, RFC 3339 (e.g. 2026-03-02T09:00:00Z). Default: now "
           "(with --server, the server's clock).");
 ABSL_FLAG(std::string, rules, "", "eval: decide in this process with the rules in this directory.");
+ABSL_FLAG(bool, coverage, false,
+          "test: also list the rules no fixture reached, and fail when there are any.");
 ABSL_FLAG(bool, check, false,
           "fmt: change no file; list the files whose layout is not canonical and exit 1 if any.");
 ABSL_FLAG(std::string, server, "",
@@ -56,6 +60,10 @@ constexpr char kUsage[] =
     "  lawful fmt [--check] FILE|DIR...\n"
     "      Give rule files their canonical layout (comments and line breaks are kept). With\n"
     "      --check, change nothing and exit 1 if any file is not canonical.\n"
+    "  lawful test [--coverage] RULES_DIR\n"
+    "      Run the fixtures in RULES_DIR/fixtures/*.yaml through the engine; print each failure\n"
+    "      and `N passed, N failed`. Exit 0 when all pass, 1 when any fails (or, with --coverage,\n"
+    "      when a rule decided no fixture), 2 when the rules or fixtures do not load.\n"
     "  lawful eval --purpose=P --channel=email|sms|post|phone [--notice_type=N] [--at=RFC3339]\n"
     "              (--rules=DIR | --server=HOST:PORT) INPUT\n"
     "      Decide every contact of INPUT (JSONL, one lawful.v1.Contact per line; - for stdin)\n"
@@ -77,6 +85,13 @@ constexpr char kFmtUsage[] =
     "in place and their names printed; with --check nothing changes and the files that are not\n"
     "canonical are listed. Exit 0 ok, 1 when --check found files to format, 2 when a file does\n"
     "not parse or cannot be read or written.";
+constexpr char kTestUsage[] =
+    "run a rule set's fixtures (RULES_DIR/fixtures/*.yaml) through the engine.\n"
+    "Usage: lawful test [--coverage] RULES_DIR\n"
+    "Prints one line per failed case (expected vs actual decision, reason, citation and the rule\n"
+    "that decided), with --coverage the rules no case reached, and finally `N passed, N failed`.\n"
+    "Exit 0 when every case passes (and, with --coverage, every rule is reached), 1 otherwise,\n"
+    "2 when the rules or the fixtures do not load.";
 constexpr char kEvalUsage[] =
     "decide each contact of a JSONL file for one outreach.\n"
     "Usage: lawful eval --purpose=P --channel=email|sms|post|phone [--notice_type=N]\n"
@@ -188,6 +203,20 @@ int Fmt(const std::vector<char*>& positional, bool check_only) {
   return check_only && changed > 0 ? 1 : 0;
 }
 
+int Test(const std::string& dir, bool coverage) {
+  absl::StatusOr<fixtures::TestRun> run = fixtures::TestRuleSet(dir);
+  if (!run.ok()) {
+    std::string message(run.status().message());
+    if (!message.empty() && message.back() != '\n') message.push_back('\n');
+    std::fputs(message.c_str(), stderr);
+    return 2;
+  }
+  const std::string report = fixtures::FormatReport(*run, coverage);
+  std::fwrite(report.data(), 1, report.size(), stdout);
+  const bool ok = run->failed() == 0 && (!coverage || run->uncovered.empty());
+  return ok ? 0 : 1;
+}
+
 // The single positional argument of a subcommand, or an error message and nullptr.
 const char* OnePositional(const char* subcommand, const std::vector<char*>& positional,
                           const char* what) {
@@ -215,6 +244,7 @@ int Main(int argc, char** argv) {
   if (subcommand == "check") usage = kCheckUsage;
   if (subcommand == "disasm") usage = kDisasmUsage;
   if (subcommand == "fmt") usage = kFmtUsage;
+  if (subcommand == "test") usage = kTestUsage;
   if (subcommand == "eval") usage = kEvalUsage;
   if (usage == nullptr) {
     std::fprintf(stderr, "lawful: unknown subcommand '%s'\n\n%s", subcommand.c_str(), kUsage);
@@ -231,6 +261,11 @@ int Main(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   if (subcommand == "fmt") return Fmt(positional, absl::GetFlag(FLAGS_check));
+  if (subcommand == "test") {
+    const char* dir = OnePositional("test", positional, "RULES_DIR");
+    if (dir == nullptr) return 2;
+    return Test(dir, absl::GetFlag(FLAGS_coverage));
+  }
   if (subcommand == "check" || subcommand == "disasm") {
     const char* dir = OnePositional(subcommand.c_str(), positional, "RULES_DIR");
     if (dir == nullptr) return 1;

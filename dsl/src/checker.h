@@ -65,4 +65,8 @@ bool Check(std::vector<Module> modules, const std::vector<SourceFile>& sources, 
 // Compiles a checked rule set into a Program (not yet verified).
 Program CompileChecked(const CheckedRuleSet& checked);
 
+// Fuses common adjacent instruction pairs; jump targets, policy entries and the prelude move
+// with the code.
+void Peephole(Program& program);
+
 }  // namespace lawful::dsl

@@ -654,7 +654,9 @@ Program CompileChecked(const CheckedRuleSet& checked) {
   Compiler counting(checked, nullptr);
   counting.Run();
   Compiler::MemoUses uses = counting.uses();
-  return Compiler(checked, &uses).Run();
+  Program program = Compiler(checked, &uses).Run();
+  Peephole(program);
+  return program;
 }
 
 CompileResult Compile(const std::vector<SourceFile>& files) {

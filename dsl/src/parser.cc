@@ -418,6 +418,11 @@ class Converter {
       } else if (c.is_type<grammar::policy_channels>()) {
         p.channels = ConvertExpr(*c.children[0]);
       } else if (c.is_type<grammar::effective_from>() || c.is_type<grammar::effective_until>()) {
+        const bool from = c.is_type<grammar::effective_from>();
+        if (from ? p.effective.from.has_value() : p.effective.until.has_value()) {
+          Error(c, absl::StrCat("policy `", p.name, "` already has an `effective ", from ? "from" : "until",
+                                "` date; give each once"));
+        }
         ConvertEffective(c, p.effective);
       } else if (c.is_type<grammar::rule>() || c.is_type<grammar::default_rule>()) {
         p.rules.push_back(ConvertRule(c));
@@ -442,14 +447,18 @@ class Converter {
     }
     if (!r.is_default) r.when = ConvertExpr(*n.children[i++]);
     std::vector<std::string> seen;  // one clause of each kind per rule
+    if (r.reason) seen.push_back("reason");
     for (; i < n.children.size(); ++i) {
       const Node& c = *n.children[i];
       std::string kind = c.children.empty() ? std::string(c.type) : std::string(c.string_view().substr(0, c.string_view().find_first_of(" \t\r\n")));
       if (c.is_type<grammar::effective_from>() || c.is_type<grammar::effective_until>()) {
         kind = c.is_type<grammar::effective_from>() ? "effective from" : "effective until";
       }
+      if (kind == "valid") kind = "valid until";
       if (std::find(seen.begin(), seen.end(), kind) != seen.end()) {
-        Error(c, absl::StrCat("rule `", r.name, "` already has a `", kind, "` clause; give each clause once"));
+        const bool vowel = std::string("aeiou").find(kind[0]) != std::string::npos;
+        Error(c, absl::StrCat("rule `", r.name, "` already has ", vowel ? "an" : "a", " `", kind,
+                              "` clause; give each clause once"));
       }
       seen.push_back(kind);
       if (c.is_type<grammar::cite_clause>()) {

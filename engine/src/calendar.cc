@@ -1,6 +1,7 @@
 // Calendar arithmetic for rules: the memo's "N calendar months" and "completed years".
 #include "calendar.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/str_format.h"
@@ -15,19 +16,67 @@ constexpr int64_t kNanosPerDay = 86'400 * kNanosPerSecond;
 constexpr int64_t kMinInstant = std::numeric_limits<int64_t>::min() + 1;
 constexpr int64_t kMaxInstant = std::numeric_limits<int64_t>::max();
 
+// Constant-time conversions between days since 1970-01-01 and proleptic Gregorian dates
+// (H. Hinnant's algorithms): the VM's calendar arithmetic never loops over years.
+struct Ymd {
+  int64_t year;
+  int month;  // 1..12
+  int day;    // 1..31
+};
+
+constexpr Ymd CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return Ymd{yoe + era * 400 + (month <= 2 ? 1 : 0), month, day};
+}
+
+constexpr int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static_assert(DaysFromCivil(1970, 1, 1) == 0);
+static_assert(DaysFromCivil(2000, 3, 1) == 11017);
+static_assert(CivilFromDays(11016).month == 2 && CivilFromDays(11016).day == 29);
+
+constexpr bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
 int DaysInMonth(int64_t year, int month) {
-  return static_cast<int>(absl::GetYearDay(absl::CivilDay(year, month + 1, 0)) -
-                          absl::GetYearDay(absl::CivilDay(year, month, 1)) + 1);
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && IsLeap(year) ? 29 : kDays[month - 1];
 }
 
-// Adds months to a civil day, clamping the day to the target month's end.
-absl::CivilDay AddMonths(absl::CivilDay day, int64_t months) {
-  absl::CivilMonth target = absl::CivilMonth(day) + months;
-  int last = DaysInMonth(target.year(), target.month());
-  return absl::CivilDay(target.year(), target.month(), day.day() > last ? last : day.day());
+// Days since epoch `date` moved by `months` calendar months, the day clamped to the month's end;
+// nullopt when the year leaves a sane range (the caller reports missing).
+std::optional<int64_t> AddMonths(int64_t date, int64_t months) {
+  const Ymd ymd = CivilFromDays(date);
+  const int64_t index = ymd.year * 12 + (ymd.month - 1) + months;
+  const int64_t year = index >= 0 ? index / 12 : (index - 11) / 12;
+  if (year < -1'000'000 || year > 1'000'000) return std::nullopt;
+  const int month = static_cast<int>(index - year * 12) + 1;
+  const int day = std::min(ymd.day, DaysInMonth(year, month));
+  return DaysFromCivil(year, month, day);
 }
 
-const absl::CivilDay kEpochDay(1970, 1, 1);
+// Splits an instant into whole days since epoch and the time of day.
+void SplitInstant(int64_t instant, int64_t& days, int64_t& time_of_day) {
+  days = instant / kNanosPerDay;
+  time_of_day = instant % kNanosPerDay;
+  if (time_of_day < 0) {
+    time_of_day += kNanosPerDay;
+    --days;
+  }
+}
 
 }  // namespace
 
@@ -48,18 +97,14 @@ int64_t FromTimestamp(int64_t seconds, int64_t nanos) {
 
 int64_t AddToInstant(int64_t instant, CalendarDuration d, int sign) {
   if (instant == kMissing) return kMissing;
-  int64_t days_since_epoch = instant / kNanosPerDay;
-  int64_t time_of_day = instant % kNanosPerDay;
-  if (time_of_day < 0) {
-    time_of_day += kNanosPerDay;
-    --days_since_epoch;
-  }
-  absl::CivilDay day = kEpochDay + days_since_epoch;
-  day = AddMonths(day, static_cast<int64_t>(sign) * d.months) + static_cast<int64_t>(sign) * d.days;
-  int64_t days = day - kEpochDay;
+  int64_t days, time_of_day;
+  SplitInstant(instant, days, time_of_day);
+  std::optional<int64_t> moved = AddMonths(days, static_cast<int64_t>(sign) * d.months);
+  if (!moved) return kMissing;
   int64_t out;
-  if (__builtin_mul_overflow(days, kNanosPerDay, &out) ||
-      __builtin_add_overflow(out, time_of_day, &out) || out == kMissing) {
+  if (__builtin_add_overflow(*moved, static_cast<int64_t>(sign) * d.days, &days) ||
+      __builtin_mul_overflow(days, kNanosPerDay, &out) || __builtin_add_overflow(out, time_of_day, &out) ||
+      out == kMissing) {
     return kMissing;
   }
   return out;
@@ -67,25 +112,25 @@ int64_t AddToInstant(int64_t instant, CalendarDuration d, int sign) {
 
 int64_t AddToDate(int64_t date, CalendarDuration d, int sign) {
   if (date == kMissing) return kMissing;
-  absl::CivilDay day = kEpochDay + date;
-  day = AddMonths(day, static_cast<int64_t>(sign) * d.months) + static_cast<int64_t>(sign) * d.days;
-  return day - kEpochDay;
+  std::optional<int64_t> moved = AddMonths(date, static_cast<int64_t>(sign) * d.months);
+  if (!moved) return kMissing;
+  return *moved + static_cast<int64_t>(sign) * d.days;
 }
 
 int64_t LocalDate(int64_t instant, const absl::TimeZone& zone) {
   if (instant == kMissing) return kMissing;
-  absl::CivilDay day = absl::ToCivilDay(ToTime(instant), zone);
-  return day - kEpochDay;
+  const absl::CivilSecond local = zone.At(ToTime(instant)).cs;
+  return DaysFromCivil(local.year(), local.month(), local.day());
 }
 
 int64_t YearsBetween(int64_t from, int64_t to) {
   if (from == kMissing || to == kMissing) return kMissing;
-  absl::CivilDay a = kEpochDay + from;
-  absl::CivilDay b = kEpochDay + to;
-  int64_t years = b.year() - a.year();
+  const Ymd a = CivilFromDays(from);
+  const Ymd b = CivilFromDays(to);
+  int64_t years = b.year - a.year;
   // Not yet had this year's anniversary: comparing (month, day) makes 29 February count as
   // passed only from 1 March in common years.
-  if (b.month() < a.month() || (b.month() == a.month() && b.day() < a.day())) --years;
+  if (b.month < a.month || (b.month == a.month && b.day < a.day)) --years;
   return years;
 }
 
@@ -102,13 +147,13 @@ std::optional<int64_t> ParseDate(std::string_view text) {
   int y, m, d;
   if (!digits(0, 4, y) || !digits(5, 2, m) || !digits(8, 2, d)) return std::nullopt;
   if (m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m)) return std::nullopt;
-  return absl::CivilDay(y, m, d) - kEpochDay;
+  return DaysFromCivil(y, m, d);
 }
 
 std::string FormatDate(int64_t date) {
   if (date == kMissing) return "missing";
-  absl::CivilDay day = kEpochDay + date;
-  return absl::StrFormat("%04d-%02d-%02d", day.year(), day.month(), day.day());
+  const Ymd ymd = CivilFromDays(date);
+  return absl::StrFormat("%04d-%02d-%02d", ymd.year, ymd.month, ymd.day);
 }
 
 std::string FormatInstant(int64_t instant) {

@@ -38,6 +38,10 @@ std::string Operands(const Program& p, const Instr& in) {
       return absl::StrCat("l", in.b);
     case OperandShape::kListField:
       return absl::StrCat(p.layout.lists[in.a].name, ".", in.b);
+    case OperandShape::kLocalField:
+      return absl::StrCat("l", in.a, " ", p.layout.lists[in.c].name, ".", in.b);
+    case OperandShape::kLocalImm:
+      return absl::StrCat("l", in.a, " = ", in.b);
     case OperandShape::kJump:
       return absl::StrFormat("-> %04d", in.b);
     case OperandShape::kLoop:
@@ -86,8 +90,8 @@ std::string Disassemble(const Program& p, const std::vector<std::string>& source
       }
       absl::StrAppendFormat(&out, "; %s:%d%s\n", file, span.line, text);
     }
-    std::string operands = Operands(p, in);
-    absl::StrAppendFormat(&out, "%04d  %-14s %s\n", pc, GetOpInfo(in.op).name, operands);
+    std::string line = absl::StrFormat("%04d  %-14s %s", pc, GetOpInfo(in.op).name, Operands(p, in));
+    absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
   }
   return out;
 }

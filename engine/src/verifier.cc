@@ -88,6 +88,14 @@ class Verifier {
         if (!InRange(in.a, lists) || !p_.layout.lists[in.a].records) return Error(pc, "record list out of range");
         if (!InRange(in.b, static_cast<size_t>(p_.layout.lists[in.a].width))) return Error(pc, "record field out of range");
         break;
+      case OperandShape::kLocalField:
+        if (!InRange(in.a, static_cast<size_t>(p_.num_locals))) return Error(pc, "local out of range");
+        if (!InRange(in.c, lists) || !p_.layout.lists[in.c].records) return Error(pc, "record list out of range");
+        if (!InRange(in.b, static_cast<size_t>(p_.layout.lists[in.c].width))) return Error(pc, "record field out of range");
+        break;
+      case OperandShape::kLocalImm:
+        if (!InRange(in.a, static_cast<size_t>(p_.num_locals))) return Error(pc, "local out of range");
+        break;
       case OperandShape::kJump:
         if (!InRange(in.b, p_.code.size())) return Error(pc, "jump target outside the code");
         break;
@@ -116,6 +124,7 @@ class Verifier {
       switch (info.shape) {
         case OperandShape::kSlot:
         case OperandShape::kListField:
+        case OperandShape::kLocalField:
         case OperandShape::kLoop:
         case OperandShape::kList:
         case OperandShape::kRule:

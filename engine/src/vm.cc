@@ -217,6 +217,32 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
     NEXT();
   }
 
+  CASE(kLoadLocalField) {
+    const FactList& list = facts.lists[ip->c];
+    const int64_t index = locals[ip->a];
+    const int64_t width = program.layout.lists[ip->c].width;
+    PUSH(index >= 0 && index < list.count ? list.data[index * width + ip->b] : kMissing);
+    NEXT();
+  }
+  CASE(kSetLocal) { locals[ip->a] = ip->b; NEXT(); }
+  CASE(kTeeLocal) { locals[ip->b] = TOP(); NEXT(); }
+#define COMPARE_WITH(value, expr) \
+  {                               \
+    int64_t b = (value);          \
+    int64_t a = TOP();            \
+    TOP() = Present(a, b) && (expr); \
+    NEXT();                       \
+  }
+  CASE(kEqReg) COMPARE_WITH(registers[ip->b], a == b)
+  CASE(kNeReg) COMPARE_WITH(registers[ip->b], a != b)
+  CASE(kLtReg) COMPARE_WITH(registers[ip->b], a < b)
+  CASE(kLeReg) COMPARE_WITH(registers[ip->b], a <= b)
+  CASE(kGtReg) COMPARE_WITH(registers[ip->b], a > b)
+  CASE(kGeReg) COMPARE_WITH(registers[ip->b], a >= b)
+  CASE(kEqImm) COMPARE_WITH(ip->b, a == b)
+  CASE(kNeImm) COMPARE_WITH(ip->b, a != b)
+#undef COMPARE_WITH
+
   CASE(kDecide) {
     Result result;
     result.rule = ip->b;

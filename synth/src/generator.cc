@@ -74,7 +74,7 @@ void ContactGenerator::Next(lawful::v1::Contact& c) {
   if (!Chance(0.20)) c.set_phone(absl::StrCat("+46701", 100000 + (n % 900000)));
   if (!Chance(0.05)) {
     c.set_postal_address(absl::StrCat("Storgatan ", 1 + n % 90, ", 111 ", 10 + n % 89, " Stockholm"));
-    if (!Chance(0.10)) SetTime(c.mutable_postal_address_verified_at(), at_ - day * Uniform(0, 540));
+    if (!Chance(0.10)) SetTime(c.mutable_postal_address_verified_at(), at_ - day * Uniform(-3, 540));
   }
 
   // Consents: zero to four, for random purposes and channels; some withdrawn, a few not yet given.
@@ -110,14 +110,14 @@ void ContactGenerator::Next(lawful::v1::Contact& c) {
     auto* r = c.mutable_relationship();
     r->set_is_customer(Chance(0.85));
     SetTime(r->mutable_customer_since(), at_ - day * Uniform(30, 3000));
-    SetTime(r->mutable_last_purchase_at(), at_ - day * Uniform(0, 730));
+    SetTime(r->mutable_last_purchase_at(), at_ - day * Uniform(-3, 730));
     r->set_soft_opt_in_notice_given(Chance(0.8));
     if (Chance(0.06)) r->add_opted_out_channels(kChannels[Uniform(0, 3)]);
   }
 
   // Last own activity: missing for a few, older than the 24-month retention for some.
   if (!Chance(0.03)) {
-    SetTime(c.mutable_last_activity_at(), Chance(0.15) ? at_ - day * Uniform(731, 1500) : at_ - day * Uniform(0, 729));
+    SetTime(c.mutable_last_activity_at(), Chance(0.15) ? at_ - day * Uniform(731, 1500) : at_ - day * Uniform(-2, 729));
   }
 
   for (const char* purpose : kPurposes) {

@@ -123,8 +123,10 @@ bool AddressMissing(const Contact& c, Channel channel) {
   }
 }
 
-bool AddressUnverified(const Contact& c, absl::Time cutoff) {
-  return !c.has_postal_address_verified_at() || TimeOf(c.postal_address_verified_at()) < cutoff;
+// §5 gate 10; a verification dated after `at` has not happened yet (§2).
+bool AddressUnverified(const Contact& c, absl::Time cutoff, absl::Time at) {
+  return !c.has_postal_address_verified_at() || TimeOf(c.postal_address_verified_at()) < cutoff ||
+         TimeOf(c.postal_address_verified_at()) > at;
 }
 
 ReferenceDecision Deny(std::string_view reason) { return {OUTCOME_DENY, reason, -1}; }
@@ -161,7 +163,7 @@ ReferenceDecision HandWrittenPolicy::Decide(const Contact& c) const {
     if (notice == lawful::v1::NOTICE_TYPE_UNSPECIFIED) notice = lawful::v1::NOTICE_TYPE_CONTRACT;
     if (erasure && notice != lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION) return Deny("erasure_pending");
     if (AddressMissing(c, channel)) return Deny("missing_address");
-    if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_)) return Deny("address_unverified");
+    if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_, at)) return Deny("address_unverified");
     if (notice == lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION) return Allow("legal_obligation");
     if (notice == lawful::v1::NOTICE_TYPE_VITAL_INTEREST) return Allow("vital_interest");
     if (notice == lawful::v1::NOTICE_TYPE_CONTRACT && rel.is_customer()) return Allow("contract");
@@ -190,9 +192,12 @@ ReferenceDecision HandWrittenPolicy::Decide(const Contact& c) const {
     if (Has(c, lawful::v1::SUPPRESSION_NIX_ADDRESSED)) return Deny("suppressed_nix_addressed");
     if (Has(c, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING)) return Deny("suppressed_spar");
   }
-  if (!c.has_last_activity_at() || TimeOf(c.last_activity_at()) < retention_cutoff_) return Deny("retention_expired");
+  // An activity dated after `at` has not happened yet (§2): as good as missing.
+  if (!c.has_last_activity_at() || TimeOf(c.last_activity_at()) < retention_cutoff_ || TimeOf(c.last_activity_at()) > at) {
+    return Deny("retention_expired");
+  }
   if (AddressMissing(c, channel)) return Deny("missing_address");
-  if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_)) return Deny("address_unverified");
+  if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_, at)) return Deny("address_unverified");
   for (int opted_out : rel.opted_out_channels()) {
     if (opted_out == channel) return Deny("channel_opt_out");
   }
@@ -202,7 +207,8 @@ ReferenceDecision HandWrittenPolicy::Decide(const Contact& c) const {
   if (state.state == ConsentState::kActive) return Allow("consent", state.latest);
   const bool electronic = channel == lawful::v1::CHANNEL_EMAIL || channel == lawful::v1::CHANNEL_SMS;
   if (purpose == "product_offer" && electronic && rel.is_customer() && rel.has_last_purchase_at() &&
-      TimeOf(rel.last_purchase_at()) >= purchase_cutoff_ && rel.soft_opt_in_notice_given() &&
+      TimeOf(rel.last_purchase_at()) >= purchase_cutoff_ && TimeOf(rel.last_purchase_at()) <= at &&
+      rel.soft_opt_in_notice_given() &&
       Declared(c, "product_offer")) {
     return Allow("soft_opt_in");
   }

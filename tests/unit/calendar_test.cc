@@ -2,6 +2,7 @@
 // ages are completed years, 29 February birthdays turn on 1 March in common years.
 #include "calendar.h"
 
+#include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 
 namespace lawful::calendar {
@@ -97,6 +98,26 @@ TEST(Calendar, TimestampsSaturate) {
   EXPECT_EQ(FromTimestamp(253402300799, 0), std::numeric_limits<int64_t>::max());  // 9999-12-31
   EXPECT_EQ(FromTimestamp(-62135596800, 0), kMissing + 1);                          // 0001-01-01
   EXPECT_EQ(FromTimestamp(1, 5), 1'000'000'005);
+}
+
+// The constant-time date arithmetic agrees with Abseil's civil time on two centuries of dates.
+TEST(Calendar, AgreesWithAbseilCivilTime) {
+  const absl::CivilDay epoch(1970, 1, 1);
+  for (absl::CivilDay day(1900, 1, 1); day < absl::CivilDay(2100, 12, 31); day += 13) {
+    const int64_t days = day - epoch;
+    ASSERT_EQ(FormatDate(days), absl::FormatCivilTime(day));
+    ASSERT_EQ(ParseDate(absl::FormatCivilTime(day)), days);
+    for (int months : {-25, -12, -3, -1, 1, 7, 24}) {
+      absl::CivilMonth target = absl::CivilMonth(day) + months;
+      absl::CivilDay last = absl::CivilDay(target + 1) - 1;
+      absl::CivilDay want(target.year(), target.month(), std::min(day.day(), last.day()));
+      ASSERT_EQ(AddToDate(days, {months, 0}, +1), want - epoch) << absl::FormatCivilTime(day) << " + " << months;
+    }
+    const absl::CivilDay later = day + 4321;
+    int64_t years = later.year() - day.year();
+    if (later.month() < day.month() || (later.month() == day.month() && later.day() < day.day())) --years;
+    ASSERT_EQ(YearsBetween(days, later - epoch), years);
+  }
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ enum class OperandShape : uint8_t {
   kReg,        // b: request register
   kLocal,      // b: local variable
   kListField,  // a: list, b: field slot within that list's records
+  kLocalField, // a: local holding a record index, c: list, b: field slot
+  kLocalImm,   // a: local, b: an immediate int
   kJump,       // b: target pc
   kLoop,       // a: local (the index), c: list, b: target pc on exhaustion
   kDuration,   // b: index into Program::durations
