@@ -233,6 +233,58 @@ class Compiler {
     CompileDirect(e, frame);
   }
 
+  // Where a condition jumps: a known target (a loop's head), or forward jumps patched later.
+  struct Jumps {
+    int32_t target = -1;
+    std::vector<int32_t> pending;
+  };
+
+  void Land(Jumps& jumps) {
+    for (int32_t j : jumps.pending) Patch(j, Pc());
+    jumps.pending.clear();
+  }
+
+  // Compiles condition `e` for control flow: jumps when it equals `when`, falls through
+  // otherwise. `and`/`or`/`not` become jumps instead of values, so a failing gate costs one
+  // branch, not a chain of value tests.
+  void Branch(const Expr& e, const Frame* frame, bool when, Jumps& jumps) {
+    const bool hoisted = target_ == &main_ && !Trivial(e) && IsRequestConstant(e, frame);
+    if (!hoisted && e.kind == ExprKind::kBinary && (e.op == BinaryOp::kAnd || e.op == BinaryOp::kOr)) {
+      const bool is_and = e.op == BinaryOp::kAnd;
+      if (is_and != when) {
+        // `a and b` jumps when false as soon as either is false; `a or b` when true likewise.
+        Branch(*e.kids[0], frame, when, jumps);
+        Branch(*e.kids[1], frame, when, jumps);
+      } else {
+        Jumps skip;
+        Branch(*e.kids[0], frame, !when, skip);
+        Branch(*e.kids[1], frame, when, jumps);
+        Land(skip);
+      }
+      return;
+    }
+    if (!hoisted && e.kind == ExprKind::kNot) {
+      Branch(*e.kids[0], frame, !when, jumps);
+      return;
+    }
+    if (!hoisted && (e.kind == ExprKind::kCall || e.kind == ExprKind::kName) && e.resolution == Resolution::kDef) {
+      CallDef(e, *e.def, frame, ToSource(e.span), &jumps, when);
+      return;
+    }
+    if (!hoisted && e.kind == ExprKind::kName && e.resolution == Resolution::kParam && frame->args[e.binding].local < 0) {
+      const Arg& arg = frame->args[e.binding];
+      Branch(*arg.expr, arg.frame, when, jumps);
+      return;
+    }
+    if (!hoisted && (e.kind == ExprKind::kAny || e.kind == ExprKind::kAll)) {
+      BranchQuantifier(e, frame, when, jumps);
+      return;
+    }
+    Compile(e, frame);
+    const int32_t pc = Emit(when ? Op::kJumpIfTrue : Op::kJumpIfFalse, ToSource(e.span), std::max(jumps.target, 0));
+    if (jumps.target < 0) jumps.pending.push_back(pc);
+  }
+
   void Hoist(const Expr& e, const Frame* frame) {
     std::string key = Render(e, frame);
     int32_t reg;
@@ -309,11 +361,11 @@ class Compiler {
         CompileBinary(e, frame, span);
         return;
       case ExprKind::kIf: {
-        Compile(*e.kids[0], frame);
-        int32_t to_else = Emit(Op::kJumpIfFalse, span);
+        Jumps to_else;
+        Branch(*e.kids[0], frame, false, to_else);
         Compile(*e.kids[1], frame);
         int32_t to_end = Emit(Op::kJump, span);
-        Patch(to_else, Pc());
+        Land(to_else);
         Compile(*e.kids[2], frame);
         Patch(to_end, Pc());
         return;
@@ -379,7 +431,10 @@ class Compiler {
     }
   }
 
-  void CallDef(const Expr& call, const Def& def, const Frame* frame, const SourceSpan& span) {
+  // Inlines a call to `def`. With `branch`, a call that is not memoized is compiled as a
+  // condition jumping to `branch` when it equals `when`.
+  void CallDef(const Expr& call, const Def& def, const Frame* frame, const SourceSpan& span,
+               Jumps* branch = nullptr, bool when = false) {
     if (++inline_depth_ > 64) {  // defensive: the checker rejects recursion
       --inline_depth_;
       Emit(Op::kPushMissing, span);
@@ -413,6 +468,11 @@ class Compiler {
       }
       callee.args.push_back(arg);
     }
+    if (branch != nullptr && memo_flag < 0) {
+      Branch(*def.body, &callee, when, *branch);
+      --inline_depth_;
+      return;
+    }
     Compile(*def.body, &callee);
     if (memo_flag >= 0) {
       Emit(Op::kStoreLocal, span, memo_value);
@@ -420,6 +480,10 @@ class Compiler {
       Emit(Op::kStoreLocal, span, memo_flag);
       Patch(skip, Pc());
       Emit(Op::kLoadLocal, span, memo_value);
+    }
+    if (branch != nullptr) {
+      const int32_t pc = Emit(when ? Op::kJumpIfTrue : Op::kJumpIfFalse, span, std::max(branch->target, 0));
+      if (branch->target < 0) branch->pending.push_back(pc);
     }
     --inline_depth_;
   }
@@ -479,6 +543,43 @@ class Compiler {
     }
   }
 
+  // `any`/`all` as a condition: the loop exits straight to the jump target, no value in between.
+  // any(P) holds once P holds for a record; all(P) fails once P fails for one.
+  void BranchQuantifier(const Expr& e, const Frame* frame, bool when, Jumps& jumps) {
+    const SourceSpan span = ToSource(e.span);
+    const Type& coll = e.kids[0]->type;
+    const int32_t index = NewLocal();
+    auto saved = binders_.find(e.id) != binders_.end() ? std::optional<Binder>(binders_.at(e.id)) : std::nullopt;
+    binders_[e.id] = Binder{index, coll.list, coll.element->kind != TypeKind::kRecord};
+    ++loop_depth_;
+    const bool any = e.kind == ExprKind::kAny;
+    Emit(Op::kPushInt, span, -1);
+    Emit(Op::kStoreLocal, span, index);
+    const int32_t loop = Emit(Op::kLoopNext, span, 0, static_cast<uint16_t>(index), static_cast<uint8_t>(coll.list));
+    Jumps next{loop, {}};
+    Branch(*e.kids[1], frame, !any, next);  // not decisive for this record: next one
+    // Decisive record found: the value is `any` (true for any, false for all).
+    if (any == when) {
+      const int32_t pc = Emit(Op::kJump, span, std::max(jumps.target, 0));
+      if (jumps.target < 0) jumps.pending.push_back(pc);
+      Patch(loop, Pc());
+    } else {
+      Jumps after;
+      after.pending.push_back(Emit(Op::kJump, span));
+      Patch(loop, Pc());
+      // Records exhausted: the value is false for any, true for all, which equals `when` here.
+      const int32_t pc = Emit(Op::kJump, span, std::max(jumps.target, 0));
+      if (jumps.target < 0) jumps.pending.push_back(pc);
+      Land(after);
+    }
+    --loop_depth_;
+    if (saved) {
+      binders_[e.id] = *saved;
+    } else {
+      binders_.erase(e.id);
+    }
+  }
+
   void CompileQuantifier(const Expr& e, const Frame* frame, const SourceSpan& span) {
     const Type& coll = e.kids[0]->type;
     const int32_t list = coll.list;
@@ -495,8 +596,8 @@ class Compiler {
       case ExprKind::kAll: {
         const bool any = e.kind == ExprKind::kAny;
         int32_t loop = loop_next();
-        Compile(*e.kids[1], frame);
-        Emit(any ? Op::kJumpIfFalse : Op::kJumpIfTrue, span, loop);
+        Jumps next{loop, {}};
+        Branch(*e.kids[1], frame, !any, next);
         Emit(Op::kPushInt, span, any ? 1 : 0);
         int32_t to_end = Emit(Op::kJump, span);
         Patch(loop, Pc());
@@ -509,8 +610,8 @@ class Compiler {
         Emit(Op::kPushInt, span, 0);
         Emit(Op::kStoreLocal, span, n);
         int32_t loop = loop_next();
-        Compile(*e.kids[1], frame);
-        Emit(Op::kJumpIfFalse, span, loop);
+        Jumps next{loop, {}};
+        Branch(*e.kids[1], frame, false, next);
         Emit(Op::kLoadLocal, span, n);
         Emit(Op::kPushInt, span, 1);
         Emit(Op::kAdd, span);
@@ -528,8 +629,8 @@ class Compiler {
         Emit(Op::kPushMissing, span);
         Emit(Op::kStoreLocal, span, best_key);
         int32_t loop = loop_next();
-        Compile(*e.kids[1], frame);
-        Emit(Op::kJumpIfFalse, span, loop);
+        Jumps next{loop, {}};
+        Branch(*e.kids[1], frame, false, next);
         Compile(*e.kids[2], frame);
         Emit(Op::kDup, span);
         Emit(Op::kLoadLocal, span, best_key);
@@ -611,8 +712,9 @@ class Compiler {
         to_next.push_back(Emit(Op::kJumpIfFalse, span));
       }
       if (r.when) {
-        Compile(*r.when, &top);
-        to_next.push_back(Emit(Op::kJumpIfFalse, span));
+        Jumps skip;
+        Branch(*r.when, &top, false, skip);
+        to_next.insert(to_next.end(), skip.pending.begin(), skip.pending.end());
       }
       if (r.evidence) {
         Compile(*r.evidence, &top);

@@ -17,6 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include <cstring>
+
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -679,6 +681,69 @@ TEST_F(CliTest, CheckReportsErrorsWithTheirLocation) {
       std::regex_search(broken.out + broken.err, std::regex(R"(rules\.lawful:4:\d+: error: )")))
       << broken.out << broken.err;
   EXPECT_THAT(broken.err, HasSubstr("erasure_requsted_at"));
+}
+
+// `lawful check` on the rule author's commonest mistakes: a located, one-sentence error, exit 2.
+TEST_F(CliTest, CheckLocatesTyposTypeErrorsMissingBracesAndUnknownFields) {
+  struct Mistake {
+    const char* from;
+    const char* to;
+    const char* want;  // file:line:col: error: message
+  };
+  const Mistake mistakes[] = {
+      {"deny erasure_pending when", "deny erasure_pending whn",
+       "rules.lawful:4:24: error: expected `when` followed by the rule's condition"},
+      {"contact.erasure_requested_at <= at", "contact.email <= at",
+       "rules.lawful:4:37: error: only numbers, instants and dates can be ordered, not a text"},
+      {"    cite \"GDPR Art. 6(1)\"\n}", "    cite \"GDPR Art. 6(1)\"\n",
+       "rules.lawful:11:1: error: expected `}` to close the policy (nothing may follow its `otherwise` rule)"},
+      {"erasure_requested_at", "erasure_requsted_at",
+       "rules.lawful:4:37: error: contact has no field `erasure_requsted_at`; did you mean `erasure_requested_at`?"},
+  };
+  for (const Mistake& m : mistakes) {
+    std::string rules = kRules;
+    rules.replace(rules.find(m.from), std::strlen(m.from), m.to);
+    WriteFile(rules_dir_ / "rules.lawful", rules);
+    const CommandResult result = RunCommand({LAWFUL_CLI_PATH, "check", rules_dir_.string()});
+    EXPECT_EQ(result.exit_code, 2) << m.to;
+    EXPECT_THAT(result.err, HasSubstr(m.want)) << result.err;
+    // The source line and a caret follow the message.
+    EXPECT_THAT(result.err, HasSubstr("^")) << result.err;
+  }
+}
+
+TEST_F(CliTest, TestRunsFixturesAndReportsFailures) {
+  fs::create_directories(rules_dir_ / "fixtures");
+  WriteFile(rules_dir_ / "fixtures" / "cases.yaml", R"yaml(
+- note: A consent for the newsletter by e-mail allows it.
+  outreach: {purpose: newsletter, channel: email, at: 2026-03-02T09:00:00Z}
+  contact:
+    consents: [{purpose: newsletter, channel: email, granted_at: 2025-05-01T10:00:00Z}]
+  expect: {decision: allow, reason: consent, citation: "GDPR Art. 6(1)(a)"}
+- note: Deliberately wrong, to see the failure reported.
+  outreach: {purpose: newsletter, channel: email, at: 2026-03-02T09:00:00Z}
+  contact: {}
+  expect: {decision: allow, reason: consent}
+)yaml");
+  const CommandResult result = RunCommand({LAWFUL_CLI_PATH, "test", "--coverage", rules_dir_.string()});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("cases.yaml:7: FAIL"));
+  EXPECT_THAT(result.out, HasSubstr("no_lawful_basis"));
+  EXPECT_THAT(result.out, HasSubstr("erasure_pending"));  // never reached: listed by --coverage
+  EXPECT_THAT(result.out, HasSubstr("1 passed, 1 failed"));
+}
+
+TEST_F(CliTest, FmtCheckFindsNonCanonicalFiles) {
+  const CommandResult canonical = RunCommand({LAWFUL_CLI_PATH, "fmt", "--check", rules_dir_.string()});
+  EXPECT_EQ(canonical.exit_code, 0) << canonical.out << canonical.err;
+  WriteFile(rules_dir_ / "rules.lawful", std::string("purpose   newsletter\n"));
+  const CommandResult check = RunCommand({LAWFUL_CLI_PATH, "fmt", "--check", rules_dir_.string()});
+  EXPECT_EQ(check.exit_code, 1);
+  const CommandResult fix = RunCommand({LAWFUL_CLI_PATH, "fmt", rules_dir_.string()});
+  EXPECT_EQ(fix.exit_code, 0) << fix.err;
+  EXPECT_EQ(ReadFile(rules_dir_ / "rules.lawful"), "purpose newsletter\n");
+  const CommandResult again = RunCommand({LAWFUL_CLI_PATH, "fmt", "--check", rules_dir_.string()});
+  EXPECT_EQ(again.exit_code, 0);
 }
 
 TEST_F(CliTest, DisasmPrintsTheProgram) {
