@@ -616,7 +616,9 @@ class Converter {
     }
     if (n.is_type<date_lit>()) {
       auto e = Make(ExprKind::kDate, n);
-      e->value = ParseInstantOrDate(n) / (86400LL * 1000000000LL);
+      ParseInstantOrDate(n);  // reports a date that does not exist
+      const std::string text = n.string();
+      e->value = std::stoll(text.substr(0, 4)) * 10000 + std::stoll(text.substr(5, 2)) * 100 + std::stoll(text.substr(8, 2));
       return e;
     }
     if (n.is_type<instant_lit>()) {

@@ -68,6 +68,13 @@ std::optional<int64_t> AddMonths(int64_t date, int64_t months) {
   return DaysFromCivil(year, month, day);
 }
 
+// Dates are YYYYMMDD integers: ordered like the calendar, and an age is a subtraction.
+constexpr int64_t Pack(int64_t y, int m, int d) { return y * 10000 + m * 100 + d; }
+constexpr Ymd Unpack(int64_t date) {
+  const int64_t md = ((date % 10000) + 10000) % 10000;
+  return Ymd{(date - md) / 10000, static_cast<int>(md / 100), static_cast<int>(md % 100)};
+}
+
 // Splits an instant into whole days since epoch and the time of day.
 void SplitInstant(int64_t instant, int64_t& days, int64_t& time_of_day) {
   days = instant / kNanosPerDay;
@@ -112,26 +119,26 @@ int64_t AddToInstant(int64_t instant, CalendarDuration d, int sign) {
 
 int64_t AddToDate(int64_t date, CalendarDuration d, int sign) {
   if (date == kMissing) return kMissing;
-  std::optional<int64_t> moved = AddMonths(date, static_cast<int64_t>(sign) * d.months);
+  const Ymd ymd = Unpack(date);
+  if (ymd.year < -1'000'000 || ymd.year > 1'000'000) return kMissing;
+  std::optional<int64_t> moved = AddMonths(DaysFromCivil(ymd.year, ymd.month, ymd.day), static_cast<int64_t>(sign) * d.months);
   if (!moved) return kMissing;
-  return *moved + static_cast<int64_t>(sign) * d.days;
+  const Ymd out = CivilFromDays(*moved + static_cast<int64_t>(sign) * d.days);
+  return Pack(out.year, out.month, out.day);
 }
 
 int64_t LocalDate(int64_t instant, const absl::TimeZone& zone) {
   if (instant == kMissing) return kMissing;
   const absl::CivilSecond local = zone.At(ToTime(instant)).cs;
-  return DaysFromCivil(local.year(), local.month(), local.day());
+  return Pack(local.year(), local.month(), local.day());
 }
 
 int64_t YearsBetween(int64_t from, int64_t to) {
   if (from == kMissing || to == kMissing) return kMissing;
-  const Ymd a = CivilFromDays(from);
-  const Ymd b = CivilFromDays(to);
-  int64_t years = b.year - a.year;
-  // Not yet had this year's anniversary: comparing (month, day) makes 29 February count as
-  // passed only from 1 March in common years.
-  if (b.month < a.month || (b.month == a.month && b.day < a.day)) --years;
-  return years;
+  // With YYYYMMDD dates the anniversary test is the last four digits: 29 February (0229) counts
+  // as passed only from 1 March (0301) in common years. Floor division keeps negative spans right.
+  const int64_t span = to - from;
+  return span >= 0 ? span / 10000 : -((-span + 9999) / 10000);
 }
 
 std::optional<int64_t> ParseDate(std::string_view text) {
@@ -147,12 +154,12 @@ std::optional<int64_t> ParseDate(std::string_view text) {
   int y, m, d;
   if (!digits(0, 4, y) || !digits(5, 2, m) || !digits(8, 2, d)) return std::nullopt;
   if (m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m)) return std::nullopt;
-  return DaysFromCivil(y, m, d);
+  return Pack(y, m, d);
 }
 
 std::string FormatDate(int64_t date) {
   if (date == kMissing) return "missing";
-  const Ymd ymd = CivilFromDays(date);
+  const Ymd ymd = Unpack(date);
   return absl::StrFormat("%04d-%02d-%02d", ymd.year, ymd.month, ymd.day);
 }
 

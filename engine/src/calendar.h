@@ -1,5 +1,6 @@
 // Calendar arithmetic on the VM's time values: instants are ns since the Unix epoch (UTC), dates
-// are days since 1970-01-01. Months keep the day and time of day, clamped to the month's end.
+// are YYYYMMDD integers (2026-03-02 is 20260302). Months keep the day and time of day, clamped
+// to the month's end.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@ int64_t LocalDate(int64_t instant, const absl::TimeZone& zone);
 // born on 29 February turns a year older on 1 March in years that are not leap years.
 int64_t YearsBetween(int64_t from, int64_t to);
 
-// "YYYY-MM-DD" -> days since epoch; nullopt when malformed or not a real date.
+// "YYYY-MM-DD" -> YYYYMMDD; nullopt when malformed or not a real date.
 std::optional<int64_t> ParseDate(std::string_view text);
 std::string FormatDate(int64_t date);
 
