@@ -110,13 +110,14 @@ class Compiler {
   }
 
   // ---- analysis ----
+  static bool IsLiteral(const Expr& e) {
+    return e.kind == ExprKind::kBool || e.kind == ExprKind::kInt || e.kind == ExprKind::kString ||
+           e.kind == ExprKind::kInstant || e.kind == ExprKind::kDate;
+  }
+
   bool IsRequestConstant(const Expr& e, const Frame* frame) {
+    if (IsLiteral(e)) return true;
     switch (e.kind) {
-      case ExprKind::kBool:
-      case ExprKind::kInt:
-      case ExprKind::kString:
-      case ExprKind::kInstant:
-      case ExprKind::kDate:
       case ExprKind::kDuration:
       case ExprKind::kSet:
         return true;
@@ -181,18 +182,9 @@ class Compiler {
     return out + ")";
   }
 
+  // Not worth a register: a literal or a plain name (a definition's body is not plain).
   bool Trivial(const Expr& e) {
-    switch (e.kind) {
-      case ExprKind::kBool:
-      case ExprKind::kInt:
-      case ExprKind::kString:
-      case ExprKind::kInstant:
-      case ExprKind::kDate:
-      case ExprKind::kName:
-        return e.kind != ExprKind::kName || e.resolution != Resolution::kDef;
-      default:
-        return false;
-    }
+    return IsLiteral(e) || (e.kind == ExprKind::kName && e.resolution != Resolution::kDef);
   }
 
   bool Storable(const Type& t) {
