@@ -16,9 +16,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "input.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
@@ -26,34 +26,11 @@
 namespace lawful::cli {
 namespace {
 
-using ContactBatch = google::protobuf::RepeatedPtrField<lawful::v1::Contact>;
 using DecisionBatch = google::protobuf::RepeatedPtrField<lawful::v1::Decision>;
 
 // A DecideBatch call of kEvalChunkSize contacts answers well within this.
 constexpr auto kCallTimeout = std::chrono::seconds(60);
 constexpr int kMaxMessageBytes = 64 << 20;
-
-absl::StatusOr<lawful::v1::Channel> ParseChannel(const std::string& name) {
-  if (name == "email") return lawful::v1::CHANNEL_EMAIL;
-  if (name == "sms") return lawful::v1::CHANNEL_SMS;
-  if (name == "post") return lawful::v1::CHANNEL_POST;
-  if (name == "phone") return lawful::v1::CHANNEL_PHONE;
-  if (name.empty())
-    return absl::InvalidArgumentError("--channel is required (email|sms|post|phone)");
-  return absl::InvalidArgumentError(
-      absl::StrFormat("--channel=%s: expected email, sms, post or phone", name));
-}
-
-absl::StatusOr<lawful::v1::NoticeType> ParseNoticeType(const std::string& name) {
-  if (name.empty()) return lawful::v1::NOTICE_TYPE_UNSPECIFIED;
-  if (name == "contract") return lawful::v1::NOTICE_TYPE_CONTRACT;
-  if (name == "legal_obligation") return lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION;
-  if (name == "vital_interest") return lawful::v1::NOTICE_TYPE_VITAL_INTEREST;
-  if (name == "public_task") return lawful::v1::NOTICE_TYPE_PUBLIC_TASK;
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "--notice_type=%s: expected contract, legal_obligation, vital_interest or public_task",
-      name));
-}
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
   // ToUnixSeconds rounds towards the past, so the nanos are never negative.
@@ -79,55 +56,12 @@ absl::StatusOr<lawful::v1::Outreach> OutreachFromFlags(const EvalOptions& option
   if (!notice_type.ok()) return notice_type.status();
   outreach.set_notice_type(*notice_type);
   if (!options.at.empty()) {
-    absl::Time at;
-    std::string error;
-    if (!absl::ParseTime(absl::RFC3339_full, options.at, &at, &error)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "--at=%s: not an RFC 3339 instant such as 2026-03-02T09:00:00Z (%s)", options.at, error));
-    }
-    ToProto(at, outreach.mutable_at());
+    absl::StatusOr<absl::Time> at = ParseAt(options.at);
+    if (!at.ok()) return at.status();
+    ToProto(*at, outreach.mutable_at());
   }
   return outreach;
 }
-
-// Reads contacts from JSONL, reporting and counting malformed lines instead of dropping them.
-class ContactReader {
- public:
-  ContactReader(std::istream* in, std::string name) : in_(in), name_(std::move(name)) {
-    // Unknown fields are errors: a misspelt field would otherwise be a fact silently not known.
-    options_.ignore_unknown_fields = false;
-  }
-
-  // Fills `batch` with up to `max` contacts; false when the input is exhausted and none was read.
-  bool Read(int max, ContactBatch* batch) {
-    batch->Clear();
-    std::string line;
-    while (batch->size() < max && std::getline(*in_, line)) {
-      ++line_number_;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (absl::StripAsciiWhitespace(line).empty()) continue;
-      lawful::v1::Contact* contact = batch->Add();
-      const auto status = google::protobuf::util::JsonStringToMessage(line, contact, options_);
-      if (!status.ok()) {
-        std::fprintf(stderr, "lawful: %s:%d: not a lawful.v1.Contact: %s\n", name_.c_str(),
-                     line_number_, std::string(status.message()).c_str());
-        ++malformed_;
-        batch->RemoveLast();
-      }
-    }
-    return !batch->empty();
-  }
-
-  bool failed() const { return in_->bad(); }
-  int malformed() const { return malformed_; }
-
- private:
-  std::istream* in_;
-  const std::string name_;
-  google::protobuf::util::JsonParseOptions options_;
-  int line_number_ = 0;
-  int malformed_ = 0;
-};
 
 // Decides a chunk of contacts: one decision per contact, in order.
 class Decider {
@@ -261,7 +195,7 @@ int RunEval(const EvalOptions& options, const std::string& input) {
     }
     in = &file;
   }
-  ContactReader reader(in, input == "-" ? "<stdin>" : input);
+  ContactReader reader(in, input == "-" ? "<stdin>" : input, "lawful");
 
   google::protobuf::util::JsonPrintOptions print_options;
   print_options.add_whitespace = false;  // one decision per line
@@ -301,9 +235,7 @@ int RunEval(const EvalOptions& options, const std::string& input) {
   if (next_index > 0) {
     std::fprintf(stderr, "lawful eval: %u contacts decided with rule set %s at %s\n", next_index,
                  decider->version().c_str(),
-                 absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ",
-                                  decider->at().value_or(absl::InfinitePast()), absl::UTCTimeZone())
-                     .c_str());
+                 FormatAt(decider->at().value_or(absl::InfinitePast())).c_str());
   }
   if (reader.malformed() > 0) {
     std::fprintf(stderr, "lawful eval: %d malformed lines in %s were not decided\n",

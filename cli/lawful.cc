@@ -5,6 +5,7 @@
 //   lawful fmt [--check] FILES give rule files their canonical layout
 //   lawful test [--coverage] RULES_DIR   run the rule set's fixtures
 //   lawful eval ...            decide a JSONL file of contacts, in-process or via lawfuld
+//   lawful diff ...            how a rule change moves the decisions on a set of contacts
 //
 // argv[1] names the subcommand; the remaining arguments are parsed by Abseil with one flag
 // namespace for all subcommands (the flags live in this file so that `--help` lists them).
@@ -22,20 +23,22 @@
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
+#include "diff.h"
 #include "eval.h"
 #include "lawful/dsl.h"
-#include "lawful/fixtures.h"
 #include "lawful/engine.h"
+#include "lawful/fixtures.h"
 
-ABSL_FLAG(std::string, purpose, "",
-          "eval: the outreach's purpose, declared by the rule set (e.g. newsletter). Required.");
+ABSL_FLAG(
+    std::string, purpose, "",
+    "eval, diff: the outreach's purpose, declared by the rule set (e.g. newsletter). Required.");
 ABSL_FLAG(std::string, channel, "",
-          "eval: the outreach's channel: email|sms|post|phone. Required.");
+          "eval, diff: the outreach's channel: email|sms|post|phone. Required.");
 ABSL_FLAG(std::string, notice_type, "",
-          "eval: for service notices, the declared basis: "
+          "eval, diff: for service notices, the declared basis: "
           "contract|legal_obligation|vital_interest|public_task (default contract).");
 ABSL_FLAG(std::string, at, "",
-          "eval: the outreach's instant, RFC 3339 (e.g. 2026-03-02T09:00:00Z). Default: now "
+          "eval, diff: the outreach's instant, RFC 3339 (e.g. 2026-03-02T09:00:00Z). Default: now "
           "(with --server, the server's clock).");
 ABSL_FLAG(std::string, rules, "", "eval: decide in this process with the rules in this directory.");
 ABSL_FLAG(bool, coverage, false,
@@ -44,6 +47,18 @@ ABSL_FLAG(bool, check, false,
           "fmt: change no file; list the files whose layout is not canonical and exit 1 if any.");
 ABSL_FLAG(std::string, server, "",
           "eval: decide with the lawfuld at HOST:PORT (DecideBatch, 1000 contacts per call).");
+ABSL_FLAG(std::string, before, "",
+          "diff: the rules before the change: a rules directory, or a git revision (e.g. HEAD~1, "
+          "main) whose rules/ is read from the repository holding the current directory.");
+ABSL_FLAG(std::string, after, "", "diff: the rules after the change; like --before.");
+ABSL_FLAG(bool, all_purposes, false,
+          "diff: compare every purpose the --after rules declare on every channel, instead of "
+          "--purpose and --channel; outreaches no policy covers are listed as skipped.");
+ABSL_FLAG(bool, json, false, "diff: print one JSON document instead of tables.");
+ABSL_FLAG(int32_t, examples, 3, "diff: contact ids shown per transition.");
+ABSL_FLAG(int64_t, generate, 0,
+          "diff: compare N synthetic contacts (lawful::synth) instead of reading CONTACTS.");
+ABSL_FLAG(uint64_t, seed, 1, "diff: the seed of --generate's contacts.");
 
 namespace lawful::cli {
 namespace {
@@ -68,6 +83,12 @@ constexpr char kUsage[] =
     "              (--rules=DIR | --server=HOST:PORT) INPUT\n"
     "      Decide every contact of INPUT (JSONL, one lawful.v1.Contact per line; - for stdin)\n"
     "      and print one lawful.v1.Decision JSON per line. Exit 1 if any line is malformed.\n"
+    "  lawful diff --before=OLD --after=NEW (--purpose=P --channel=C | --all_purposes)\n"
+    "              [--notice_type=N] [--at=RFC3339] [--examples=3] [--json] CONTACTS\n"
+    "      Decide every contact of CONTACTS (JSONL; - for stdin) under both rule sets (each a\n"
+    "      directory or a git revision of rules/) and print the decisions that moved: a\n"
+    "      transition table and the rules whose firing counts changed. Exit 0 (changes are not\n"
+    "      an error), 1 on malformed lines, 2 on bad flags or rules that do not load.\n"
     "  lawful help\n"
     "      This text. `lawful SUBCOMMAND --help` lists the flags.\n";
 
@@ -99,6 +120,20 @@ constexpr char kEvalUsage[] =
     "INPUT holds one lawful.v1.Contact in proto JSON per line (- reads stdin). Prints one\n"
     "lawful.v1.Decision JSON per contact, in input order. Exit 0 when every line was decided,\n"
     "1 on malformed lines or a failed call, 2 when --rules does not load.";
+
+constexpr char kDiffUsage[] =
+    "show what a rule change does to the decisions on a set of contacts.\n"
+    "Usage: lawful diff --before=OLD --after=NEW (--purpose=P --channel=email|sms|post|phone |\n"
+    "                   --all_purposes) [--notice_type=N] [--at=RFC3339] [--examples=3] [--json]\n"
+    "                   (CONTACTS | --generate=N [--seed=S])\n"
+    "OLD and NEW are each a rules directory or, when no such directory exists, a git revision\n"
+    "(HEAD~1, main, a commit) whose rules/*.lawful are read from the repository holding the\n"
+    "current directory. CONTACTS holds one lawful.v1.Contact in proto JSON per line (- reads\n"
+    "stdin). Prints, per outreach, how many decisions changed, a table of transitions (from\n"
+    "outcome/reason to outcome/reason, with counts, shares and example contact ids) and the rules\n"
+    "whose firing counts changed; --json prints the same as one JSON document. Exit 0 when every\n"
+    "line was compared, 1 on malformed lines (still reported), 2 on bad flags or rules that do\n"
+    "not load.";
 
 // Loads a rule set, printing its diagnostics to stderr: the warnings when it loads, every error
 // (already formatted by the compiler) when it does not.
@@ -246,6 +281,7 @@ int Main(int argc, char** argv) {
   if (subcommand == "fmt") usage = kFmtUsage;
   if (subcommand == "test") usage = kTestUsage;
   if (subcommand == "eval") usage = kEvalUsage;
+  if (subcommand == "diff") usage = kDiffUsage;
   if (usage == nullptr) {
     std::fprintf(stderr, "lawful: unknown subcommand '%s'\n\n%s", subcommand.c_str(), kUsage);
     return 1;
@@ -270,6 +306,28 @@ int Main(int argc, char** argv) {
     const char* dir = OnePositional(subcommand.c_str(), positional, "RULES_DIR");
     if (dir == nullptr) return 1;
     return subcommand == "check" ? Check(dir) : Disasm(dir);
+  }
+
+  if (subcommand == "diff") {
+    DiffOptions options;
+    options.before = absl::GetFlag(FLAGS_before);
+    options.after = absl::GetFlag(FLAGS_after);
+    options.purpose = absl::GetFlag(FLAGS_purpose);
+    options.channel = absl::GetFlag(FLAGS_channel);
+    options.notice_type = absl::GetFlag(FLAGS_notice_type);
+    options.at = absl::GetFlag(FLAGS_at);
+    options.all_purposes = absl::GetFlag(FLAGS_all_purposes);
+    options.json = absl::GetFlag(FLAGS_json);
+    options.examples = absl::GetFlag(FLAGS_examples);
+    options.generate = absl::GetFlag(FLAGS_generate);
+    options.seed = absl::GetFlag(FLAGS_seed);
+    // With --generate there is no CONTACTS argument; RunDiff says which one is missing or extra.
+    if (positional.size() > 2) {
+      std::fprintf(stderr,
+                   "lawful diff: expected at most one CONTACTS file (see lawful diff --help)\n");
+      return 2;
+    }
+    return RunDiff(options, positional.size() == 2 ? positional[1] : "");
   }
 
   const char* input = OnePositional("eval", positional, "INPUT file (- for stdin)");

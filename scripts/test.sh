@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, every configuration CI checks: installs what is missing, then builds and
-# runs ctest in the default build and in the ASan+UBSan build.
+# runs ctest in the default build, the engine's concurrent tests under ThreadSanitizer, and ctest in
+# the ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -9,6 +10,12 @@ jobs=$(nproc)
 echo "== build (RelWithDebInfo) =="
 scripts/build.sh build
 (cd build && ctest --output-on-failure -j "$jobs")
+
+echo "== build (ThreadSanitizer: the engine's worker pool and batch path, no gRPC) =="
+scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAWFUL_TSAN=ON -DLAWFUL_BUILD_BENCH=OFF \
+  --target lawful_unit_tests
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  build-tsan/tests/lawful_unit_tests --gtest_filter='Batch*:Equivalence.Shipped*' --gtest_brief=1
 
 echo "== build (ASan+UBSan) =="
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DLAWFUL_SANITIZE=ON

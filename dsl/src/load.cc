@@ -31,21 +31,26 @@ absl::StatusOr<std::vector<SourceFile>> ReadRuleFiles(const std::string& dir) {
   return files;
 }
 
-absl::StatusOr<LoadedRuleSet> LoadRuleSet(const std::string& dir) {
-  absl::StatusOr<std::vector<SourceFile>> files = ReadRuleFiles(dir);
-  if (!files.ok()) return files.status();
-  CompileResult compiled = Compile(*files);
-  if (!compiled.ok()) return absl::InvalidArgumentError(FormatDiagnostics(compiled.diagnostics, *files));
+absl::StatusOr<LoadedRuleSet> LoadRuleSetFromFiles(std::vector<SourceFile> files) {
+  CompileResult compiled = Compile(files);
+  if (!compiled.ok())
+    return absl::InvalidArgumentError(FormatDiagnostics(compiled.diagnostics, files));
   std::vector<std::pair<std::string, std::string>> parts;
-  for (const SourceFile& f : *files) parts.emplace_back(f.path, f.text);
+  for (const SourceFile& f : files) parts.emplace_back(f.path, f.text);
   absl::StatusOr<std::shared_ptr<const RuleSet>> rule_set =
       RuleSet::Create(std::move(*compiled.program), ContentVersion(parts));
   if (!rule_set.ok()) return rule_set.status();
   LoadedRuleSet loaded;
   loaded.rule_set = std::move(*rule_set);
-  loaded.sources = std::move(*files);
+  loaded.sources = std::move(files);
   loaded.warnings = std::move(compiled.diagnostics);
   return loaded;
+}
+
+absl::StatusOr<LoadedRuleSet> LoadRuleSet(const std::string& dir) {
+  absl::StatusOr<std::vector<SourceFile>> files = ReadRuleFiles(dir);
+  if (!files.ok()) return files.status();
+  return LoadRuleSetFromFiles(*std::move(files));
 }
 
 }  // namespace lawful::dsl

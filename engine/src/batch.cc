@@ -1,12 +1,14 @@
-// The batch path's fixed worker pool. A batch is cut into chunks that the workers and the calling
+// The batch path's fixed worker pool. Standard mutexes (not Abseil's) so ThreadSanitizer, which
+// cannot see inside Debian's uninstrumented Abseil, checks the synchronization too. A batch is cut into chunks that the workers and the calling
 // thread take in turn; each thread decides with its own Evaluator, writing into the caller's
 // output at the contact's own index, so the order is the input order whoever decides what.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
 #include "lawful/engine.h"
 
 namespace lawful {
@@ -27,7 +29,9 @@ struct BatchEvaluator::Pool {
     int workers = 0;   // guarded by mu: pool threads still holding this task
   };
 
-  absl::Mutex mu;
+  std::mutex mu;
+  std::condition_variable work_ready;  // a task was queued, or the pool is stopping
+  std::condition_variable task_done;   // a task's chunks or workers changed
   std::deque<Task*> queue;  // guarded by mu: tasks with chunks left to take
   bool stopping = false;    // guarded by mu
   std::vector<std::thread> threads;
@@ -53,9 +57,8 @@ struct BatchEvaluator::Pool {
     for (;;) {
       Task* task = nullptr;
       {
-        absl::MutexLock lock(&mu);
-        mu.Await(absl::Condition(
-            +[](Pool* p) { return p->stopping || !p->queue.empty(); }, this));
+        std::unique_lock lock(mu);
+        work_ready.wait(lock, [this] { return stopping || !queue.empty(); });
         if (queue.empty()) return;  // stopping
         task = queue.front();
         // A task whose chunks are all taken leaves the queue; its owner waits for `done`.
@@ -66,9 +69,12 @@ struct BatchEvaluator::Pool {
         ++task->workers;
       }
       const size_t finished = Work(*task, evaluator);
-      absl::MutexLock lock(&mu);
-      task->done += finished;
-      --task->workers;
+      {
+        std::lock_guard lock(mu);
+        task->done += finished;
+        --task->workers;
+      }
+      task_done.notify_all();
     }
   }
 };
@@ -80,10 +86,11 @@ BatchEvaluator::BatchEvaluator(int threads) : pool_(std::make_unique<Pool>()) {
 
 BatchEvaluator::~BatchEvaluator() {
   {
-    absl::MutexLock lock(&pool_->mu);
+    std::lock_guard lock(pool_->mu);
     pool_->stopping = true;
     pool_->queue.clear();
   }
+  pool_->work_ready.notify_all();
   for (std::thread& t : pool_->threads) t.join();
 }
 
@@ -100,15 +107,18 @@ void BatchEvaluator::Decide(const PreparedOutreach& outreach, const std::vector<
   task.chunks = (contacts.size() + kChunk - 1) / kChunk;
   thread_local Evaluator evaluator;
   if (task.chunks > 1) {
-    absl::MutexLock lock(&pool_->mu);
-    pool_->queue.push_back(&task);
+    {
+      std::lock_guard lock(pool_->mu);
+      pool_->queue.push_back(&task);
+    }
+    pool_->work_ready.notify_all();
   }
   const size_t mine = Pool::Work(task, evaluator);
-  absl::MutexLock lock(&pool_->mu);
+  std::unique_lock lock(pool_->mu);
   task.done += mine;
   // The task lives on this stack frame: wait until every chunk is decided and no worker holds
   // it; removing it from the queue under the same lock keeps new workers away.
-  pool_->mu.Await(absl::Condition(+[](Pool::Task* t) { return t->done == t->chunks && t->workers == 0; }, &task));
+  pool_->task_done.wait(lock, [&task] { return task.done == task.chunks && task.workers == 0; });
   auto it = std::find(pool_->queue.begin(), pool_->queue.end(), &task);
   if (it != pool_->queue.end()) pool_->queue.erase(it);
 }

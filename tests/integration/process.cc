@@ -62,6 +62,9 @@ Process::Process(const std::vector<std::string>& argv, const Options& options) {
     posix_spawn_file_actions_addopen(&actions, 2, options.stderr_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
   }
+  if (!options.working_dir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
+  }
 
   // The child starts with no blocked signals and default dispositions, whatever this test
   // process (and the threads gRPC started in it) had.
@@ -167,9 +170,11 @@ std::optional<int> Process::WaitExit(absl::Duration timeout) {
   }
 }
 
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_path,
-                         absl::Duration timeout) {
-  Process process(argv, Process::Options{.stdin_path = stdin_path, .stderr_path = ""});
+namespace {
+
+CommandResult Run(const std::vector<std::string>& argv, const Process::Options& options,
+                  absl::Duration timeout) {
+  Process process(argv, options);
   CommandResult result;
   if (!process.started()) {
     result.err = "could not start " + argv[0];
@@ -179,6 +184,21 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
     result.exit_code = *process.WaitExit(absl::ZeroDuration());
   }
   return result;
+}
+
+}  // namespace
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_path,
+                         absl::Duration timeout) {
+  return Run(argv, Process::Options{.stdin_path = stdin_path, .stderr_path = "", .working_dir = ""},
+             timeout);
+}
+
+CommandResult RunCommandIn(const std::string& working_dir, const std::vector<std::string>& argv,
+                           absl::Duration timeout) {
+  return Run(argv,
+             Process::Options{.stdin_path = "", .stderr_path = "", .working_dir = working_dir},
+             timeout);
 }
 
 }  // namespace lawful::testing

@@ -19,6 +19,8 @@ class Process {
     std::string stdin_path;
     // Where its stderr goes; empty means a pipe read by ReadAll()/CollectStderr.
     std::string stderr_path;
+    // The child's working directory; empty means this process's.
+    std::string working_dir;
   };
 
   // Starts `argv` (argv[0] is the executable's path). The child's stdout is always a pipe.
@@ -58,5 +60,8 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_path = "",
                          absl::Duration timeout = absl::Seconds(20));
+// RunCommand with the child in `working_dir` (e.g. inside a git repository).
+CommandResult RunCommandIn(const std::string& working_dir, const std::vector<std::string>& argv,
+                           absl::Duration timeout = absl::Seconds(20));
 
 }  // namespace lawful::testing

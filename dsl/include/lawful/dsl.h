@@ -60,4 +60,10 @@ struct LoadedRuleSet {
 // InvalidArgument and its message holds every formatted diagnostic.
 absl::StatusOr<LoadedRuleSet> LoadRuleSet(const std::string& dir);
 
+// Compiles, versions and verifies a rule set whose files were read elsewhere (e.g. from a git
+// revision by `lawful diff`). The version hashes `files` in the given order with their paths, so
+// give them sorted by path relative to the rule set's root, as ReadRuleFiles does: the same files
+// then get the same version whichever way they were read. Errors as LoadRuleSet.
+absl::StatusOr<LoadedRuleSet> LoadRuleSetFromFiles(std::vector<SourceFile> files);
+
 }  // namespace lawful::dsl
