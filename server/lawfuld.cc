@@ -1,16 +1,27 @@
 // lawfuld: serves lawful.v1.Lawful over gRPC for the rule set in --rules.
 //
+// The rules are reloaded on SIGHUP and, unless --watch_interval=0, when a poll of the rules
+// directory sees a file added, removed or changed.
+//
 // Signals: SIGHUP reloads the rules (a rule set that fails to compile is reported and the old one
 // kept); SIGTERM and SIGINT stop accepting calls, give running calls --shutdown_grace_seconds and
 // exit 0. Exit 2 when the rules do not load at startup, 1 for other startup failures.
 #include <pthread.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -23,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -33,6 +45,15 @@ ABSL_FLAG(std::string, rules, "rules",
 ABSL_FLAG(int64_t, max_batch_size, 100000,
           "Most contacts one DecideBatch call may carry; larger calls get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int32_t, max_message_bytes, 64 << 20, "Largest gRPC message accepted or sent, in bytes.");
+ABSL_FLAG(int32_t, watch_interval, 2,
+          "Seconds between polls of the rules directory (file names, sizes, modification times); a "
+          "change reloads the rules as SIGHUP does. 0 turns watching off.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain to serve TLS with (needs --tls_key). Unset: plaintext.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: with it, every client must present a certificate they signed "
+          "(mutual TLS); plaintext and certificate-less clients are refused. Needs --tls_cert.");
 ABSL_FLAG(int32_t, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long running calls may take before they are cancelled.");
 
@@ -71,15 +92,82 @@ void ReloadRules(RuleSetStore& store) {
   if (!snapshot->warnings.empty()) std::fputs(snapshot->warnings.c_str(), stderr);
 }
 
+// What the watcher compares between polls: every regular file below the rules directory with its
+// size and modification time (nanoseconds). Any difference means the rules may have changed.
+using Fingerprint = std::vector<std::tuple<std::string, uintmax_t, int64_t>>;
+
+Fingerprint TakeFingerprint(const std::string& dir) {
+  Fingerprint fingerprint;
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    struct stat info;
+    if (stat(it->path().c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
+    fingerprint.emplace_back(
+        it->path().string(), static_cast<uintmax_t>(info.st_size),
+        static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec);
+  }
+  // An error mid-walk is a difference too: the next successful walk then triggers a reload.
+  if (error) fingerprint.emplace_back("?error", 0, error.value());
+  std::sort(fingerprint.begin(), fingerprint.end());
+  return fingerprint;
+}
+
+bool ReadWholeFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  *out = text.str();
+  return in.good() || in.eof();
+}
+
+// Server credentials from the --tls_* flags; plaintext when none is set. Sets `error` when the
+// flags are inconsistent or a file cannot be read.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(std::string* error) {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  if (cert.empty() && key.empty() && client_ca.empty()) return grpc::InsecureServerCredentials();
+  if (cert.empty() || key.empty()) {
+    *error = "--tls_cert and --tls_key go together (and --tls_client_ca needs both)";
+    return nullptr;
+  }
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  grpc::SslServerCredentialsOptions options;
+  for (const auto& [path, out] :
+       {std::pair{cert, &pair.cert_chain}, std::pair{key, &pair.private_key},
+        std::pair{client_ca, &options.pem_root_certs}}) {
+    if (path.empty()) continue;
+    if (!ReadWholeFile(path, out) || out->empty()) {
+      *error = absl::StrFormat("cannot read %s", path);
+      return nullptr;
+    }
+  }
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  // With a client CA every client must prove who it is; without, any TLS client is served.
+  options.client_certificate_request =
+      client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                        : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  return grpc::SslServerCredentials(options);
+}
+
 int Run() {
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const int64_t max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   const int32_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   const int32_t grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
-  if (max_batch_size < 1 || max_message_bytes < 1 || grace_seconds < 0) {
+  const int32_t watch_interval = absl::GetFlag(FLAGS_watch_interval);
+  if (max_batch_size < 1 || max_message_bytes < 1 || grace_seconds < 0 || watch_interval < 0) {
     std::fprintf(stderr,
                  "lawfuld: --max_batch_size and --max_message_bytes must be positive, "
-                 "--shutdown_grace_seconds not negative\n");
+                 "--shutdown_grace_seconds and --watch_interval not negative\n");
+    return 1;
+  }
+  std::string credentials_error;
+  const std::shared_ptr<grpc::ServerCredentials> credentials =
+      ServerCredentials(&credentials_error);
+  if (credentials == nullptr) {
+    std::fprintf(stderr, "lawfuld: %s\n", credentials_error.c_str());
     return 1;
   }
 
@@ -96,6 +184,8 @@ int Run() {
 
   // The rules load before the port is bound, so no call is ever answered without a rule set.
   RuleSetStore store(absl::GetFlag(FLAGS_rules));
+  // Taken before the first load: a file changed during that load is then seen as a change.
+  Fingerprint watched = TakeFingerprint(store.rules_dir());
   if (const absl::Status status = store.Reload(); !status.ok()) {
     std::fprintf(stderr, "lawfuld: cannot load rules from %s:\n%s\n", store.rules_dir().c_str(),
                  std::string(status.message()).c_str());
@@ -109,7 +199,7 @@ int Run() {
   LawfulService service(&store, ServiceOptions{.max_batch_size = max_batch_size});
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
   builder.RegisterService(&service);
@@ -126,6 +216,21 @@ int Run() {
               initial->rule_set->program().files.size());
   std::fflush(stdout);
 
+  // The watcher reloads through the same path as SIGHUP; RuleSetStore serializes the two. Its
+  // thread inherits the blocked signal mask, so signals still reach only sigwait() below.
+  absl::Notification stop_watching;
+  std::thread watcher;
+  if (watch_interval > 0) {
+    watcher = std::thread([&store, &stop_watching, &watched, watch_interval] {
+      while (!stop_watching.WaitForNotificationWithTimeout(absl::Seconds(watch_interval))) {
+        Fingerprint now = TakeFingerprint(store.rules_dir());
+        if (now == watched) continue;
+        watched = std::move(now);
+        ReloadRules(store);
+      }
+    });
+  }
+
   int received = 0;
   while (true) {
     if (sigwait(&signals, &received) != 0) continue;
@@ -136,6 +241,8 @@ int Run() {
   std::fprintf(stderr, "lawfuld: %s received, shutting down (grace %ds)\n",
                received == SIGINT ? "SIGINT" : "SIGTERM", grace_seconds);
   // Load balancers see NOT_SERVING first; Shutdown() also ignores any later status change.
+  stop_watching.Notify();
+  if (watcher.joinable()) watcher.join();
   SetServing(health, false);
   health->Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(grace_seconds));
@@ -150,7 +257,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves lawful decisions over gRPC (lawful.v1.Lawful, health and reflection).\n"
       "Usage: lawfuld [--listen=HOST:PORT] [--rules=DIR] [flags]\n"
-      "SIGHUP reloads the rules; SIGTERM or SIGINT shut down gracefully.");
+      "SIGHUP (or a change seen by --watch_interval) reloads the rules; SIGTERM or SIGINT shut "
+      "down "
+      "gracefully.");
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::fprintf(stderr, "lawfuld: unexpected argument '%s' (see --help)\n", positional[1]);

@@ -1,7 +1,9 @@
 #include "service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -9,8 +11,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "lawful/dsl.h"
+#include "validate.h"
 
 namespace lawful::server {
 namespace {
@@ -148,32 +152,104 @@ void ToProto(const RuleSet& rule_set, const Decision& decision, const lawful::v1
 }
 
 // The engine decodes contacts from their wire bytes (only the fields the rules read); gRPC has
-// already parsed the request, so the contacts are serialized back, once, into one buffer.
+// already parsed the request, so the contacts [begin, end) are serialized back, once, into one
+// buffer.
 std::vector<std::string_view> SerializeContacts(
-    const google::protobuf::RepeatedPtrField<lawful::v1::Contact>& contacts, std::string* buffer) {
+    const google::protobuf::RepeatedPtrField<lawful::v1::Contact>& contacts, int begin, int end,
+    std::string* buffer) {
   size_t total = 0;
-  for (const lawful::v1::Contact& contact : contacts) total += contact.ByteSizeLong();
+  for (int i = begin; i < end; ++i) total += contacts.Get(i).ByteSizeLong();
   buffer->resize(total);
   std::vector<std::string_view> views;
-  views.reserve(contacts.size());
-  uint8_t* const begin = reinterpret_cast<uint8_t*>(buffer->data());
-  uint8_t* end = begin;
-  for (const lawful::v1::Contact& contact : contacts) {
-    uint8_t* const next = contact.SerializeWithCachedSizesToArray(end);
-    views.emplace_back(reinterpret_cast<const char*>(end), static_cast<size_t>(next - end));
-    end = next;
+  views.reserve(static_cast<size_t>(end - begin));
+  uint8_t* const start = reinterpret_cast<uint8_t*>(buffer->data());
+  uint8_t* next = start;
+  for (int i = begin; i < end; ++i) {
+    uint8_t* const after = contacts.Get(i).SerializeWithCachedSizesToArray(next);
+    views.emplace_back(reinterpret_cast<const char*>(next), static_cast<size_t>(after - next));
+    next = after;
   }
   return views;
 }
 
+// A contact missing a required field is answered with its own ERROR decision, never decided.
+void ToProto(const ContactProblem& problem, const lawful::v1::Contact& contact, uint64_t index,
+             lawful::v1::Decision* out) {
+  out->set_outcome(lawful::v1::OUTCOME_ERROR);
+  out->mutable_error()->set_field_path(problem.field_path);
+  out->mutable_error()->set_message(problem.message);
+  out->set_contact_id(contact.id());
+  out->set_index(static_cast<uint32_t>(index));
+}
+
+// The one decision path for a single contact: validation first, then the engine.
+void DecideOne(const Snapshot& snapshot, const PreparedOutreach& prepared,
+               const lawful::v1::Contact& contact, uint64_t index, lawful::v1::Decision* out) {
+  if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
+    ToProto(*problem, contact, index, out);
+    return;
+  }
+  ToProto(*snapshot.rule_set, ThreadEvaluator().Decide(prepared, contact), contact,
+          static_cast<uint32_t>(index), out);
+}
+
+// DEADLINE_EXCEEDED once the caller's deadline has passed, CANCELLED once the call is gone.
+// Checked between slices of a batch so that abandoned work stops within one slice.
+grpc::Status CheckStillWanted(grpc::CallbackServerContext* context, int64_t done, int64_t total) {
+  if (context->deadline() <= std::chrono::system_clock::now()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        absl::StrFormat("deadline exceeded after %d of %d contacts", done, total));
+  }
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled");
+  return grpc::Status::OK;
+}
+
+// Contacts decided between two deadline checks: large enough for the pool to split well, small
+// enough that an expired call stops within a few milliseconds.
+constexpr int kSliceContacts = 8192;
+
+// Decides `contacts` into `out` (appended, numbered from `first_index`), in slices with a
+// deadline check before each. On a non-OK status `out` holds a prefix of the decisions.
+grpc::Status DecideContacts(grpc::CallbackServerContext* context, BatchEvaluator& evaluator,
+                            const Snapshot& snapshot, const PreparedOutreach& prepared,
+                            const google::protobuf::RepeatedPtrField<lawful::v1::Contact>& contacts,
+                            uint64_t first_index,
+                            google::protobuf::RepeatedPtrField<lawful::v1::Decision>* out) {
+  const int total = contacts.size();
+  out->Reserve(out->size() + total);
+  std::string buffer;
+  std::vector<Decision> decided;
+  for (int begin = 0; begin < total; begin += kSliceContacts) {
+    if (grpc::Status status = CheckStillWanted(context, begin, total); !status.ok()) return status;
+    const int end = std::min(total, begin + kSliceContacts);
+    evaluator.Decide(prepared, SerializeContacts(contacts, begin, end, &buffer), decided);
+    for (int i = begin; i < end; ++i) {
+      const lawful::v1::Contact& contact = contacts.Get(i);
+      const uint64_t index = first_index + static_cast<uint64_t>(i);
+      if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
+        ToProto(*problem, contact, index, out->Add());
+      } else {
+        ToProto(*snapshot.rule_set, decided[i - begin], contact, static_cast<uint32_t>(index),
+                out->Add());
+      }
+    }
+  }
+  return grpc::Status::OK;
+}
+
+using ReasonCounts = absl::flat_hash_map<std::pair<int, std::string>, uint64_t>;
+
+void Count(const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
+           ReasonCounts* counts) {
+  for (const lawful::v1::Decision& decision : decisions) {
+    ++(*counts)[{decision.outcome(), decision.reason()}];
+  }
+}
+
 // Counts per outcome and reason, most frequent first; ties in a fixed order so equal batches
 // always get equal summaries.
-void Summarize(const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
+void Summarize(const ReasonCounts& counts,
                google::protobuf::RepeatedPtrField<lawful::v1::ReasonCount>* summary) {
-  absl::flat_hash_map<std::pair<int, std::string>, uint64_t> counts;
-  for (const lawful::v1::Decision& decision : decisions) {
-    ++counts[{decision.outcome(), decision.reason()}];
-  }
   std::vector<lawful::v1::ReasonCount> sorted;
   sorted.reserve(counts.size());
   for (const auto& [key, count] : counts) {
@@ -192,16 +268,21 @@ void Summarize(const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& d
   for (lawful::v1::ReasonCount& entry : sorted) *summary->Add() = std::move(entry);
 }
 
-// Logs the RPC and completes it. The log line carries no request content: contact ids, e-mail
-// addresses and the like are personal data and must not end up in server logs.
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const char* method,
-                                 int64_t contacts, absl::Time start, const grpc::Status& status) {
+// One line per RPC. The line carries no request content: contact ids, e-mail addresses and the
+// like are personal data and must not end up in server logs.
+void LogCall(const char* method, int64_t contacts, absl::Time start, const grpc::Status& status) {
   const std::string line =
       absl::StrFormat("lawfuld: %s contacts=%d status=%s duration_ms=%.3f\n", method, contacts,
                       absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
                       absl::ToDoubleMilliseconds(absl::Now() - start));
   // One write per line keeps lines from concurrent RPCs whole (stderr is unbuffered).
   std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// Logs the RPC and completes it.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const char* method,
+                                 int64_t contacts, absl::Time start, const grpc::Status& status) {
+  LogCall(method, contacts, start, status);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(status);
   return reactor;
@@ -210,6 +291,143 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const cha
 grpc::Status NoRuleSet() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no rule set loaded");
 }
+
+using StreamRequest = lawful::v1::DecideStreamRequest;
+using StreamResponse = lawful::v1::DecideStreamResponse;
+
+// One DecideStream call. At most one operation is outstanding at any time — a read, or the write
+// of the answer to the chunk just read — and the next chunk is read only when that write has
+// completed. A client that sends faster than it reads is thereby slowed by gRPC's flow control
+// instead of growing this server's memory, however long the stream.
+class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, StreamResponse> {
+ public:
+  DecideStreamReactor(grpc::CallbackServerContext* context,
+                      std::shared_ptr<const Snapshot> snapshot, BatchEvaluator* evaluator,
+                      int64_t max_chunk_size)
+      : context_(context),
+        snapshot_(std::move(snapshot)),
+        evaluator_(evaluator),
+        max_chunk_size_(max_chunk_size) {
+    if (snapshot_ == nullptr) {
+      Stop(NoRuleSet());
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      EndOfRequests();
+    } else if (!outreach_.has_value()) {
+      Begin();
+    } else {
+      DecideChunk();
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Stop(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+    } else if (summary_sent_) {
+      Stop(grpc::Status::OK);
+    } else {
+      StartRead(&request_);
+    }
+  }
+
+  void OnDone() override {
+    LogCall("DecideStream", contacts_, start_, status_);
+    delete this;
+  }
+
+ private:
+  void Stop(const grpc::Status& status) {
+    status_ = status;
+    Finish(status);
+  }
+
+  void Begin() {
+    if (request_.kind_case() != StreamRequest::kStart) {
+      Stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "start: the first DecideStreamRequest must be a start (the outreach)"));
+      return;
+    }
+    const lawful::v1::StreamStart& start = request_.start();
+    absl::StatusOr<ResolvedOutreach> outreach = ResolveOutreach(
+        *snapshot_, start.has_outreach(), start.outreach(), start.rule_set_version());
+    if (!outreach.ok()) {
+      // The shared checks name fields of a request's top level; here they sit in the start.
+      Stop(grpc::Status(static_cast<grpc::StatusCode>(outreach.status().code()),
+                        absl::StrCat("start.", outreach.status().message())));
+      return;
+    }
+    outreach_ = *std::move(outreach);
+    StartRead(&request_);
+  }
+
+  void DecideChunk() {
+    if (request_.kind_case() != StreamRequest::kContacts) {
+      Stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        request_.kind_case() == StreamRequest::kStart
+                            ? "start: only the first DecideStreamRequest may be a start"
+                            : "kind: a DecideStreamRequest must carry a start or contacts"));
+      return;
+    }
+    const auto& contacts = request_.contacts().contacts();
+    if (contacts.size() > max_chunk_size_) {
+      Stop(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrFormat("contacts: a chunk of %d contacts exceeds the limit of %d "
+                                        "(--max_batch_size); send smaller chunks",
+                                        contacts.size(), max_chunk_size_)));
+      return;
+    }
+    // Reused: after the first chunks the decisions' storage is recycled, not reallocated.
+    auto* decisions = response_.mutable_decisions()->mutable_decisions();
+    decisions->Clear();
+    const grpc::Status status = DecideContacts(context_, *evaluator_, *snapshot_,
+                                               outreach_->prepared, contacts, contacts_, decisions);
+    if (!status.ok()) {
+      Stop(status);
+      return;
+    }
+    Count(*decisions, &counts_);
+    contacts_ += contacts.size();
+    StartWrite(&response_);
+  }
+
+  void EndOfRequests() {
+    if (context_->IsCancelled()) {
+      Stop(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+      return;
+    }
+    if (!outreach_.has_value()) {
+      Stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "start: the stream ended before its start (the outreach)"));
+      return;
+    }
+    lawful::v1::StreamSummary* summary = response_.mutable_summary();
+    Summarize(counts_, summary->mutable_summary());
+    summary->set_contacts(static_cast<uint64_t>(contacts_));
+    summary->set_rule_set_version(snapshot_->rule_set->version());
+    ToProto(outreach_->at, summary->mutable_at());
+    summary_sent_ = true;
+    StartWrite(&response_);
+  }
+
+  grpc::CallbackServerContext* const context_;
+  // The one rule set the whole stream is decided with, whatever reloads happen meanwhile.
+  const std::shared_ptr<const Snapshot> snapshot_;
+  BatchEvaluator* const evaluator_;
+  const int64_t max_chunk_size_;
+  const absl::Time start_ = absl::Now();
+  std::optional<ResolvedOutreach> outreach_;  // set by the start
+  StreamRequest request_;
+  StreamResponse response_;
+  ReasonCounts counts_;
+  int64_t contacts_ = 0;
+  bool summary_sent_ = false;
+  grpc::Status status_;
+};
 
 }  // namespace
 
@@ -266,8 +484,7 @@ grpc::ServerUnaryReactor* LawfulService::Decide(grpc::CallbackServerContext* con
                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "contact is required"));
   }
 
-  ToProto(*snapshot->rule_set, ThreadEvaluator().Decide(outreach->prepared, request->contact()),
-          request->contact(), 0, response->mutable_decision());
+  DecideOne(*snapshot, outreach->prepared, request->contact(), 0, response->mutable_decision());
   response->set_rule_set_version(snapshot->rule_set->version());
   ToProto(outreach->at, response->mutable_at());
   return Finish(context, "Decide", contacts, start, grpc::Status::OK);
@@ -294,20 +511,25 @@ grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext
     return Finish(context, "DecideBatch", contacts, start, ToGrpc(outreach.status()));
   }
 
-  std::string buffer;
-  const std::vector<std::string_view> serialized = SerializeContacts(request->contacts(), &buffer);
-  std::vector<Decision> decided;
-  batch_evaluator_.Decide(outreach->prepared, serialized, decided);
-  auto* decisions = response->mutable_decisions();
-  decisions->Reserve(request->contacts_size());
-  for (int i = 0; i < request->contacts_size(); ++i) {
-    ToProto(*snapshot->rule_set, decided[i], request->contacts(i), static_cast<uint32_t>(i),
-            decisions->Add());
+  const grpc::Status status =
+      DecideContacts(context, batch_evaluator_, *snapshot, outreach->prepared, request->contacts(),
+                     0, response->mutable_decisions());
+  if (!status.ok()) {
+    response->Clear();
+    return Finish(context, "DecideBatch", contacts, start, status);
   }
-  Summarize(*decisions, response->mutable_summary());
+  ReasonCounts counts;
+  Count(response->decisions(), &counts);
+  Summarize(counts, response->mutable_summary());
   response->set_rule_set_version(snapshot->rule_set->version());
   ToProto(outreach->at, response->mutable_at());
   return Finish(context, "DecideBatch", contacts, start, grpc::Status::OK);
+}
+
+grpc::ServerBidiReactor<lawful::v1::DecideStreamRequest, lawful::v1::DecideStreamResponse>*
+LawfulService::DecideStream(grpc::CallbackServerContext* context) {
+  return new DecideStreamReactor(context, store_->Current(), &batch_evaluator_,
+                                 options_.max_batch_size);
 }
 
 grpc::ServerUnaryReactor* LawfulService::GetRuleSet(

@@ -54,7 +54,7 @@ class RuleSetStore {
 };
 
 struct ServiceOptions {
-  // Larger DecideBatch requests are refused with RESOURCE_EXHAUSTED.
+  // Larger DecideBatch requests and DecideStream chunks are refused with RESOURCE_EXHAUSTED.
   int64_t max_batch_size = 100000;
   // Worker threads deciding DecideBatch chunks besides the calling thread; 0 = one per hardware
   // thread, minus one.
@@ -73,6 +73,10 @@ class LawfulService final : public lawful::v1::Lawful::CallbackService {
   grpc::ServerUnaryReactor* DecideBatch(grpc::CallbackServerContext* context,
                                         const lawful::v1::DecideBatchRequest* request,
                                         lawful::v1::DecideBatchResponse* response) override;
+  // A reactor per stream: reads a chunk, decides it, writes the answer, and reads the next chunk
+  // only once that write completed, so one stream holds at most one chunk in memory.
+  grpc::ServerBidiReactor<lawful::v1::DecideStreamRequest, lawful::v1::DecideStreamResponse>*
+  DecideStream(grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetRuleSet(grpc::CallbackServerContext* context,
                                        const lawful::v1::GetRuleSetRequest* request,
                                        lawful::v1::RuleSetInfo* response) override;
@@ -80,7 +84,8 @@ class LawfulService final : public lawful::v1::Lawful::CallbackService {
  private:
   const RuleSetStore* store_;
   const ServiceOptions options_;
-  // One pool for every DecideBatch call, created once: a batch is split across the cores.
+  // One pool for every DecideBatch and DecideStream call, created once: a batch is split across
+  // the cores.
   BatchEvaluator batch_evaluator_;
 };
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
@@ -142,13 +144,17 @@ class TempDir {
 class Lawfuld {
  public:
   // Starts lawfuld on a free port and waits for its startup line. On failure, `error` says why.
+  // `credentials` default to plaintext; `arguments` configure the test's channel.
   Lawfuld(const fs::path& rules_dir, const fs::path& log_path,
-          const std::vector<std::string>& extra_flags = {}) {
+          const std::vector<std::string>& extra_flags = {},
+          std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
+          const grpc::ChannelArguments& arguments = {}) {
     std::vector<std::string> argv = {LAWFULD_PATH, "--listen=127.0.0.1:0",
                                      "--rules=" + rules_dir.string()};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     process_ = std::make_unique<Process>(
-        argv, Process::Options{.stdin_path = "", .stderr_path = log_path.string()});
+        argv,
+        Process::Options{.stdin_path = "", .stderr_path = log_path.string(), .working_dir = ""});
     if (!process_->started()) {
       error_ = "lawfuld did not start";
       return;
@@ -168,7 +174,8 @@ class Lawfuld {
     address_ = "127.0.0.1:" + match[1].str();
     version_ = match[2].str();
     files_ = std::stoi(match[3].str());
-    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+    channel_ = grpc::CreateCustomChannel(address_, credentials, arguments);
     if (!channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
       error_ = "cannot connect to " + address_;
       return;
@@ -212,8 +219,10 @@ class LawfuldTest : public ::testing::Test {
   }
 
   // Starts lawfuld on the rules in rules_dir_; fails the test when it does not come up.
-  Lawfuld& Start(const std::vector<std::string>& extra_flags = {}) {
-    server_ = std::make_unique<Lawfuld>(rules_dir_, log_path_, extra_flags);
+  Lawfuld& Start(const std::vector<std::string>& extra_flags = {},
+                 std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
+                 const grpc::ChannelArguments& arguments = {}) {
+    server_ = std::make_unique<Lawfuld>(rules_dir_, log_path_, extra_flags, credentials, arguments);
     EXPECT_THAT(server_->error(), IsEmpty());
     return *server_;
   }
@@ -548,8 +557,9 @@ TEST_F(LawfuldTest, SigtermExitsZeroAndTheLogHoldsNoContactData) {
 
 TEST_F(LawfuldTest, RulesThatDoNotCompileStopStartupWithExitTwo) {
   WriteFile(rules_dir_ / "rules.lawful", BrokenRules());
-  Process process({LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" + rules_dir_.string()},
-                  Process::Options{.stdin_path = "", .stderr_path = log_path_.string()});
+  Process process(
+      {LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" + rules_dir_.string()},
+      Process::Options{.stdin_path = "", .stderr_path = log_path_.string(), .working_dir = ""});
   ASSERT_TRUE(process.started());
   EXPECT_EQ(process.WaitExit(kExitTimeout), std::optional<int>(2));
   EXPECT_THAT(ReadFile(log_path_), HasSubstr("rules.lawful:4:"));
@@ -560,6 +570,597 @@ TEST_F(LawfuldTest, RulesThatDoNotCompileStopStartupWithExitTwo) {
 
 std::vector<std::string> Lines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+// --- Per-contact validation ------------------------------------------------------------------
+
+// A consent whose only flaw is the one the case names.
+constexpr char kValidConsent[] =
+    R"({"id":"k-9","purpose":"newsletter","channel":"CHANNEL_EMAIL","grantedAt":"2025-05-01T10:00:00Z"})";
+
+TEST_F(LawfuldTest, ContactMissingARequiredFieldGetsItsOwnErrorDecision) {
+  Start();
+  struct Case {
+    std::string json;
+    std::string field_path;
+  };
+  const std::vector<Case> cases = {
+      {absl::StrCat(R"({"id":"c-0101","consents":[)", kValidConsent,
+                    R"(,{"channel":"CHANNEL_EMAIL","grantedAt":"2025-05-01T10:00:00Z"}]})"),
+       "consents[1].purpose"},
+      {R"({"id":"c-0102","consents":[{"purpose":"newsletter","grantedAt":"2025-05-01T10:00:00Z"}]})",
+       "consents[0].channel"},
+      // Without the check this contact would be allowed: the missing granted_at reads as "never".
+      {absl::StrCat(R"({"id":"c-0103","consents":[)", kValidConsent, ",", kValidConsent,
+                    R"(,{"purpose":"newsletter","channel":"CHANNEL_EMAIL"}]})"),
+       "consents[2].granted_at"},
+      {absl::StrCat(R"({"id":"c-0104","consents":[)", kValidConsent,
+                    R"(],"objections":[{"lodgedAt":"2025-06-01T10:00:00Z"}]})"),
+       "objections[0].scope"},
+      {absl::StrCat(R"({"id":"c-0105","consents":[)", kValidConsent,
+                    R"(],"objections":[{"scope":"OBJECTION_SCOPE_DIRECT_MARKETING"}]})"),
+       "objections[0].lodged_at"},
+  };
+  v1::DecideBatchRequest batch;
+  *batch.mutable_outreach() = NewsletterByEmail();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field_path);
+    const v1::Decision decision = DecideNewsletter(c.json);
+    EXPECT_EQ(decision.outcome(), v1::OUTCOME_ERROR);
+    EXPECT_EQ(decision.error().field_path(), c.field_path);
+    EXPECT_THAT(decision.error().message(), Not(IsEmpty()));
+    EXPECT_EQ(decision.index(), 0u);
+    *batch.add_contacts() = ParseContact(kConsentingContact);
+    *batch.add_contacts() = ParseContact(c.json);
+  }
+
+  // In a batch the invalid contacts get their errors and positions; the others are decided.
+  v1::DecideBatchResponse response;
+  const grpc::Status status = DecideBatch(batch, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.decisions_size(), 2 * static_cast<int>(cases.size()));
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const v1::Decision& valid = response.decisions(static_cast<int>(2 * i));
+    const v1::Decision& invalid = response.decisions(static_cast<int>(2 * i + 1));
+    EXPECT_EQ(valid.outcome(), v1::OUTCOME_ALLOW);
+    EXPECT_EQ(invalid.outcome(), v1::OUTCOME_ERROR);
+    EXPECT_EQ(invalid.index(), 2 * i + 1);
+    EXPECT_EQ(invalid.error().field_path(), cases[i].field_path);
+  }
+  ASSERT_EQ(response.summary_size(), 2);
+  EXPECT_EQ(response.summary(0).count(), cases.size());
+  EXPECT_EQ(response.summary(1).count(), cases.size());
+}
+
+// --- DecideStream ----------------------------------------------------------------------------
+
+using Stream = grpc::ClientReaderWriter<v1::DecideStreamRequest, v1::DecideStreamResponse>;
+
+v1::DecideStreamRequest StartMessage(const v1::Outreach& outreach,
+                                     const std::string& pinned_version = "") {
+  v1::DecideStreamRequest request;
+  *request.mutable_start()->mutable_outreach() = outreach;
+  request.mutable_start()->set_rule_set_version(pinned_version);
+  return request;
+}
+
+v1::DecideStreamRequest ChunkMessage(const std::vector<std::string>& contacts_json) {
+  v1::DecideStreamRequest request;
+  request.mutable_contacts();  // an empty chunk is still a chunk
+  for (const std::string& json : contacts_json) {
+    *request.mutable_contacts()->add_contacts() = ParseContact(json);
+  }
+  return request;
+}
+
+// Sends `requests`, half-closes, and reads until the end; returns the final status.
+grpc::Status RunStream(v1::Lawful::Stub& stub, const std::vector<v1::DecideStreamRequest>& requests,
+                       std::vector<v1::DecideStreamResponse>* responses) {
+  auto context = Context();
+  std::unique_ptr<Stream> stream = stub.DecideStream(context.get());
+  for (const v1::DecideStreamRequest& request : requests) {
+    if (!stream->Write(request)) break;  // the server ended the stream; Finish() says why
+  }
+  stream->WritesDone();
+  v1::DecideStreamResponse response;
+  while (stream->Read(&response)) responses->push_back(response);
+  return stream->Finish();
+}
+
+std::string DecisionLine(const v1::Decision& d) {
+  return absl::StrCat(d.index(), " ", d.contact_id(), " ", v1::Outcome_Name(d.outcome()), " ",
+                      d.outcome() == v1::OUTCOME_ERROR ? d.error().field_path() : d.reason());
+}
+
+TEST_F(LawfuldTest, DecideStreamAnswersEachChunkInOrderWithOneRuleSetAndASummary) {
+  Lawfuld& server = Start();
+  const std::string invalid =
+      R"({"id":"c-0106","consents":[{"purpose":"newsletter","channel":"CHANNEL_EMAIL"}]})";
+  auto context = Context();
+  std::unique_ptr<Stream> stream = server.stub().DecideStream(context.get());
+  ASSERT_TRUE(stream->Write(StartMessage(NewsletterByEmail(), server.version())));
+
+  std::vector<std::vector<std::string>> decision_chunks;
+  auto exchange = [&](const std::vector<std::string>& contacts) {
+    ASSERT_TRUE(stream->Write(ChunkMessage(contacts)));
+    v1::DecideStreamResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    ASSERT_TRUE(response.has_decisions());
+    std::vector<std::string> lines;
+    for (const v1::Decision& d : response.decisions().decisions()) lines.push_back(DecisionLine(d));
+    decision_chunks.push_back(lines);
+  };
+  exchange({kUnknownContact, kConsentingContact});
+
+  // A reload in the middle of the stream does not change the rules deciding it.
+  std::string amended = kRules;
+  amended.replace(amended.find("GDPR Art. 6(1)(a)"), 17, "GDPR Art. 6(1)(a), 7");
+  WriteFile(rules_dir_ / "rules.lawful", amended);
+  ReloadUntil([&](const v1::RuleSetInfo& info) { return info.version() != server.version(); });
+
+  exchange({});
+  exchange({kErasureContact, invalid, kConsentingContact});
+  ASSERT_TRUE(stream->WritesDone());
+  v1::DecideStreamResponse last;
+  ASSERT_TRUE(stream->Read(&last));
+  ASSERT_TRUE(last.has_summary());
+  v1::DecideStreamResponse none;
+  EXPECT_FALSE(stream->Read(&none));
+  const grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  EXPECT_THAT(decision_chunks,
+              ElementsAre(ElementsAre("0 c-0005 OUTCOME_DENY no_lawful_basis",
+                                      "1 c-0001 OUTCOME_ALLOW consent"),
+                          IsEmpty(),
+                          ElementsAre("2 c-0003 OUTCOME_DENY erasure_pending",
+                                      "3 c-0106 OUTCOME_ERROR consents[0].granted_at",
+                                      "4 c-0001 OUTCOME_ALLOW consent")));
+  const v1::StreamSummary& summary = last.summary();
+  EXPECT_EQ(summary.contacts(), 5u);
+  EXPECT_EQ(summary.rule_set_version(), server.version());
+  EXPECT_EQ(summary.at().seconds(), Timestamp(kAt).seconds());
+  std::vector<std::string> counts;
+  for (const v1::ReasonCount& count : summary.summary()) {
+    counts.push_back(
+        absl::StrCat(v1::Outcome_Name(count.outcome()), " ", count.reason(), " ", count.count()));
+  }
+  EXPECT_THAT(counts, ElementsAre("OUTCOME_ALLOW consent 2", "OUTCOME_DENY erasure_pending 1",
+                                  "OUTCOME_DENY no_lawful_basis 1", "OUTCOME_ERROR  1"));
+  // The citation of the rule set the stream started with, not of the reloaded one.
+  std::vector<v1::DecideStreamResponse> after;
+  ASSERT_TRUE(RunStream(server.stub(),
+                        {StartMessage(NewsletterByEmail()), ChunkMessage({kConsentingContact})},
+                        &after)
+                  .ok());
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].decisions().decisions(0).citation(), "GDPR Art. 6(1)(a), 7");
+  EXPECT_NE(after[1].summary().rule_set_version(), server.version());
+}
+
+TEST_F(LawfuldTest, DecideStreamRejectsBadStreamsNamingTheField) {
+  Lawfuld& server = Start({"--max_batch_size=3"});
+  v1::Outreach no_purpose = NewsletterByEmail();
+  no_purpose.clear_purpose();
+  v1::Outreach no_channel = NewsletterByEmail();
+  no_channel.clear_channel();
+  v1::Outreach undeclared = NewsletterByEmail();
+  undeclared.set_purpose("telemarketing");
+  const v1::DecideStreamRequest chunk = ChunkMessage({kConsentingContact});
+  struct Case {
+    std::string name;
+    std::vector<v1::DecideStreamRequest> requests;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"chunk first", {chunk}, grpc::StatusCode::INVALID_ARGUMENT, "start"},
+      {"nothing sent", {}, grpc::StatusCode::INVALID_ARGUMENT, "start"},
+      {"no purpose",
+       {StartMessage(no_purpose), chunk},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "start.outreach.purpose"},
+      {"no channel",
+       {StartMessage(no_channel), chunk},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "start.outreach.channel"},
+      {"undeclared purpose",
+       {StartMessage(undeclared), chunk},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "telemarketing"},
+      {"second start",
+       {StartMessage(NewsletterByEmail()), StartMessage(NewsletterByEmail())},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "start"},
+      {"chunk over the limit",
+       {StartMessage(NewsletterByEmail()), ChunkMessage({kConsentingContact, kConsentingContact,
+                                                         kConsentingContact, kConsentingContact})},
+       grpc::StatusCode::RESOURCE_EXHAUSTED,
+       "contacts"},
+      {"pinned version",
+       {StartMessage(NewsletterByEmail(), std::string(64, '0')), chunk},
+       grpc::StatusCode::FAILED_PRECONDITION,
+       server.version()},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<v1::DecideStreamResponse> responses;
+    const grpc::Status status = RunStream(server.stub(), c.requests, &responses);
+    EXPECT_EQ(status.error_code(), c.code) << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+    for (const v1::DecideStreamResponse& response : responses) EXPECT_FALSE(response.has_summary());
+  }
+  // A chunk at the limit is fine.
+  std::vector<v1::DecideStreamResponse> responses;
+  const grpc::Status ok =
+      RunStream(server.stub(),
+                {StartMessage(NewsletterByEmail()),
+                 ChunkMessage({kConsentingContact, kConsentingContact, kConsentingContact})},
+                &responses);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[1].summary().contacts(), 3u);
+}
+
+// The server reads the next chunk only after writing the answer to the previous one: a client
+// that writes without reading is held back by flow control instead of filling the server's
+// memory. Contacts with long ids make the answers large so the transport's buffers fill quickly.
+TEST_F(LawfuldTest, DecideStreamHoldsBackAWriterThatDoesNotRead) {
+  Lawfuld& server = Start();
+  constexpr int kChunks = 400;
+  constexpr int kPerChunk = 100;
+  v1::DecideStreamRequest chunk;
+  for (int i = 0; i < kPerChunk; ++i) {
+    v1::Contact* contact = chunk.mutable_contacts()->add_contacts();
+    *contact = ParseContact(kConsentingContact);
+    contact->set_id(std::string(4000, 'x'));
+  }
+  grpc::ClientContext context;  // no deadline: the writer may be held back on purpose
+  std::unique_ptr<Stream> stream = server.stub().DecideStream(&context);
+  ASSERT_TRUE(stream->Write(StartMessage(NewsletterByEmail())));
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < kChunks; ++i) {
+      if (!stream->Write(chunk)) return;
+      ++written;
+    }
+    stream->WritesDone();
+  });
+  // Unbounded buffering would take all 400 chunks (160 MB of answers) in well under this time.
+  absl::SleepFor(absl::Seconds(3));
+  const int held_at = written.load();
+  EXPECT_LT(held_at, kChunks);
+
+  // Reading releases the writer; every chunk is answered, in order.
+  int chunks = 0;
+  uint64_t next_index = 0;
+  v1::DecideStreamResponse response;
+  bool summary = false;
+  while (stream->Read(&response)) {
+    if (response.has_summary()) {
+      summary = true;
+      EXPECT_EQ(response.summary().contacts(), uint64_t{kChunks} * kPerChunk);
+      continue;
+    }
+    ++chunks;
+    for (const v1::Decision& d : response.decisions().decisions()) {
+      if (d.index() != next_index) ADD_FAILURE() << "index " << d.index() << " at " << next_index;
+      ++next_index;
+    }
+  }
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(chunks, kChunks);
+  EXPECT_TRUE(summary);
+  EXPECT_EQ(written.load(), kChunks);
+}
+
+// Counts the log lines of `method` calls that ended with `status`.
+int CountLogLines(const fs::path& log_path, const std::string& method, const std::string& status) {
+  int count = 0;
+  const std::regex line(absl::StrCat("lawfuld: ", method, " contacts=\\d+ status=", status, " "));
+  for (const std::string& text : Lines(ReadFile(log_path))) count += std::regex_search(text, line);
+  return count;
+}
+
+template <typename Predicate>
+bool WaitFor(Predicate done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return true;
+}
+
+TEST_F(LawfuldTest, CancelledStreamEndsOnTheServer) {
+  Lawfuld& server = Start();
+  grpc::ClientContext context;
+  std::unique_ptr<Stream> stream = server.stub().DecideStream(&context);
+  ASSERT_TRUE(stream->Write(StartMessage(NewsletterByEmail())));
+  ASSERT_TRUE(stream->Write(ChunkMessage({kConsentingContact})));
+  v1::DecideStreamResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  context.TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The server ends its side (and logs it) without waiting for a half-close that never comes.
+  EXPECT_TRUE(WaitFor([&] { return CountLogLines(log_path_, "DecideStream", "CANCELLED") == 1; },
+                      kCallTimeout))
+      << ReadFile(log_path_);
+}
+
+// --- Deadlines --------------------------------------------------------------------------------
+
+TEST_F(LawfuldTest, DecideBatchPastItsDeadlineIsAbandoned) {
+  Lawfuld& server = Start();
+  v1::DecideBatchRequest request;
+  *request.mutable_outreach() = NewsletterByEmail();
+  for (int i = 0; i < 100000; ++i) *request.add_contacts() = ParseContact(kConsentingContact);
+
+  // The answer is larger than a client accepts by default.
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);
+  auto stub = v1::Lawful::NewStub(
+      grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), arguments));
+
+  // How long the call takes end to end, and how long of that the server spends deciding.
+  v1::DecideBatchResponse response;
+  const absl::Time begin = absl::Now();
+  const grpc::Status first = stub->DecideBatch(Context().get(), request, &response);
+  ASSERT_TRUE(first.ok()) << first.error_message();
+  const absl::Duration total = absl::Now() - begin;
+  std::smatch match;
+  const std::string log = ReadFile(log_path_);
+  ASSERT_TRUE(std::regex_search(
+      log, match, std::regex(R"(DecideBatch contacts=100000 status=OK duration_ms=([0-9.]+))")))
+      << log;
+  const absl::Duration deciding = absl::Milliseconds(std::stod(match[1].str()));
+
+  // Deadlines that pass while the server decides: it stops between slices and says so. When the
+  // server's work starts within the call is not known, so deadlines from early to late are
+  // tried, a third of the deciding time apart, until one lands inside it.
+  int abandoned = 0;
+  const absl::Duration step = std::max(deciding / 3, absl::Milliseconds(1));
+  for (absl::Duration after = total / 5; after < total && abandoned == 0; after += step) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + after));
+    const grpc::Status status = stub->DecideBatch(&context, request, &response);
+    if (status.ok()) break;  // later deadlines would be met too
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+    WaitFor(
+        [&] {
+          return (abandoned = CountLogLines(log_path_, "DecideBatch", "DEADLINE_EXCEEDED")) > 0;
+        },
+        absl::Milliseconds(300));
+  }
+  EXPECT_GT(abandoned, 0) << ReadFile(log_path_);
+  // The server is still serving.
+  EXPECT_EQ(DecideNewsletter(kConsentingContact).outcome(), v1::OUTCOME_ALLOW);
+}
+
+// --- Watching the rules directory -------------------------------------------------------------
+
+TEST_F(LawfuldTest, WatcherReloadsChangedRulesAndKeepsThemWhenBroken) {
+  Lawfuld& server = Start({"--watch_interval=1"});
+  std::string amended = kRules;
+  amended.replace(amended.find("GDPR Art. 6(1)(a)"), 17, "GDPR Art. 6(1)(a), 7");
+  WriteFile(rules_dir_ / "rules.lawful", amended);
+  std::string reloaded_version;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        reloaded_version = GetRuleSet().version();
+        return reloaded_version != server.version();
+      },
+      kCallTimeout));
+  EXPECT_EQ(DecideNewsletter(kConsentingContact).citation(), "GDPR Art. 6(1)(a), 7");
+
+  WriteFile(rules_dir_ / "rules.lawful", BrokenRules());
+  v1::RuleSetInfo failed;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        failed = GetRuleSet();
+        return !failed.last_reload_error().empty();
+      },
+      kCallTimeout));
+  EXPECT_EQ(failed.version(), reloaded_version);
+  EXPECT_THAT(failed.last_reload_error(), HasSubstr("rules.lawful:4:"));
+  EXPECT_EQ(DecideNewsletter(kConsentingContact).outcome(), v1::OUTCOME_ALLOW);
+
+  // A new file is a change too.
+  WriteFile(rules_dir_ / "rules.lawful", kRules);
+  WriteFile(rules_dir_ / "more.lawful", "purpose service_notice\n");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const v1::RuleSetInfo info = GetRuleSet();
+        return info.files_size() == 2 && info.last_reload_error().empty();
+      },
+      kCallTimeout));
+}
+
+TEST_F(LawfuldTest, WatchIntervalZeroLeavesReloadsToSighup) {
+  Lawfuld& server = Start({"--watch_interval=0"});
+  std::string amended = kRules;
+  amended.replace(amended.find("GDPR Art. 6(1)(a)"), 17, "GDPR Art. 6(1)(a), 7");
+  WriteFile(rules_dir_ / "rules.lawful", amended);
+  // Longer than the default interval: a watcher would have reloaded by now.
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_EQ(GetRuleSet().version(), server.version());
+  ReloadUntil([&](const v1::RuleSetInfo& info) { return info.version() != server.version(); });
+}
+
+// --- TLS ----------------------------------------------------------------------------------------
+
+// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with the
+// openssl command in `dir`.
+class Certificates {
+ public:
+  explicit Certificates(const fs::path& dir) : dir_(dir) {
+    const std::vector<std::vector<std::string>> commands = {
+        {"openssl",
+         "req",
+         "-x509",
+         "-newkey",
+         "ec",
+         "-pkeyopt",
+         "ec_paramgen_curve:prime256v1",
+         "-nodes",
+         "-keyout",
+         Path("ca.key"),
+         "-out",
+         Path("ca.crt"),
+         "-days",
+         "2",
+         "-subj",
+         "/CN=lawful test CA",
+         "-addext",
+         "basicConstraints=critical,CA:TRUE",
+         "-addext",
+         "keyUsage=critical,keyCertSign,cRLSign"},
+        {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", Path("server.key"), "-out", Path("server.csr"), "-subj", "/CN=localhost"},
+        {"openssl", "x509", "-req", "-in", Path("server.csr"), "-CA", Path("ca.crt"), "-CAkey",
+         Path("ca.key"), "-CAcreateserial", "-out", Path("server.crt"), "-days", "2", "-extfile",
+         Path("server.ext")},
+        {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", Path("client.key"), "-out", Path("client.csr"), "-subj", "/CN=lawful client"},
+        {"openssl", "x509", "-req", "-in", Path("client.csr"), "-CA", Path("ca.crt"), "-CAkey",
+         Path("ca.key"), "-CAcreateserial", "-out", Path("client.crt"), "-days", "2", "-extfile",
+         Path("client.ext")},
+    };
+    WriteFile(dir_ / "server.ext",
+              "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+    WriteFile(dir_ / "client.ext", "extendedKeyUsage=clientAuth\n");
+    for (const std::vector<std::string>& command : commands) {
+      std::vector<std::string> argv = command;
+      argv[0] = "/usr/bin/openssl";
+      const CommandResult result = RunCommand(argv);
+      if (result.exit_code != 0) {
+        error_ = absl::StrCat(absl::StrJoin(command, " "), ": ", result.err);
+        return;
+      }
+    }
+  }
+
+  const std::string& error() const { return error_; }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string Read(const std::string& name) const { return ReadFile(dir_ / name); }
+
+  // TLS channel credentials trusting the test CA, with the client certificate or without.
+  std::shared_ptr<grpc::ChannelCredentials> Client(bool with_certificate) const {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = Read("ca.crt");
+    if (with_certificate) {
+      options.pem_private_key = Read("client.key");
+      options.pem_cert_chain = Read("client.crt");
+    }
+    return grpc::SslCredentials(options);
+  }
+
+ private:
+  fs::path dir_;
+  std::string error_;
+};
+
+// A channel's first call fails fast instead of waiting for a connection that will not come.
+grpc::Status TryDecide(const std::string& address,
+                       const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                       v1::DecideResponse* response) {
+  grpc::ChannelArguments arguments;
+  arguments.SetSslTargetNameOverride("localhost");
+  auto stub = v1::Lawful::NewStub(grpc::CreateCustomChannel(address, credentials, arguments));
+  v1::DecideRequest request;
+  *request.mutable_outreach() = NewsletterByEmail();
+  *request.mutable_contact() = ParseContact(kConsentingContact);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return stub->Decide(&context, request, response);
+}
+
+TEST_F(LawfuldTest, MutualTlsServesClientsWithACertificateOnly) {
+  const fs::path cert_dir = dir_.path() / "certs";
+  fs::create_directory(cert_dir);
+  const Certificates certs(cert_dir);
+  ASSERT_THAT(certs.error(), IsEmpty());
+  grpc::ChannelArguments arguments;
+  arguments.SetSslTargetNameOverride("localhost");
+  Lawfuld& server =
+      Start({"--tls_cert=" + certs.Path("server.crt"), "--tls_key=" + certs.Path("server.key"),
+             "--tls_client_ca=" + certs.Path("ca.crt")},
+            certs.Client(/*with_certificate=*/true), arguments);
+  ASSERT_THAT(server.error(), IsEmpty());
+
+  v1::DecideResponse response;
+  const grpc::Status served = TryDecide(server.address(), certs.Client(true), &response);
+  ASSERT_TRUE(served.ok()) << served.error_message();
+  EXPECT_EQ(response.decision().outcome(), v1::OUTCOME_ALLOW);
+
+  const grpc::Status no_certificate = TryDecide(server.address(), certs.Client(false), &response);
+  EXPECT_FALSE(no_certificate.ok());
+  EXPECT_NE(no_certificate.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const grpc::Status plaintext =
+      TryDecide(server.address(), grpc::InsecureChannelCredentials(), &response);
+  EXPECT_FALSE(plaintext.ok());
+  EXPECT_EQ(CountLogLines(log_path_, "Decide", "OK"), 1);
+}
+
+TEST_F(LawfuldTest, TlsWithoutClientCaServesAnyTlsClientButNoPlaintext) {
+  const fs::path cert_dir = dir_.path() / "certs";
+  fs::create_directory(cert_dir);
+  const Certificates certs(cert_dir);
+  ASSERT_THAT(certs.error(), IsEmpty());
+  grpc::ChannelArguments arguments;
+  arguments.SetSslTargetNameOverride("localhost");
+  Lawfuld& server =
+      Start({"--tls_cert=" + certs.Path("server.crt"), "--tls_key=" + certs.Path("server.key")},
+            certs.Client(false), arguments);
+  ASSERT_THAT(server.error(), IsEmpty());
+  v1::DecideResponse response;
+  const grpc::Status served = TryDecide(server.address(), certs.Client(false), &response);
+  EXPECT_TRUE(served.ok()) << served.error_message();
+  EXPECT_FALSE(TryDecide(server.address(), grpc::InsecureChannelCredentials(), &response).ok());
+
+  // Half a key pair is a startup error, not a silent fall-back to plaintext.
+  const CommandResult half =
+      RunCommand({LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" + rules_dir_.string(),
+                  "--tls_cert=" + certs.Path("server.crt")});
+  EXPECT_EQ(half.exit_code, 1);
+  EXPECT_THAT(half.err, HasSubstr("--tls_key"));
+}
+
+// --- Load balancing -------------------------------------------------------------------------
+
+TEST_F(LawfuldTest, RoundRobinSpreadsCallsOverTwoServers) {
+  const fs::path log_a = dir_.path() / "a.log";
+  const fs::path log_b = dir_.path() / "b.log";
+  Lawfuld a(rules_dir_, log_a);
+  Lawfuld b(rules_dir_, log_b);
+  ASSERT_THAT(a.error(), IsEmpty());
+  ASSERT_THAT(b.error(), IsEmpty());
+  auto port = [](const std::string& address) { return address.substr(address.rfind(':') + 1); };
+
+  grpc::ChannelArguments arguments;
+  arguments.SetServiceConfigJSON(R"({"loadBalancingConfig":[{"round_robin":{}}]})");
+  auto channel = grpc::CreateCustomChannel(
+      absl::StrCat("ipv4:127.0.0.1:", port(a.address()), ",127.0.0.1:", port(b.address())),
+      grpc::InsecureChannelCredentials(), arguments);
+  auto stub = v1::Lawful::NewStub(channel);
+  constexpr int kCalls = 20;
+  for (int i = 0; i < kCalls; ++i) {
+    v1::DecideRequest request;
+    *request.mutable_outreach() = NewsletterByEmail();
+    *request.mutable_contact() = ParseContact(i % 2 == 0 ? kConsentingContact : kErasureContact);
+    v1::DecideResponse response;
+    const grpc::Status status = stub->Decide(Context().get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.decision().reason(), i % 2 == 0 ? "consent" : "erasure_pending");
+    EXPECT_EQ(response.rule_set_version(), a.version());
+  }
+  const int on_a = CountLogLines(log_a, "Decide", "OK");
+  const int on_b = CountLogLines(log_b, "Decide", "OK");
+  EXPECT_EQ(on_a + on_b, kCalls);
+  EXPECT_GT(on_a, 0);
+  EXPECT_GT(on_b, 0);
 }
 
 std::vector<v1::Decision> ParseDecisions(const std::string& jsonl) {

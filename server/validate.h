@@ -1,0 +1,28 @@
+// Checks a contact for what the proto comments mark as required, before the engine sees it.
+//
+// The engine decides from the facts its rules read and already reports malformed ones (a bad
+// birth_date) as an ERROR decision. A record missing a required field is different: the engine
+// would read the gap as "never happened" (a consent with no granted_at) or as a purpose nobody
+// declared, and might then deny — or, worse, allow — on facts the caller never meant to send.
+// Such a contact gets its own ERROR decision instead; the other contacts of a batch are decided.
+//
+// No gRPC here: the messages only, so the CLI or a test can share the rules.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "lawful/v1/contact.pb.h"
+
+namespace lawful::server {
+
+struct ContactProblem {
+  // The offending field, e.g. "consents[2].purpose".
+  std::string field_path;
+  std::string message;
+};
+
+// The first missing required field of `contact`, in field order; nullopt when there is none.
+std::optional<ContactProblem> ValidateContact(const lawful::v1::Contact& contact);
+
+}  // namespace lawful::server
