@@ -215,18 +215,6 @@ class Labels {
   std::vector<Label> labels_;
 };
 
-const char* OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kAllow:
-      return "allow";
-    case Outcome::kDeny:
-      return "deny";
-    case Outcome::kError:
-      break;
-  }
-  return "error";
-}
-
 // Per rule set: the label of each rule, and of an error decision (index rules.size()).
 std::vector<int> RuleLabels(const Program& program, Labels& labels) {
   std::vector<int> out;

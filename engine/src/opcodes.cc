@@ -45,4 +45,16 @@ const OpTable& Table() {
 
 const OpInfo& GetOpInfo(Op op) { return Table().info[static_cast<size_t>(op)]; }
 
+const char* OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kAllow:
+      return "allow";
+    case Outcome::kDeny:
+      return "deny";
+    case Outcome::kError:
+      return "error";
+  }
+  return "error";
+}
+
 }  // namespace lawful

@@ -102,6 +102,9 @@ struct CalendarDuration {
 
 enum class Outcome : uint8_t { kAllow = 1, kDeny = 2, kError = 3 };
 
+// "allow", "deny" or "error": how tools and fixtures spell an outcome.
+const char* OutcomeName(Outcome outcome);
+
 struct Rule {
   std::string name;    // unique within its policy; names the rule in decisions
   std::string reason;  // the reason code reported (the name unless the rule says otherwise)
