@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The engine benchmarks, in a Release build: every ratio target and the streaming-memory figure.
+# The benchmarks, in a Release build: every engine ratio target, the streaming-memory figure and
+# lawfuld's end-to-end figures.
 # Extra arguments go to lawful_bench (e.g. --benchmark_filter=BM_Vm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,3 +8,5 @@ scripts/install-deps.sh
 scripts/build.sh build-release -DCMAKE_BUILD_TYPE=Release
 build-release/bench/lawful_bench "$@"
 build-release/bench/lawful_bench --stream_contacts=5000000
+# lawfuld end to end (starts and stops its own servers): raw DecideBatch vs --parse_only, Decide latency.
+build-release/bench/lawful_server_bench

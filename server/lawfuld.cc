@@ -54,6 +54,10 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA certificates: with it, every client must present a certificate they signed "
           "(mutual TLS); plaintext and certificate-less clients are refused. Needs --tls_cert.");
+ABSL_FLAG(bool, parse_only, false,
+          "Benchmark baseline, never for production: DecideBatch only parses the request with "
+          "protobuf and answers with the rule-set version, deciding nothing. The floor that "
+          "bench/server_bench.cc measures the real DecideBatch against.");
 ABSL_FLAG(int32_t, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long running calls may take before they are cancelled.");
 
@@ -196,7 +200,8 @@ int Run() {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  LawfulService service(&store, ServiceOptions{.max_batch_size = max_batch_size});
+  LawfulService service(&store, ServiceOptions{.max_batch_size = max_batch_size,
+                                               .parse_only = absl::GetFlag(FLAGS_parse_only)});
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, credentials, &port);
@@ -207,6 +212,11 @@ int Run() {
   if (server == nullptr || port == 0) {
     std::fprintf(stderr, "lawfuld: cannot listen on %s\n", listen.c_str());
     return 1;
+  }
+  if (absl::GetFlag(FLAGS_parse_only)) {
+    // Said loudly: a server started like this answers every DecideBatch without decisions.
+    std::fprintf(stderr,
+                 "lawfuld: --parse_only: DecideBatch decides nothing (benchmark baseline)\n");
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   SetServing(health, true);

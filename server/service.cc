@@ -144,11 +144,16 @@ absl::StatusOr<ResolvedOutreach> ResolveOutreach(const Snapshot& snapshot, bool 
   return resolved;
 }
 
-void ToProto(const RuleSet& rule_set, const Decision& decision, const lawful::v1::Contact& contact,
+void ToProto(const RuleSet& rule_set, const Decision& decision, std::string_view contact_id,
              uint32_t index, lawful::v1::Decision* out) {
   rule_set.ToProto(decision, out);
-  out->set_contact_id(contact.id());
+  out->set_contact_id(contact_id.data(), contact_id.size());
   out->set_index(index);
+}
+
+void ToProto(const RuleSet& rule_set, const Decision& decision, const lawful::v1::Contact& contact,
+             uint32_t index, lawful::v1::Decision* out) {
+  ToProto(rule_set, decision, std::string_view(contact.id()), index, out);
 }
 
 // The engine decodes contacts from their wire bytes (only the fields the rules read); gRPC has
@@ -173,13 +178,18 @@ std::vector<std::string_view> SerializeContacts(
 }
 
 // A contact missing a required field is answered with its own ERROR decision, never decided.
-void ToProto(const ContactProblem& problem, const lawful::v1::Contact& contact, uint64_t index,
+void ToProto(const ContactProblem& problem, std::string_view contact_id, uint64_t index,
              lawful::v1::Decision* out) {
   out->set_outcome(lawful::v1::OUTCOME_ERROR);
   out->mutable_error()->set_field_path(problem.field_path);
   out->mutable_error()->set_message(problem.message);
-  out->set_contact_id(contact.id());
+  out->set_contact_id(contact_id.data(), contact_id.size());
   out->set_index(static_cast<uint32_t>(index));
+}
+
+void ToProto(const ContactProblem& problem, const lawful::v1::Contact& contact, uint64_t index,
+             lawful::v1::Decision* out) {
+  ToProto(problem, std::string_view(contact.id()), index, out);
 }
 
 // The one decision path for a single contact: validation first, then the engine.
@@ -491,39 +501,119 @@ grpc::ServerUnaryReactor* LawfulService::Decide(grpc::CallbackServerContext* con
 }
 
 grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext* context,
-                                                     const lawful::v1::DecideBatchRequest* request,
-                                                     lawful::v1::DecideBatchResponse* response) {
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
   const absl::Time start = absl::Now();
-  const int64_t contacts = request->contacts_size();
-  if (contacts > options_.max_batch_size) {
-    return Finish(context, "DecideBatch", contacts, start,
-                  grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                               absl::StrFormat("contacts: %d contacts exceed the limit of %d per "
-                                               "batch (--max_batch_size); split the batch",
-                                               contacts, options_.max_batch_size)));
+  // A request usually arrives as one slice and is read in place; otherwise it is joined once.
+  std::vector<grpc::Slice> slices;
+  std::string joined;
+  std::string_view bytes;
+  if (!request->Dump(&slices).ok()) {
+    return Finish(context, "DecideBatch", 0, start,
+                  grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request"));
+  }
+  if (slices.size() == 1) {
+    bytes = std::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size());
+  } else {
+    joined.reserve(request->Length());
+    for (const grpc::Slice& slice : slices) {
+      joined.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    bytes = joined;
+  }
+
+  lawful::v1::DecideBatchResponse answer;
+  int64_t contacts = 0;
+  grpc::Status status = options_.parse_only ? ParseOnlyBatch(bytes, &answer, &contacts)
+                                            : DecideRawBatch(context, bytes, &answer, &contacts);
+  if (status.ok()) {
+    bool own_buffer = false;
+    status = grpc::SerializationTraits<lawful::v1::DecideBatchResponse>::Serialize(answer, response,
+                                                                                   &own_buffer);
+  }
+  return Finish(context, "DecideBatch", contacts, start, status);
+}
+
+grpc::Status LawfulService::ParseOnlyBatch(std::string_view bytes,
+                                           lawful::v1::DecideBatchResponse* response,
+                                           int64_t* contacts) const {
+  lawful::v1::DecideBatchRequest request;
+  if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the request is malformed");
+  }
+  *contacts = request.contacts_size();
+  const std::shared_ptr<const Snapshot> snapshot = store_->Current();
+  if (snapshot == nullptr) return NoRuleSet();
+  response->set_rule_set_version(snapshot->rule_set->version());
+  return grpc::Status::OK;
+}
+
+grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
+                                           std::string_view bytes,
+                                           lawful::v1::DecideBatchResponse* response,
+                                           int64_t* contacts_count) {
+  lawful::v1::DecideBatchRequest header;
+  std::vector<std::string_view> contacts;
+  if (absl::Status split = SplitBatchRequest(bytes, &header, &contacts); !split.ok()) {
+    return ToGrpc(split);
+  }
+  const int64_t total = static_cast<int64_t>(contacts.size());
+  *contacts_count = total;
+  if (total > options_.max_batch_size) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrFormat("contacts: %d contacts exceed the limit of %d per "
+                                        "batch (--max_batch_size); split the batch",
+                                        total, options_.max_batch_size));
   }
   const std::shared_ptr<const Snapshot> snapshot = store_->Current();
-  if (snapshot == nullptr) return Finish(context, "DecideBatch", contacts, start, NoRuleSet());
-
+  if (snapshot == nullptr) return NoRuleSet();
   absl::StatusOr<ResolvedOutreach> outreach = ResolveOutreach(
-      *snapshot, request->has_outreach(), request->outreach(), request->rule_set_version());
-  if (!outreach.ok()) {
-    return Finish(context, "DecideBatch", contacts, start, ToGrpc(outreach.status()));
+      *snapshot, header.has_outreach(), header.outreach(), header.rule_set_version());
+  if (!outreach.ok()) return ToGrpc(outreach.status());
+
+  // Every contact is checked before any is decided: a malformed one fails the whole call, as
+  // a failed parse of the request did, and costs no engine work.
+  std::vector<std::string_view> ids(contacts.size());
+  std::vector<std::pair<size_t, ContactProblem>> problems;  // rare: by contact index
+  for (size_t i = 0; i < contacts.size(); ++i) {
+    std::optional<ContactProblem> problem;
+    if (!ValidateContactBytes(contacts[i], &ids[i], &problem)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrFormat("contacts[%d]: malformed message", i));
+    }
+    if (problem.has_value()) problems.emplace_back(i, *std::move(problem));
   }
 
-  const grpc::Status status =
-      DecideContacts(context, batch_evaluator_, *snapshot, outreach->prepared, request->contacts(),
-                     0, response->mutable_decisions());
-  if (!status.ok()) {
-    response->Clear();
-    return Finish(context, "DecideBatch", contacts, start, status);
+  auto* out = response->mutable_decisions();
+  out->Reserve(static_cast<int>(total));
+  std::vector<std::string_view> slice;
+  std::vector<Decision> decided;
+  auto next_problem = problems.begin();
+  for (int64_t begin = 0; begin < total; begin += kSliceContacts) {
+    if (grpc::Status status = CheckStillWanted(context, begin, total); !status.ok()) {
+      response->Clear();
+      return status;
+    }
+    const int64_t end = std::min(total, begin + kSliceContacts);
+    slice.assign(contacts.begin() + begin, contacts.begin() + end);
+    batch_evaluator_.Decide(outreach->prepared, slice, decided);
+    for (int64_t i = begin; i < end; ++i) {
+      lawful::v1::Decision* decision = out->Add();
+      if (next_problem != problems.end() && next_problem->first == static_cast<size_t>(i)) {
+        ToProto(next_problem->second, ids[i], static_cast<uint64_t>(i), decision);
+        ++next_problem;
+      } else {
+        ToProto(*snapshot->rule_set, decided[i - begin], ids[i], static_cast<uint32_t>(i),
+                decision);
+      }
+    }
   }
   ReasonCounts counts;
   Count(response->decisions(), &counts);
   Summarize(counts, response->mutable_summary());
   response->set_rule_set_version(snapshot->rule_set->version());
   ToProto(outreach->at, response->mutable_at());
-  return Finish(context, "DecideBatch", contacts, start, grpc::Status::OK);
+  return grpc::Status::OK;
 }
 
 grpc::ServerBidiReactor<lawful::v1::DecideStreamRequest, lawful::v1::DecideStreamResponse>*

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <grpcpp/grpcpp.h>
 
@@ -59,20 +60,28 @@ struct ServiceOptions {
   // Worker threads deciding DecideBatch chunks besides the calling thread; 0 = one per hardware
   // thread, minus one.
   int batch_threads = 0;
+  // Benchmark baseline (lawfuld --parse_only): DecideBatch only parses the request into a
+  // DecideBatchRequest and answers with the rule-set version, deciding nothing.
+  bool parse_only = false;
 };
 
 // Decides with whatever snapshot the store serves when each RPC starts. Logs one line per RPC to
 // stderr (method, number of contacts, status, duration) and never any contact data.
-class LawfulService final : public lawful::v1::Lawful::CallbackService {
+//
+// DecideBatch is served raw: its request reaches the engine's SplitBatchRequest as bytes, so the
+// contacts are never parsed into messages (the engine decodes only the fields the rules read).
+class LawfulService final : public lawful::v1::Lawful::WithRawCallbackMethod_DecideBatch<
+                                lawful::v1::Lawful::CallbackService> {
  public:
   LawfulService(const RuleSetStore* store, ServiceOptions options);
 
   grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
                                    const lawful::v1::DecideRequest* request,
                                    lawful::v1::DecideResponse* response) override;
+  // `request` is a serialized DecideBatchRequest; `response` gets a DecideBatchResponse.
   grpc::ServerUnaryReactor* DecideBatch(grpc::CallbackServerContext* context,
-                                        const lawful::v1::DecideBatchRequest* request,
-                                        lawful::v1::DecideBatchResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   // A reactor per stream: reads a chunk, decides it, writes the answer, and reads the next chunk
   // only once that write completed, so one stream holds at most one chunk in memory.
   grpc::ServerBidiReactor<lawful::v1::DecideStreamRequest, lawful::v1::DecideStreamResponse>*
@@ -82,6 +91,13 @@ class LawfulService final : public lawful::v1::Lawful::CallbackService {
                                        lawful::v1::RuleSetInfo* response) override;
 
  private:
+  // The two halves of DecideBatch, on the request's bytes: fill `response` on OK only, and
+  // `contacts` (for the log line) once the request's contacts are counted.
+  grpc::Status ParseOnlyBatch(std::string_view bytes, lawful::v1::DecideBatchResponse* response,
+                              int64_t* contacts) const;
+  grpc::Status DecideRawBatch(grpc::CallbackServerContext* context, std::string_view bytes,
+                              lawful::v1::DecideBatchResponse* response, int64_t* contacts);
+
   const RuleSetStore* store_;
   const ServiceOptions options_;
   // One pool for every DecideBatch and DecideStream call, created once: a batch is split across

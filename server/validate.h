@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "lawful/v1/contact.pb.h"
 
@@ -24,5 +25,13 @@ struct ContactProblem {
 
 // The first missing required field of `contact`, in field order; nullopt when there is none.
 std::optional<ContactProblem> ValidateContact(const lawful::v1::Contact& contact);
+
+// ValidateContact for a contact still in its wire bytes, for the batch path that never parses
+// contacts into messages: the same problem (field path and message) for the same contact, found
+// by walking the bytes, plus the contact's `id` as a view into `bytes`. Returns false when the
+// bytes are not a well-formed message (truncated, bad tag, bad wire type); `id` and `problem`
+// are then unspecified. Does not check that strings are valid UTF-8 (a full parse would).
+bool ValidateContactBytes(std::string_view bytes, std::string_view* id,
+                          std::optional<ContactProblem>* problem);
 
 }  // namespace lawful::server

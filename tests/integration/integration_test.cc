@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
@@ -891,6 +893,52 @@ TEST_F(LawfuldTest, CancelledStreamEndsOnTheServer) {
 }
 
 // --- Deadlines --------------------------------------------------------------------------------
+
+// DecideBatch as raw bytes, for requests the generated stub cannot produce.
+grpc::Status CallDecideBatchRaw(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::Slice slice(bytes);
+  const grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  stub.UnaryCall(context.get(), "/lawful.v1.Lawful/DecideBatch", grpc::StubOptions(), &request,
+                 &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  return done.get_future().get();
+}
+
+TEST_F(LawfuldTest, DecideBatchRefusesMalformedRequestsAndContacts) {
+  Start();
+  // Not a message at all: a tag with wire type 7.
+  grpc::Status status = CallDecideBatchRaw(server_->channel(), std::string("\xff\xff\x07", 3));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+
+  // The second contact's consent claims more bytes than the contact holds.
+  v1::DecideBatchRequest batch;
+  *batch.mutable_outreach() = NewsletterByEmail();
+  *batch.add_contacts() = ParseContact(kConsentingContact);
+  std::string bytes = batch.SerializeAsString();
+  const char broken[] = {0x12, 0x03, 0x42, 0x05, 0x12};  // contacts: {consents: 5 bytes of 1}
+  bytes.append(broken, sizeof(broken));
+  status = CallDecideBatchRaw(server_->channel(), bytes);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("contacts[1]"));
+}
+
+TEST_F(LawfuldTest, ParseOnlyAnswersDecideBatchWithTheVersionAlone) {
+  Start({"--parse_only"});
+  v1::DecideBatchRequest batch;
+  *batch.mutable_outreach() = NewsletterByEmail();
+  *batch.add_contacts() = ParseContact(kConsentingContact);
+  *batch.add_contacts() = ParseContact(kConsentingContact);
+  v1::DecideBatchResponse response;
+  const grpc::Status status = DecideBatch(batch, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.rule_set_version(), server_->version());
+  EXPECT_EQ(response.decisions_size(), 0);
+  EXPECT_EQ(response.summary_size(), 0);
+}
 
 TEST_F(LawfuldTest, DecideBatchPastItsDeadlineIsAbandoned) {
   Lawfuld& server = Start();
