@@ -4,12 +4,16 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -21,7 +25,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include <cstring>
 
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -505,6 +508,94 @@ TEST_F(LawfuldTest, HealthServiceReportsServing) {
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
+}
+
+// A load balancer watching health sees SERVING while lawfuld serves, then NOT_SERVING as soon as
+// it starts shutting down (before in-flight calls are cut), so it stops sending new work first.
+TEST_F(LawfuldTest, HealthTurnsNotServingWhenShutdownBegins) {
+  Lawfuld& server = Start({"--shutdown_grace_seconds=2"});
+  auto health = grpc::health::v1::Health::NewStub(server.channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kCallTimeout));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("lawful.v1.Lawful");
+  auto watch = health->Watch(&context, request);
+  grpc::health::v1::HealthCheckResponse update;
+  ASSERT_TRUE(watch->Read(&update));
+  EXPECT_EQ(update.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  server.process().Signal(SIGTERM);
+  std::vector<int> seen;
+  while (watch->Read(&update)) seen.push_back(update.status());
+  EXPECT_THAT(seen, ::testing::Contains(grpc::health::v1::HealthCheckResponse::NOT_SERVING));
+  context.TryCancel();
+  (void)watch->Finish();
+  EXPECT_EQ(server.process().WaitExit(kExitTimeout), std::optional<int>(0));
+}
+
+// A client keeps deciding batches while the rules are swapped 20 times, half of the new files
+// broken: no call fails, and every answer comes from one whole rule set (all of its decisions
+// cite the same version of the rules, and a version always means the same rules).
+TEST_F(LawfuldTest, ReloadsUnderLoadNeverFailACallNorMixRuleSets) {
+  Lawfuld& server = Start({"--watch_interval=0"});
+  auto tagged = [](int version) {
+    std::string rules = kRules;
+    for (size_t at = rules.find("cite \""); at != std::string::npos; at = rules.find("cite \"", at + 1)) {
+      const size_t end = rules.find('"', at + 6);
+      rules.insert(end, absl::StrCat(" [v", version, "]"));
+    }
+    return rules;
+  };
+  v1::DecideBatchRequest request;
+  *request.mutable_outreach() = NewsletterByEmail();
+  for (const char* contact : {kConsentingContact, kWithdrawnContact, kConsentingContact, kWithdrawnContact}) {
+    *request.add_contacts() = ParseContact(contact);
+  }
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0}, failures{0}, mixed{0};
+  std::mutex mu;
+  std::map<std::string, std::string> tag_of_version;  // guarded by mu
+  std::set<std::string> tags;                          // guarded by mu
+  std::string first_problem;                           // guarded by mu
+  std::thread client([&] {
+    while (!stop.load()) {
+      v1::DecideBatchResponse response;
+      const grpc::Status status = server.stub().DecideBatch(Context().get(), request, &response);
+      ++calls;
+      if (!status.ok()) {
+        ++failures;
+        std::lock_guard lock(mu);
+        if (first_problem.empty()) first_problem = status.error_message();
+        continue;
+      }
+      // The tag a citation carries: "" for the rules the server started with.
+      auto tag = [](const std::string& citation) {
+        const size_t open = citation.find(" [v");
+        return open == std::string::npos ? std::string() : citation.substr(open);
+      };
+      const std::string first = tag(response.decisions(0).citation());
+      std::lock_guard lock(mu);
+      for (const v1::Decision& d : response.decisions()) {
+        if (tag(d.citation()) != first) ++mixed;
+      }
+      auto [it, inserted] = tag_of_version.emplace(response.rule_set_version(), first);
+      if (!inserted && it->second != first) ++mixed;
+      tags.insert(first);
+    }
+  });
+  for (int swap = 0; swap < 20; ++swap) {
+    WriteFile(rules_dir_ / "rules.lawful", swap % 2 == 0 ? tagged(swap / 2) : BrokenRules());
+    server.process().Signal(SIGHUP);
+    absl::SleepFor(absl::Milliseconds(150));
+  }
+  stop = true;
+  client.join();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(failures.load(), 0) << first_problem;
+  EXPECT_EQ(mixed.load(), 0);
+  EXPECT_GT(calls.load(), 20);
+  EXPECT_GE(tags.size(), 3u) << "the swaps were not seen by the client";
+  EXPECT_THAT(GetRuleSet().last_reload_error(), HasSubstr("rules.lawful:4:"));  // the last was broken
 }
 
 TEST_F(LawfuldTest, SighupReloadsAndAFailedReloadKeepsTheOldRules) {
