@@ -45,6 +45,9 @@ ABSL_FLAG(std::string, rules, "rules",
 ABSL_FLAG(int64_t, max_batch_size, 100000,
           "Most contacts one DecideBatch call may carry; larger calls get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int32_t, max_message_bytes, 64 << 20, "Largest gRPC message accepted or sent, in bytes.");
+ABSL_FLAG(int32_t, worker_threads, 0,
+          "Threads deciding DecideBatch and DecideStream chunks besides the calling thread; 0 means "
+          "one per hardware thread, minus one. A fixed pool: no thread is created per request.");
 ABSL_FLAG(int32_t, watch_interval, 2,
           "Seconds between polls of the rules directory (file names, sizes, modification times); a "
           "change reloads the rules as SIGHUP does. 0 turns watching off.");
@@ -200,7 +203,12 @@ int Run() {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (absl::GetFlag(FLAGS_worker_threads) < 0) {
+    std::fprintf(stderr, "lawfuld: --worker_threads must be 0 or more\n");
+    return 1;
+  }
   LawfulService service(&store, ServiceOptions{.max_batch_size = max_batch_size,
+                                               .batch_threads = absl::GetFlag(FLAGS_worker_threads),
                                                .parse_only = absl::GetFlag(FLAGS_parse_only)});
   grpc::ServerBuilder builder;
   int port = 0;

@@ -536,7 +536,7 @@ TEST_F(LawfuldTest, HealthTurnsNotServingWhenShutdownBegins) {
 // broken: no call fails, and every answer comes from one whole rule set (all of its decisions
 // cite the same version of the rules, and a version always means the same rules).
 TEST_F(LawfuldTest, ReloadsUnderLoadNeverFailACallNorMixRuleSets) {
-  Lawfuld& server = Start({"--watch_interval=0"});
+  Lawfuld& server = Start({"--watch_interval=0", "--worker_threads=1"});
   auto tagged = [](int version) {
     std::string rules = kRules;
     for (size_t at = rules.find("cite \""); at != std::string::npos; at = rules.find("cite \"", at + 1)) {
