@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "files.h"
 #include "process.h"
 
 namespace lawful::testing {
@@ -31,29 +32,6 @@ namespace fs = std::filesystem;
 
 // The instant every comparison decides at.
 constexpr char kAt[] = "2026-03-02T09:00:00Z";
-
-void WriteFile(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-// A directory removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "lawful-diff-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Rules with the retention choice as a constant, as in the shipped rules; `RetentionRules(36)`
 // is the change a legal team would review. Only e-mail and SMS are covered, so that
