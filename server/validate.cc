@@ -97,6 +97,44 @@ class WireReader {
   const char* end_;
 };
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). The ids
+// a decision echoes must be valid UTF-8 strings in the answer; the raw batch path, which skips
+// protobuf's parse, checks them here instead.
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t more;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      more = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      more = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      more = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= more) return false;
+    for (size_t k = 1; k <= more; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kLeast[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kLeast[more] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += more + 1;
+  }
+  return true;
+}
+
 // What ValidateContact checks of one consent: last occurrence wins for scalars, as in a parse;
 // a field with an unexpected wire type is an unknown field, as in a parse. `problem` may be null.
 bool CheckConsent(std::string_view bytes, int index, std::optional<ContactProblem>* problem) {
@@ -104,11 +142,16 @@ bool CheckConsent(std::string_view bytes, int index, std::optional<ContactProble
   bool has_purpose = false;
   int32_t channel = lawful::v1::CHANNEL_UNSPECIFIED;
   bool has_granted_at = false;
+  bool id_is_utf8 = true;
   WireReader r(bytes);
   uint32_t number, wire_type;
   while (!r.done()) {
     if (!r.Tag(&number, &wire_type)) return false;
-    if (number == Consent::kPurposeFieldNumber && wire_type == kLengthDelimited) {
+    if (number == Consent::kIdFieldNumber && wire_type == kLengthDelimited) {
+      std::string_view id;
+      if (!r.Bytes(&id)) return false;
+      id_is_utf8 = IsValidUtf8(id);
+    } else if (number == Consent::kPurposeFieldNumber && wire_type == kLengthDelimited) {
       std::string_view purpose;
       if (!r.Bytes(&purpose)) return false;
       has_purpose = !purpose.empty();
@@ -126,7 +169,9 @@ bool CheckConsent(std::string_view bytes, int index, std::optional<ContactProble
   }
   // Null when an earlier record already has a problem: only well-formedness matters then.
   if (problem == nullptr) return true;
-  if (!has_purpose) {
+  if (!id_is_utf8) {
+    *problem = Problem("consents", index, "id", "the record's id is not valid UTF-8");
+  } else if (!has_purpose) {
     *problem =
         Problem("consents", index, "purpose", "a consent must name the purpose consented to");
   } else if (channel == lawful::v1::CHANNEL_UNSPECIFIED) {
@@ -142,11 +187,16 @@ bool CheckObjection(std::string_view bytes, int index, std::optional<ContactProb
   using Objection = lawful::v1::Objection;
   int32_t scope = lawful::v1::OBJECTION_SCOPE_UNSPECIFIED;
   bool has_lodged_at = false;
+  bool id_is_utf8 = true;
   WireReader r(bytes);
   uint32_t number, wire_type;
   while (!r.done()) {
     if (!r.Tag(&number, &wire_type)) return false;
-    if (number == Objection::kScopeFieldNumber && wire_type == kVarint) {
+    if (number == Objection::kIdFieldNumber && wire_type == kLengthDelimited) {
+      std::string_view id;
+      if (!r.Bytes(&id)) return false;
+      id_is_utf8 = IsValidUtf8(id);
+    } else if (number == Objection::kScopeFieldNumber && wire_type == kVarint) {
       uint64_t value;
       if (!r.Varint(&value)) return false;
       scope = static_cast<int32_t>(value);
@@ -159,7 +209,9 @@ bool CheckObjection(std::string_view bytes, int index, std::optional<ContactProb
     }
   }
   if (problem == nullptr) return true;
-  if (scope == lawful::v1::OBJECTION_SCOPE_UNSPECIFIED) {
+  if (!id_is_utf8) {
+    *problem = Problem("objections", index, "id", "the record's id is not valid UTF-8");
+  } else if (scope == lawful::v1::OBJECTION_SCOPE_UNSPECIFIED) {
     *problem = Problem("objections", index, "scope", "an objection must say what it covers");
   } else if (!has_lodged_at) {
     *problem =
@@ -204,6 +256,11 @@ bool ValidateContactBytes(std::string_view bytes, std::string_view* id,
     }
   }
   if (!problem->has_value()) *problem = std::move(objection_problem);
+  if (!IsValidUtf8(*id)) {
+    // Not echoed: the answer's contact_id must be a valid string.
+    *id = std::string_view();
+    *problem = ContactProblem{"id", "the contact's id is not valid UTF-8"};
+  }
   return true;
 }
 

@@ -30,7 +30,9 @@ std::optional<ContactProblem> ValidateContact(const lawful::v1::Contact& contact
 // contacts into messages: the same problem (field path and message) for the same contact, found
 // by walking the bytes, plus the contact's `id` as a view into `bytes`. Returns false when the
 // bytes are not a well-formed message (truncated, bad tag, bad wire type); `id` and `problem`
-// are then unspecified. Does not check that strings are valid UTF-8 (a full parse would).
+// are then unspecified. Of the strings it checks only the ids a decision echoes (the contact's,
+// its consents' and objections') for valid UTF-8, as a full parse would; an invalid contact id is
+// reported as the problem and not returned.
 bool ValidateContactBytes(std::string_view bytes, std::string_view* id,
                           std::optional<ContactProblem>* problem);
 

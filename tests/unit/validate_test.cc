@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "lawful/synth.h"
 #include "validate.h"
@@ -152,6 +153,50 @@ TEST(ValidateContactBytesTest, RejectsMalformedBytes) {
   EXPECT_FALSE(ValidateContactBytes(std::string{Tag(8, 2), 2, Tag(2, 2), 3}, &id, &problem));
   EXPECT_TRUE(ValidateContactBytes("", &id, &problem));
   EXPECT_FALSE(problem.has_value());
+}
+
+// The ids a decision echoes must be UTF-8: the raw path checks what a protobuf parse would.
+TEST(ValidateContactBytesTest, IdsThatAreNotUtf8AreProblems) {
+  struct Case {
+    std::string id;
+    bool valid;
+  };
+  const Case cases[] = {
+      {"kund-\xc3\xa5\xc3\xa4\xc3\xb6", true},  // kund-åäö
+      {"\xf0\x9f\x98\x80", true},              // an emoji, four bytes
+      {"\xff", false},                            // not a UTF-8 byte
+      {"\xc0\xaf", false},                        // overlong '/'
+      {"\xed\xa0\x80", false},                    // a surrogate
+      {"\xe2\x82", false},                        // truncated sequence
+      {"\xf4\x90\x80\x80", false},                // above U+10FFFF
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::CEscape(c.id));
+    lawful::v1::Contact contact;
+    contact.set_id(c.id);
+    std::string_view id;
+    std::optional<ContactProblem> problem;
+    ASSERT_TRUE(ValidateContactBytes(contact.SerializeAsString(), &id, &problem));
+    EXPECT_EQ(problem.has_value(), !c.valid);
+    if (c.valid) {
+      EXPECT_EQ(id, c.id);
+    } else {
+      EXPECT_EQ(problem->field_path, "id");
+      EXPECT_TRUE(id.empty()) << "an invalid id is not echoed";
+    }
+
+    lawful::v1::Contact with_consent;
+    auto* consent = with_consent.add_consents();
+    consent->set_id(c.id);
+    consent->set_purpose("newsletter");
+    consent->set_channel(lawful::v1::CHANNEL_EMAIL);
+    consent->mutable_granted_at()->set_seconds(1);
+    ASSERT_TRUE(ValidateContactBytes(with_consent.SerializeAsString(), &id, &problem));
+    EXPECT_EQ(problem.has_value(), !c.valid);
+    if (!c.valid) {
+      EXPECT_EQ(problem->field_path, "consents[0].id");
+    }
+  }
 }
 
 }  // namespace
