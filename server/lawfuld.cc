@@ -159,6 +159,19 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(std::string* error) {
 }
 
 int Run() {
+  // Signals are taken synchronously by sigwait() in this thread, never by a handler. They are
+  // blocked first, before anything can start a thread (creating gRPC credentials starts gRPC's
+  // own), so every thread inherits the mask: a SIGHUP delivered to a thread that had it
+  // unblocked would take its default action and kill the server. A shell may have started us
+  // with SIGINT ignored, and an ignored signal is discarded even when blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int handled : {SIGHUP, SIGTERM, SIGINT}) {
+    std::signal(handled, SIG_DFL);
+    sigaddset(&signals, handled);
+  }
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const int64_t max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   const int32_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -177,17 +190,6 @@ int Run() {
     std::fprintf(stderr, "lawfuld: %s\n", credentials_error.c_str());
     return 1;
   }
-
-  // Signals are taken synchronously by sigwait() in this thread, never by a handler. They are
-  // blocked before any other thread exists so that gRPC's threads inherit the mask. A shell may
-  // have started us with SIGINT ignored, and an ignored signal is discarded even when blocked.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int handled : {SIGHUP, SIGTERM, SIGINT}) {
-    std::signal(handled, SIG_DFL);
-    sigaddset(&signals, handled);
-  }
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // The rules load before the port is bound, so no call is ever answered without a rule set.
   RuleSetStore store(absl::GetFlag(FLAGS_rules));
