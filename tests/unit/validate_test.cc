@@ -174,9 +174,11 @@ TEST(ValidateContactBytesTest, IdsThatAreNotUtf8AreProblems) {
     SCOPED_TRACE(absl::CEscape(c.id));
     lawful::v1::Contact contact;
     contact.set_id(c.id);
+    // `id` is a view into the bytes, which must outlive it.
+    const std::string bytes = contact.SerializeAsString();
     std::string_view id;
     std::optional<ContactProblem> problem;
-    ASSERT_TRUE(ValidateContactBytes(contact.SerializeAsString(), &id, &problem));
+    ASSERT_TRUE(ValidateContactBytes(bytes, &id, &problem));
     EXPECT_EQ(problem.has_value(), !c.valid);
     if (c.valid) {
       EXPECT_EQ(id, c.id);
@@ -191,7 +193,8 @@ TEST(ValidateContactBytesTest, IdsThatAreNotUtf8AreProblems) {
     consent->set_purpose("newsletter");
     consent->set_channel(lawful::v1::CHANNEL_EMAIL);
     consent->mutable_granted_at()->set_seconds(1);
-    ASSERT_TRUE(ValidateContactBytes(with_consent.SerializeAsString(), &id, &problem));
+    const std::string consent_bytes = with_consent.SerializeAsString();
+    ASSERT_TRUE(ValidateContactBytes(consent_bytes, &id, &problem));
     EXPECT_EQ(problem.has_value(), !c.valid);
     if (!c.valid) {
       EXPECT_EQ(problem->field_path, "consents[0].id");
