@@ -1,36 +1,63 @@
 #include "eval.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iostream>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
-#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/arena.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "csv.h"
+#include "decision_lines.h"
+#include "decision_output.h"
 #include "input.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
+#include "transcoder.h"
+#include "validate.h"
 
 namespace lawful::cli {
 namespace {
 
 using DecisionBatch = google::protobuf::RepeatedPtrField<lawful::v1::Decision>;
 
-// A DecideBatch call of kEvalChunkSize contacts answers well within this.
+// A DecideBatch call of kEvalServerBatch contacts answers well within this.
 constexpr auto kCallTimeout = std::chrono::seconds(60);
 constexpr int kMaxMessageBytes = 64 << 20;
+// Input bytes per chunk, the unit of work of a thread: large enough that the per-chunk costs
+// (queues, a DecideBatch call) vanish, small enough that the chunks in flight (two per thread,
+// plus two) keep memory to some tens of megabytes for any input size.
+constexpr size_t kChunkBytes = 1 << 20;
+// Rejected lines printed on stderr; all of them are counted, and written to --rejects.
+constexpr int kMaxReportedRejects = 20;
+
+enum class Format { kJsonl, kCsv };
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
   // ToUnixSeconds rounds towards the past, so the nanos are never negative.
@@ -63,46 +90,285 @@ absl::StatusOr<lawful::v1::Outreach> OutreachFromFlags(const EvalOptions& option
   return outreach;
 }
 
-// Decides a chunk of contacts: one decision per contact, in order.
+int64_t ThreadCpuNanos() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chunks: the unit that flows from the reader through a worker to the writer
+// ---------------------------------------------------------------------------------------------
+
+// Input bytes followed by kJsonPadding readable bytes, as simdjson needs past a document.
+class TextBuffer {
+ public:
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  std::string_view view() const { return std::string_view(data_.get(), size_); }
+  void resize(size_t size) { size_ = size; }  // within capacity()
+  // Room for `capacity` bytes, keeping the contents.
+  void Reserve(size_t capacity) {
+    if (capacity <= capacity_) return;
+    std::unique_ptr<char[]> bigger(new char[capacity + kJsonPadding]);
+    if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+    std::memset(bigger.get() + capacity, 0, kJsonPadding);
+    data_ = std::move(bigger);
+    capacity_ = capacity;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// One parsed contact of a chunk: where its wire bytes and its input record are.
+struct ChunkContact {
+  size_t wire_begin = 0;
+  size_t wire_end = 0;
+  size_t text_begin = 0;
+  size_t text_end = 0;  // including its line break
+  uint64_t index = 0;
+};
+
+// Decisions per outcome and reason. A handful of distinct pairs: a linear scan beats hashing.
+struct ReasonCount {
+  int outcome = 0;
+  std::string reason;
+  uint64_t count = 0;
+};
+void CountReason(int outcome, std::string_view reason, uint64_t n,
+                 std::vector<ReasonCount>* counts) {
+  for (ReasonCount& c : *counts) {
+    if (c.outcome == outcome && c.reason == reason) {
+      c.count += n;
+      return;
+    }
+  }
+  counts->push_back({outcome, std::string(reason), n});
+}
+
+// CPU time per stage, summed over threads (CLOCK_THREAD_CPUTIME_ID).
+struct StageTimes {
+  int64_t parse = 0;   // JSON or CSV to contact wire bytes
+  int64_t decide = 0;  // required-field checks and the engine (or the DecideBatch calls)
+  int64_t format = 0;  // decision lines, allowed/denied copies, counts
+};
+
+struct Chunk {
+  Chunk() : arena_block(new char[kArenaBlockBytes]) { ResetOutputs(); }
+
+  // Set by the reader.
+  uint64_t sequence = 0;
+  uint64_t first_line = 1;   // 1-based number of the first line of `text`
+  uint64_t first_index = 0;  // position in the input of the first record of `text`
+  uint64_t records = 0;      // records in `text`, as the reader counted them
+  TextBuffer text;           // whole records
+
+  // Set by a worker.
+  std::string wire;  // the parsed contacts' wire bytes, back to back
+  std::vector<ChunkContact> contacts;
+  std::vector<std::string_view> views;  // each contact's wire bytes
+  // In-process decisions: the engine's, with each contact's id (a view into `wire`) and the
+  // contacts refused for a missing required field, by position.
+  std::vector<Decision> verdicts;
+  std::vector<std::string_view> ids;
+  std::vector<std::pair<size_t, server::ContactProblem>> problems;
+  // lawfuld's decisions, on an arena whose first block is kept from chunk to chunk.
+  static constexpr size_t kArenaBlockBytes = 1 << 20;
+  std::unique_ptr<char[]> arena_block;
+  std::optional<google::protobuf::Arena> arena;
+  DecisionBatch* decisions = nullptr;
+
+  std::string decisions_out;
+  std::string allowed_out;
+  std::string denied_out;
+  std::string rejects_out;
+  std::vector<std::string> reject_messages;  // the first few, for stderr
+  std::vector<ReasonCount> counts;
+  uint64_t blank = 0;
+  uint64_t rejected = 0;
+  uint64_t seen = 0;     // records looked at: decided + rejected + blank
+  bool stopped = false;  // --strict: stopped at a rejected line
+  std::string stop_message;
+  absl::Status failure;
+  StageTimes times;
+
+  void ResetOutputs() {
+    decisions = nullptr;
+    arena.reset();
+    google::protobuf::ArenaOptions options;
+    options.initial_block = arena_block.get();
+    options.initial_block_size = kArenaBlockBytes;
+    arena.emplace(options);
+    decisions = google::protobuf::Arena::CreateMessage<lawful::v1::DecideBatchResponse>(&*arena)
+                    ->mutable_decisions();
+    wire.clear();
+    contacts.clear();
+    views.clear();
+    problems.clear();
+    decisions_out.clear();
+    allowed_out.clear();
+    denied_out.clear();
+    rejects_out.clear();
+    reject_messages.clear();
+    counts.clear();
+    blank = rejected = seen = 0;
+    stopped = false;
+    stop_message.clear();
+    failure = absl::OkStatus();
+    times = StageTimes{};
+  }
+};
+
+// A worker thread's scratch, reused from chunk to chunk.
+struct WorkerScratch {
+  explicit WorkerScratch(bool csv_output) : csv(csv_output) {}
+  const bool csv;
+  Evaluator evaluator;
+  std::unique_ptr<DecisionLineWriter> lines;  // in-process decisions
+  ProtoJsonPrinter printer{lawful::v1::Decision::descriptor()};
+  lawful::v1::Decision message;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Deciding
+// ---------------------------------------------------------------------------------------------
+
+// What a decision line says, for the summary and the allowed/denied split.
+struct Verdict {
+  int outcome = 0;  // lawful.v1.Outcome
+  std::string_view reason;
+};
+
+// Decides chunks of contacts. Safe to call from many threads at once, each with its own scratch.
 class Decider {
  public:
   virtual ~Decider() = default;
-  // May consume `contacts`.
-  virtual absl::Status Decide(ContactBatch* contacts, DecisionBatch* decisions) = 0;
-  // The rule-set version and instant of the decisions so far (empty/nullopt before any).
-  virtual std::string version() const = 0;
-  virtual std::optional<absl::Time> at() const = 0;
+  // Decides the contacts chunk.views, keeping the decisions in the chunk.
+  virtual absl::Status Decide(Chunk& chunk, WorkerScratch& scratch) = 0;
+  // Appends the line of the chunk's i-th decision to `out`.
+  virtual Verdict Line(Chunk& chunk, size_t i, WorkerScratch& scratch, std::string* out) = 0;
+  virtual const std::string& version() const = 0;
+  virtual absl::Time at() const = 0;
 };
 
-// Decides in this process, with the same engine calls lawfuld makes.
+// Decides in this process, exactly as lawfuld's DecideBatch does (server/service.cc), so that
+// both modes print the same bytes: a contact missing a required field (server/validate.h) gets
+// its own ERROR decision, every other one the engine's.
 class EngineDecider final : public Decider {
  public:
   EngineDecider(dsl::LoadedRuleSet loaded, PreparedOutreach outreach)
       : loaded_(std::move(loaded)), outreach_(std::move(outreach)) {}
 
-  absl::Status Decide(ContactBatch* contacts, DecisionBatch* decisions) override {
-    decisions->Clear();
-    decisions->Reserve(contacts->size());
-    for (const lawful::v1::Contact& contact : *contacts) {
-      const Decision decision = evaluator_.Decide(outreach_, contact);
-      lawful::v1::Decision* out = decisions->Add();
-      loaded_.rule_set->ToProto(decision, out);
-      out->set_contact_id(contact.id());
+  absl::Status Decide(Chunk& chunk, WorkerScratch& scratch) override {
+    const size_t n = chunk.views.size();
+    chunk.verdicts.resize(n);
+    chunk.ids.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      std::optional<server::ContactProblem> problem;
+      if (!server::ValidateContactBytes(chunk.views[i], &chunk.ids[i], &problem)) {
+        return absl::InternalError("the transcoder wrote a malformed contact");
+      }
+      if (problem.has_value()) {
+        chunk.problems.emplace_back(i, *std::move(problem));
+        continue;
+      }
+      chunk.verdicts[i] = scratch.evaluator.Decide(outreach_, chunk.views[i]);
     }
     return absl::OkStatus();
   }
-  std::string version() const override { return loaded_.rule_set->version(); }
-  std::optional<absl::Time> at() const override { return outreach_.at; }
+
+  Verdict Line(Chunk& chunk, size_t i, WorkerScratch& scratch, std::string* out) override {
+    if (scratch.lines == nullptr) {
+      scratch.lines = std::make_unique<DecisionLineWriter>(*loaded_.rule_set, scratch.csv);
+    }
+    const auto index = static_cast<uint32_t>(chunk.contacts[i].index);
+    const auto problem =
+        std::lower_bound(chunk.problems.begin(), chunk.problems.end(), i,
+                         [](const auto& entry, size_t position) { return entry.first < position; });
+    if (problem != chunk.problems.end() && problem->first == i) {
+      lawful::v1::Decision& message = scratch.message;
+      message.Clear();
+      message.set_outcome(lawful::v1::OUTCOME_ERROR);
+      message.mutable_error()->set_field_path(problem->second.field_path);
+      message.mutable_error()->set_message(problem->second.message);
+      message.set_contact_id(chunk.ids[i].data(), chunk.ids[i].size());
+      message.set_index(index);
+      scratch.lines->AppendMessage(message, out);
+      return {lawful::v1::OUTCOME_ERROR, ""};
+    }
+    const Decision& decision = chunk.verdicts[i];
+    scratch.lines->Append(decision, chunk.views[i], chunk.ids[i], index, out);
+    return {static_cast<int>(decision.outcome),
+            decision.outcome == Outcome::kError || decision.rule == nullptr
+                ? std::string_view()
+                : std::string_view(decision.rule->reason)};
+  }
+
+  const std::string& version() const override { return loaded_.rule_set->version(); }
+  absl::Time at() const override { return outreach_.at; }
 
  private:
-  dsl::LoadedRuleSet loaded_;
-  PreparedOutreach outreach_;
-  Evaluator evaluator_;
+  const dsl::LoadedRuleSet loaded_;
+  const PreparedOutreach outreach_;
 };
 
-// Decides with DecideBatch on a lawfuld.
+// Decides with DecideBatch calls on a lawfuld, every call pinned to one rule set and instant.
 class ServerDecider final : public Decider {
  public:
+  // Connects and asks for the rule-set version (and, without --at, the server's clock) with an
+  // empty batch, which also checks the outreach: every later call is pinned to them, so one run
+  // never mixes two rule sets (a reload in between fails the run with FAILED_PRECONDITION).
+  static absl::StatusOr<std::unique_ptr<ServerDecider>> Connect(const std::string& address,
+                                                                lawful::v1::Outreach outreach) {
+    auto decider = std::unique_ptr<ServerDecider>(new ServerDecider(address, std::move(outreach)));
+    lawful::v1::DecideBatchResponse response;
+    if (absl::Status status = decider->Call({}, &response); !status.ok()) return status;
+    decider->version_ = response.rule_set_version();
+    *decider->outreach_.mutable_at() = response.at();
+    return decider;
+  }
+
+  absl::Status Decide(Chunk& chunk, WorkerScratch& /*scratch*/) override {
+    const std::vector<std::string_view>& contacts = chunk.views;
+    lawful::v1::DecideBatchResponse response;
+    for (size_t begin = 0; begin < contacts.size(); begin += kEvalServerBatch) {
+      const size_t end = std::min(contacts.size(), begin + kEvalServerBatch);
+      const std::vector<std::string_view> slice(contacts.begin() + begin, contacts.begin() + end);
+      if (absl::Status status = Call(slice, &response); !status.ok()) return status;
+      if (static_cast<size_t>(response.decisions_size()) != slice.size()) {
+        return absl::InternalError(
+            absl::StrFormat("DecideBatch answered %d decisions for %d contacts",
+                            response.decisions_size(), slice.size()));
+      }
+      for (lawful::v1::Decision& decision : *response.mutable_decisions()) {
+        *chunk.decisions->Add() = std::move(decision);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  Verdict Line(Chunk& chunk, size_t i, WorkerScratch& scratch, std::string* out) override {
+    lawful::v1::Decision& decision = *chunk.decisions->Mutable(static_cast<int>(i));
+    // The server numbers each call from 0; the line carries the position in the whole input.
+    decision.set_index(static_cast<uint32_t>(chunk.contacts[i].index));
+    if (scratch.csv) {
+      AppendDecisionCsv(decision, out);
+    } else {
+      scratch.printer.Print(decision, out);
+      out->push_back('\n');
+    }
+    return {decision.outcome(), decision.reason()};
+  }
+
+  const std::string& version() const override { return version_; }
+  absl::Time at() const override { return FromProto(outreach_.at()); }
+
+ private:
   ServerDecider(const std::string& address, lawful::v1::Outreach outreach)
       : outreach_(std::move(outreach)) {
     grpc::ChannelArguments args;
@@ -112,137 +378,803 @@ class ServerDecider final : public Decider {
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
   }
 
-  absl::Status Decide(ContactBatch* contacts, DecisionBatch* decisions) override {
+  absl::Status Call(const std::vector<std::string_view>& contacts,
+                    lawful::v1::DecideBatchResponse* response) {
     lawful::v1::DecideBatchRequest request;
     *request.mutable_outreach() = outreach_;
     request.set_rule_set_version(version_);
-    const int sent = contacts->size();
-    request.mutable_contacts()->Swap(contacts);
-    lawful::v1::DecideBatchResponse response;
+    for (const std::string_view bytes : contacts) {
+      if (!request.add_contacts()->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return absl::InternalError("the transcoder wrote a malformed contact");
+      }
+    }
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    const grpc::Status status = stub_->DecideBatch(&context, request, &response);
+    response->Clear();
+    const grpc::Status status = stub_->DecideBatch(&context, request, response);
     if (!status.ok()) {
       return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          absl::StrFormat("DecideBatch: %s", status.error_message()));
+                          absl::StrCat("DecideBatch: ", status.error_message()));
     }
-    if (response.decisions_size() != sent) {
-      return absl::InternalError(absl::StrFormat(
-          "DecideBatch answered %d decisions for %d contacts", response.decisions_size(), sent));
-    }
-    if (version_.empty()) {
-      // Later chunks are pinned to the first chunk's rule set and instant, so one run never
-      // mixes two rule sets: a reload in between fails the run with FAILED_PRECONDITION.
-      version_ = response.rule_set_version();
-      *outreach_.mutable_at() = response.at();
-    }
-    decisions->Swap(response.mutable_decisions());
     return absl::OkStatus();
   }
-  std::string version() const override { return version_; }
-  std::optional<absl::Time> at() const override {
-    if (!outreach_.has_at()) return std::nullopt;
-    return FromProto(outreach_.at());
-  }
 
- private:
-  lawful::v1::Outreach outreach_;
+  lawful::v1::Outreach outreach_;  // `at` pinned once connected
   std::string version_;
   std::unique_ptr<lawful::v1::Lawful::Stub> stub_;
 };
+
+// The end of the record starting at `begin`: the position of the line break that ends it, or
+// the text's size. A CSV record runs on across line breaks inside quotes.
+size_t RecordEnd(std::string_view text, size_t begin, Format format, bool* multiline) {
+  const char* const data = text.data();
+  const void* nl = std::memchr(data + begin, '\n', text.size() - begin);
+  const size_t line_end = nl == nullptr ? text.size() : static_cast<const char*>(nl) - data;
+  *multiline = false;
+  if (format != Format::kCsv || std::memchr(data + begin, '"', line_end - begin) == nullptr) {
+    return line_end;
+  }
+  bool quoted = false;
+  for (size_t i = begin; i < text.size(); ++i) {
+    if (data[i] == '"') {
+      quoted = !quoted;
+    } else if (data[i] == '\n') {
+      if (!quoted) return i;
+      *multiline = true;
+    }
+  }
+  return text.size();
+}
+
+// Counts the line breaks and the records of `text`, and finds where its last whole record ends
+// (after its line break; 0 when no record ends in it).
+struct TextShape {
+  uint64_t lines = 0;
+  uint64_t records = 0;
+  size_t last_record_end = 0;
+};
+TextShape ShapeOf(std::string_view text, Format format) {
+  TextShape shape;
+  if (format == Format::kJsonl) {
+    // A record per line: memchr from line break to line break.
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    while (const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p))) {
+      ++shape.lines;
+      p = static_cast<const char*>(nl) + 1;
+    }
+    shape.records = shape.lines;
+    shape.last_record_end = static_cast<size_t>(p - text.data());
+    return shape;
+  }
+  size_t at = 0;
+  bool multiline = false;
+  while (at < text.size()) {
+    const size_t end = RecordEnd(text, at, format, &multiline);
+    if (end == text.size()) break;
+    shape.lines += 1 + (multiline ? std::count(text.begin() + at, text.begin() + end, '\n') : 0);
+    ++shape.records;
+    at = end + 1;
+    shape.last_record_end = at;
+  }
+  return shape;
+}
+
+bool IsBlank(std::string_view record) {
+  for (const char c : record) {
+    if (c != ' ' && c != '\t' && c != '\r') return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------
+
+class EvalRun {
+ public:
+  EvalRun(const EvalOptions& options, Format input_format, Format output_format,
+          std::string input_name, Decider* decider,
+          std::shared_ptr<const CsvContactMapping> mapping, char delimiter)
+      : options_(options),
+        input_format_(input_format),
+        output_format_(output_format),
+        input_name_(std::move(input_name)),
+        decider_(decider),
+        mapping_(std::move(mapping)),
+        delimiter_(delimiter) {}
+
+  // Reads `fd` (whose first `pending` bytes, `first_line` and on, were already read), decides,
+  // writes and summarizes. Returns the exit code.
+  int Run(int fd, int64_t input_size, std::string pending, uint64_t first_line, FILE* allowed,
+          FILE* denied, FILE* rejects);
+
+ private:
+  void Reader(int fd, std::string carry, uint64_t first_line);
+  void Worker();
+  void Process(Chunk& chunk, JsonTranscoder& transcoder, CsvRowConverter* csv, std::string& json,
+               WorkerScratch& scratch);
+  void Reject(Chunk& chunk, uint64_t line, std::string_view record, const FieldError& error);
+  void Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects);
+  void Progress(bool final);
+  void Summary(bool stopped);
+
+  Chunk* AcquireFree();
+  void Cancel();
+
+  const EvalOptions& options_;
+  const Format input_format_;
+  const Format output_format_;
+  const std::string input_name_;
+  Decider* const decider_;
+  const std::shared_ptr<const CsvContactMapping> mapping_;
+  const char delimiter_;
+
+  std::mutex mu_;
+  std::condition_variable free_cv_;  // the reader waits for a free chunk
+  std::condition_variable work_cv_;  // workers wait for work
+  std::condition_variable done_cv_;  // the writer waits for the next chunk in order
+  std::vector<std::unique_ptr<Chunk>> chunks_;
+  std::deque<Chunk*> free_;
+  std::deque<Chunk*> work_;
+  std::map<uint64_t, Chunk*> done_;
+  bool reading_done_ = false;
+  uint64_t chunk_count_ = 0;
+  uint64_t records_read_ = 0;  // as the reader counted them
+  absl::Status read_failure_;
+  bool cancelled_ = false;
+  int64_t read_cpu_ = 0;
+
+  // The writer's (main thread's) own state.
+  std::atomic<uint64_t> bytes_read_{0};
+  int64_t input_size_ = -1;
+  absl::Time start_;
+  absl::Time last_progress_ = absl::InfinitePast();
+  bool progress_shown_ = false;
+  uint64_t decided_ = 0;
+  uint64_t rejected_ = 0;
+  uint64_t blank_ = 0;
+  uint64_t seen_ = 0;
+  int reported_ = 0;
+  std::vector<ReasonCount> counts_;
+  StageTimes times_;
+  int64_t write_cpu_ = 0;
+  bool write_failed_ = false;
+};
+
+Chunk* EvalRun::AcquireFree() {
+  std::unique_lock lock(mu_);
+  free_cv_.wait(lock, [&] { return cancelled_ || !free_.empty(); });
+  if (cancelled_) return nullptr;
+  Chunk* chunk = free_.front();
+  free_.pop_front();
+  return chunk;
+}
+
+void EvalRun::Cancel() {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+  free_cv_.notify_all();
+  work_cv_.notify_all();
+  done_cv_.notify_all();
+}
+
+void EvalRun::Reader(int fd, std::string carry, uint64_t first_line) {
+  const int64_t cpu_start = ThreadCpuNanos();
+  uint64_t line = first_line;
+  uint64_t index = 0;
+  uint64_t sequence = 0;
+  uint64_t records = 0;
+  bool eof = false;
+  bool first = true;
+  absl::Status failure;
+  while (!eof || !carry.empty()) {
+    Chunk* chunk = AcquireFree();
+    if (chunk == nullptr) break;
+    TextBuffer& text = chunk->text;
+    text.Reserve(std::max(kChunkBytes, carry.size()) + kChunkBytes / 4);
+    std::memcpy(text.data(), carry.data(), carry.size());
+    text.resize(carry.size());
+    carry.clear();
+    size_t want = kChunkBytes;
+    TextShape shape;
+    while (true) {
+      while (!eof && text.size() < want) {
+        if (text.capacity() - text.size() < (64 << 10)) text.Reserve(text.capacity() * 2);
+        const ssize_t n = read(fd, text.data() + text.size(), text.capacity() - text.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          failure = absl::InternalError(
+              absl::StrCat("cannot read ", input_name_, ": ", std::strerror(errno)));
+          eof = true;
+          break;
+        }
+        if (n == 0) {
+          eof = true;
+          break;
+        }
+        text.resize(text.size() + static_cast<size_t>(n));
+        bytes_read_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      }
+      if (first && first_line == 1 && text.size() >= 3 &&
+          std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) {
+        // A byte-order mark, as some Windows tools write: not part of the first line.
+        std::memmove(text.data(), text.data() + 3, text.size() - 3);
+        text.resize(text.size() - 3);
+      }
+      first = false;
+      shape = ShapeOf(text.view(), input_format_);
+      if (shape.last_record_end > 0 || eof) break;
+      want = text.size() * 2;  // one record longer than a chunk: read on
+    }
+    if (eof && shape.last_record_end < text.size()) {
+      // The last line has no line break: it is a record all the same.
+      shape.lines += 1;
+      shape.records += 1;
+      shape.last_record_end = text.size();
+    }
+    carry.assign(text.data() + shape.last_record_end, text.size() - shape.last_record_end);
+    text.resize(shape.last_record_end);
+    if (text.size() == 0) {
+      std::lock_guard lock(mu_);
+      free_.push_back(chunk);
+      free_cv_.notify_all();
+      continue;
+    }
+    chunk->sequence = sequence++;
+    chunk->first_line = line;
+    chunk->first_index = index;
+    chunk->records = shape.records;
+    line += shape.lines;
+    index += shape.records;
+    records += shape.records;
+    std::lock_guard lock(mu_);
+    work_.push_back(chunk);
+    work_cv_.notify_one();
+  }
+  std::lock_guard lock(mu_);
+  reading_done_ = true;
+  chunk_count_ = sequence;
+  records_read_ = records;
+  read_failure_ = failure;
+  read_cpu_ = ThreadCpuNanos() - cpu_start;
+  work_cv_.notify_all();
+  done_cv_.notify_all();
+}
+
+void EvalRun::Worker() {
+  JsonTranscoder transcoder(lawful::v1::Contact::descriptor());
+  std::unique_ptr<CsvRowConverter> csv;
+  if (input_format_ == Format::kCsv) csv = std::make_unique<CsvRowConverter>(mapping_, delimiter_);
+  WorkerScratch scratch(output_format_ == Format::kCsv);
+  std::string json;
+  while (true) {
+    Chunk* chunk = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [&] { return cancelled_ || !work_.empty() || reading_done_; });
+      if (cancelled_ || work_.empty()) return;
+      chunk = work_.front();
+      work_.pop_front();
+    }
+    Process(*chunk, transcoder, csv.get(), json, scratch);
+    std::lock_guard lock(mu_);
+    done_[chunk->sequence] = chunk;
+    done_cv_.notify_all();
+  }
+}
+
+void EvalRun::Reject(Chunk& chunk, uint64_t line, std::string_view record,
+                     const FieldError& error) {
+  ++chunk.rejected;
+  std::string where;
+  if (!error.column.empty()) {
+    where = error.path.empty() ? absl::StrCat("column ", error.column, ": ")
+                               : absl::StrCat("column ", error.column, " (", error.path, "): ");
+  } else if (!error.path.empty()) {
+    where = absl::StrCat(error.path, ": ");
+  }
+  std::string message = absl::StrCat(input_name_, ":", line, ": ", where, error.message);
+  if (chunk.reject_messages.size() < kMaxReportedRejects) chunk.reject_messages.push_back(message);
+  if (options_.strict) {
+    chunk.stopped = true;
+    chunk.stop_message = std::move(message);
+  }
+  // The reject file: one JSON object per line, with the input line as it was.
+  std::string& out = chunk.rejects_out;
+  absl::StrAppend(&out, "{\"line\":", line);
+  if (!error.path.empty()) {
+    out.append(",\"field\":");
+    AppendProtoJsonString(error.path, &out);
+  }
+  if (!error.column.empty()) {
+    out.append(",\"column\":");
+    if (!AppendProtoJsonString(error.column, &out)) out.append("\"\"");
+  }
+  out.append(",\"error\":");
+  if (!AppendProtoJsonString(error.message, &out)) out.append("\"\"");
+  out.append(",\"input\":");
+  if (!AppendProtoJsonString(record, &out)) {
+    // Not UTF-8 (e.g. a Latin-1 export): keep what can be kept, marking each bad byte.
+    std::string repaired;
+    for (const char c : record) {
+      if (static_cast<unsigned char>(c) < 0x80) {
+        repaired.push_back(c);
+      } else {
+        repaired.append("\xEF\xBF\xBD");  // U+FFFD
+      }
+    }
+    AppendProtoJsonString(repaired, &out);
+  }
+  out.append("}\n");
+}
+
+void EvalRun::Process(Chunk& chunk, JsonTranscoder& transcoder, CsvRowConverter* csv,
+                      std::string& json, WorkerScratch& scratch) {
+  chunk.ResetOutputs();
+  // Parse: each record to the contact's wire bytes.
+  int64_t t0 = ThreadCpuNanos();
+  const std::string_view text = chunk.text.view();
+  uint64_t line = chunk.first_line;
+  uint64_t index = chunk.first_index;
+  FieldError error;
+  size_t at = 0;
+  while (at < text.size()) {
+    bool multiline = false;
+    const size_t end = RecordEnd(text, at, input_format_, &multiline);
+    const size_t next = end < text.size() ? end + 1 : text.size();
+    std::string_view record = text.substr(at, end - at);
+    if (!record.empty() && record.back() == '\r') record.remove_suffix(1);
+    ++chunk.seen;
+    if (IsBlank(record)) {
+      ++chunk.blank;
+    } else {
+      const size_t wire_begin = chunk.wire.size();
+      bool ok;
+      if (csv != nullptr) {
+        ok = csv->ToJson(record, &json, &error);
+        if (ok) {
+          const size_t size = json.size();
+          json.append(kJsonPadding, '\0');
+          ok = transcoder.Transcode(std::string_view(json.data(), size), &chunk.wire, &error);
+          if (!ok) csv->NameColumn(&error);
+        }
+      } else {
+        ok = transcoder.Transcode(record, &chunk.wire, &error);
+      }
+      if (ok) {
+        chunk.contacts.push_back({wire_begin, chunk.wire.size(), at, next, index});
+      } else {
+        Reject(chunk, line, record, error);
+        if (chunk.stopped) break;
+      }
+    }
+    line += 1 + (multiline ? std::count(text.begin() + at, text.begin() + end, '\n') : 0);
+    ++index;
+    at = next;
+  }
+  int64_t t1 = ThreadCpuNanos();
+  chunk.times.parse = t1 - t0;
+
+  // Decide.
+  chunk.views.reserve(chunk.contacts.size());
+  for (const ChunkContact& c : chunk.contacts) {
+    chunk.views.emplace_back(chunk.wire.data() + c.wire_begin, c.wire_end - c.wire_begin);
+  }
+  if (!chunk.views.empty()) {
+    chunk.failure = decider_->Decide(chunk, scratch);
+    if (!chunk.failure.ok()) return;
+  }
+  t0 = ThreadCpuNanos();
+  chunk.times.decide = t0 - t1;
+
+  // Format: decision lines, the allowed/denied split, counts.
+  for (size_t i = 0; i < chunk.contacts.size(); ++i) {
+    const Verdict verdict = decider_->Line(chunk, i, scratch, &chunk.decisions_out);
+    CountReason(verdict.outcome, verdict.reason, 1, &chunk.counts);
+    const bool allowed = verdict.outcome == lawful::v1::OUTCOME_ALLOW;
+    if (allowed ? options_.allowed_path.empty() : options_.denied_path.empty()) continue;
+    const ChunkContact& c = chunk.contacts[i];
+    std::string& split = allowed ? chunk.allowed_out : chunk.denied_out;
+    split.append(text.data() + c.text_begin, c.text_end - c.text_begin);
+    if (c.text_end == text.size() && (text.empty() || text.back() != '\n')) split.push_back('\n');
+  }
+  chunk.times.format = ThreadCpuNanos() - t0;
+}
+
+bool WriteAll(FILE* file, const std::string& bytes) {
+  return file == nullptr || bytes.empty() ||
+         std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+}
+
+void EvalRun::Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects) {
+  const int64_t t0 = ThreadCpuNanos();
+  // The one place every chunk's decisions pass, in input order, with the contacts' wire bytes
+  // (chunk.views into chunk.wire) still alive: an audit log (--audit_log) attaches here. The
+  // decisions are the engine's in-process (chunk.verdicts, chunk.ids, chunk.problems; the rule
+  // set's ToProto makes messages of them) and lawfuld's messages with --server
+  // (chunk.decisions); chunk.contacts[i].index is each one's position in the input.
+  if (!WriteAll(stdout, chunk.decisions_out) || !WriteAll(allowed, chunk.allowed_out) ||
+      !WriteAll(denied, chunk.denied_out) || !WriteAll(rejects, chunk.rejects_out)) {
+    write_failed_ = true;
+  }
+  for (const std::string& message : chunk.reject_messages) {
+    if (reported_++ >= kMaxReportedRejects) break;
+    if (progress_shown_) std::fputs("\r\x1b[K", stderr);
+    std::fprintf(stderr, "lawful eval: %s\n", message.c_str());
+  }
+  decided_ += chunk.contacts.size();
+  rejected_ += chunk.rejected;
+  blank_ += chunk.blank;
+  seen_ += chunk.seen;
+  for (const ReasonCount& c : chunk.counts) CountReason(c.outcome, c.reason, c.count, &counts_);
+  times_.parse += chunk.times.parse;
+  times_.decide += chunk.times.decide;
+  times_.format += chunk.times.format;
+  write_cpu_ += ThreadCpuNanos() - t0;
+}
+
+std::string FormatDuration(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+}
+
+void EvalRun::Progress(bool final) {
+  if (final) {
+    if (progress_shown_) std::fputs("\r\x1b[K", stderr);
+    return;
+  }
+  const absl::Time now = absl::Now();
+  if (now - last_progress_ < absl::Milliseconds(200)) return;
+  last_progress_ = now;
+  const double elapsed = absl::ToDoubleSeconds(now - start_);
+  const double rate = elapsed > 0 ? static_cast<double>(seen_) / elapsed : 0;
+  std::string line = "\r\x1b[Klawful eval: ";
+  const uint64_t read = bytes_read_.load(std::memory_order_relaxed);
+  const bool sized = input_size_ > 0 && read > 0;
+  // The share read runs ahead of the share decided by at most the chunks in flight.
+  const double fraction = sized ? std::min(1.0, static_cast<double>(read) / input_size_) : 0;
+  if (sized) {
+    constexpr int kWidth = 24;
+    const int filled = static_cast<int>(fraction * kWidth);
+    absl::StrAppend(&line, "[", std::string(filled, '#'), std::string(kWidth - filled, '.'), "] ",
+                    absl::StrFormat("%5.1f%% ", 100 * fraction));
+  }
+  absl::StrAppendFormat(&line, "%d %s, %.0f/s", seen_,
+                        input_format_ == Format::kCsv ? "rows" : "lines", rate);
+  if (sized && fraction > 0) {
+    absl::StrAppend(&line, ", ETA ", FormatDuration(elapsed * (1 - fraction) / fraction));
+  }
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+  progress_shown_ = true;
+}
+
+void EvalRun::Summary(bool stopped) {
+  const char* unit = input_format_ == Format::kCsv ? "rows" : "lines";
+  std::fprintf(stderr, "lawful eval: %s: %llu %s = %llu decided + %llu rejected + %llu blank%s\n",
+               input_name_.c_str(), static_cast<unsigned long long>(seen_), unit,
+               static_cast<unsigned long long>(decided_),
+               static_cast<unsigned long long>(rejected_), static_cast<unsigned long long>(blank_),
+               stopped ? " (stopped at the first rejected line: --strict)" : "");
+  std::fprintf(stderr, "lawful eval: %s by %s at %s, rule set %s\n", options_.purpose.c_str(),
+               options_.channel.c_str(), FormatAt(decider_->at()).c_str(),
+               decider_->version().c_str());
+  std::vector<ReasonCount> rows = counts_;
+  std::sort(rows.begin(), rows.end(), [](const ReasonCount& a, const ReasonCount& b) {
+    if (a.count != b.count) return a.count > b.count;
+    if (a.outcome != b.outcome) return a.outcome < b.outcome;
+    return a.reason < b.reason;
+  });
+  if (rejected_ > 0) rows.push_back({-1, "(malformed line)", rejected_});
+  if (rows.empty()) return;
+  const uint64_t contacts = decided_ + rejected_;
+  size_t reason_width = 6;
+  for (const ReasonCount& row : rows) reason_width = std::max(reason_width, row.reason.size());
+  std::string table =
+      absl::StrFormat("\n  %-8s  %-*s  %10s  %7s\n", "outcome", static_cast<int>(reason_width),
+                      "reason", "contacts", "share");
+  for (const ReasonCount& row : rows) {
+    const char* outcome = row.outcome == lawful::v1::OUTCOME_ALLOW   ? "allow"
+                          : row.outcome == lawful::v1::OUTCOME_DENY  ? "deny"
+                          : row.outcome == lawful::v1::OUTCOME_ERROR ? "error"
+                          : row.outcome < 0                          ? "rejected"
+                                                                     : "?";
+    absl::StrAppendFormat(&table, "  %-8s  %-*s  %10d  %6.2f%%\n", outcome,
+                          static_cast<int>(reason_width), row.reason, row.count,
+                          100.0 * static_cast<double>(row.count) / static_cast<double>(contacts));
+  }
+  std::fputs(table.c_str(), stderr);
+}
+
+int EvalRun::Run(int fd, int64_t input_size, std::string pending, uint64_t first_line,
+                 FILE* allowed, FILE* denied, FILE* rejects) {
+  start_ = absl::Now();
+  input_size_ = input_size;
+  bytes_read_ = pending.size();
+  const int threads = options_.threads > 0
+                          ? options_.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < 2 * threads + 2; ++i) {
+    chunks_.push_back(std::make_unique<Chunk>());
+    free_.push_back(chunks_.back().get());
+  }
+  const bool show_progress = isatty(STDERR_FILENO) == 1;
+
+  std::thread reader([&] { Reader(fd, std::move(pending), first_line); });
+  std::vector<std::thread> workers;
+  for (int i = 0; i < threads; ++i) workers.emplace_back([&] { Worker(); });
+
+  absl::Status failure;
+  bool stopped = false;
+  uint64_t next = 0;
+  while (true) {
+    Chunk* chunk = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      done_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] {
+        return done_.contains(next) || (reading_done_ && next == chunk_count_);
+      });
+      if (auto it = done_.find(next); it != done_.end()) {
+        chunk = it->second;
+        done_.erase(it);
+      } else if (reading_done_ && next == chunk_count_) {
+        if (!read_failure_.ok()) failure = read_failure_;
+        break;
+      }
+    }
+    if (show_progress) Progress(false);
+    if (chunk == nullptr) continue;
+    if (!chunk->failure.ok()) {
+      failure = chunk->failure;
+      break;
+    }
+    Emit(*chunk, allowed, denied, rejects);
+    if (chunk->stopped) {
+      stopped = true;
+      if (progress_shown_) std::fputs("\r\x1b[K", stderr);
+      std::fprintf(stderr, "lawful eval: --strict: stopped at %s\n", chunk->stop_message.c_str());
+      break;
+    }
+    ++next;
+    std::lock_guard lock(mu_);
+    free_.push_back(chunk);
+    free_cv_.notify_all();
+  }
+  Cancel();
+  reader.join();
+  for (std::thread& worker : workers) worker.join();
+  Progress(true);
+  const absl::Duration wall = absl::Now() - start_;
+
+  for (FILE* file : {stdout, allowed, denied, rejects}) {
+    if (file != nullptr && (std::fflush(file) != 0 || std::ferror(file))) write_failed_ = true;
+  }
+  if (!failure.ok()) {
+    std::fprintf(stderr,
+                 "lawful eval: %s; the output stops after the first %llu decided contacts\n",
+                 failure.ToString().c_str(), static_cast<unsigned long long>(decided_));
+    return kEvalExitFailed;
+  }
+  if (write_failed_) {
+    std::fprintf(stderr, "lawful eval: cannot write the output: %s\n", std::strerror(errno));
+    return kEvalExitFailed;
+  }
+  if (!stopped && seen_ != records_read_) {
+    // Every record read must have been decided, rejected or found blank: never silently dropped.
+    std::fprintf(stderr, "lawful eval: internal error: %llu records read but %llu accounted for\n",
+                 static_cast<unsigned long long>(records_read_),
+                 static_cast<unsigned long long>(seen_));
+    return kEvalExitFailed;
+  }
+  if (reported_ > kMaxReportedRejects) {
+    std::fprintf(stderr, "lawful eval: %llu more rejected lines not shown%s\n",
+                 static_cast<unsigned long long>(rejected_ - kMaxReportedRejects),
+                 rejects == nullptr ? " (--rejects=FILE lists them all)" : "");
+  }
+  Summary(stopped);
+  if (options_.timings) {
+    const double parse = static_cast<double>(times_.parse) / 1e9;
+    const double decide = static_cast<double>(times_.decide) / 1e9;
+    const double format = static_cast<double>(times_.format) / 1e9;
+    const double read = static_cast<double>(read_cpu_) / 1e9;
+    const double write = static_cast<double>(write_cpu_) / 1e9;
+    const double total = parse + decide + format + read + write;
+    const double seconds = absl::ToDoubleSeconds(wall);
+    auto share = [&](double part) { return total > 0 ? 100 * part / total : 0.0; };
+    std::fprintf(stderr,
+                 "lawful eval: timings: %.3f s wall, %.0f contacts/s, %d threads; CPU s by stage: "
+                 "read %.3f (%.1f%%), parse %.3f (%.1f%%), decide %.3f (%.1f%%), format %.3f "
+                 "(%.1f%%), write %.3f (%.1f%%)\n",
+                 seconds, seconds > 0 ? static_cast<double>(decided_) / seconds : 0.0, threads,
+                 read, share(read), parse, share(parse), decide, share(decide), format,
+                 share(format), write, share(write));
+  }
+  return rejected_ > 0 ? kEvalExitRejects : kEvalExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setting up: flags, files, the CSV header, the decider
+// ---------------------------------------------------------------------------------------------
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "lawful eval: %s\n", message.c_str());
+  return kEvalExitUsage;
+}
+
+absl::StatusOr<Format> ParseFormat(const std::string& flag, const std::string& value) {
+  if (value == "jsonl") return Format::kJsonl;
+  if (value == "csv") return Format::kCsv;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, "=", value, ": expected jsonl or csv"));
+}
+
+// Reads the CSV header record from `fd`, as written (a CR before its line break included).
+// `pending` gets the bytes read past it and `lines` the lines it spans.
+absl::StatusOr<std::string> ReadCsvHeader(int fd, const std::string& name, std::string* pending,
+                                          uint64_t* lines) {
+  std::string text;
+  char buffer[64 << 10];
+  bool start = true;
+  while (true) {
+    bool multiline = false;
+    const size_t end = RecordEnd(text, 0, Format::kCsv, &multiline);
+    if (end < text.size()) {
+      std::string header = text.substr(0, end);
+      *lines = 1 + (multiline ? std::count(header.begin(), header.end(), '\n') : 0);
+      *pending = text.substr(end + 1);
+      return header;
+    }
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read ", name, ": ", std::strerror(errno)));
+    }
+    if (n == 0) {
+      if (text.empty())
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, " is empty: a CSV input needs a header row"));
+      *lines = 1;
+      pending->clear();
+      return text;
+    }
+    text.append(buffer, static_cast<size_t>(n));
+    if (start && text.size() >= 3) {
+      // A byte-order mark, as spreadsheets write one: not part of the first column's name.
+      if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+      start = false;
+    }
+  }
+}
+
+FILE* OpenOutput(const std::string& path, const char* flag, std::string* error) {
+  if (path.empty()) return nullptr;
+  FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) {
+    *error = absl::StrCat("--", flag, "=", path, ": cannot write: ", std::strerror(errno));
+  }
+  return file;
+}
 
 }  // namespace
 
 int RunEval(const EvalOptions& options, const std::string& input) {
   absl::StatusOr<lawful::v1::Outreach> outreach = OutreachFromFlags(options);
-  if (!outreach.ok()) {
-    std::fprintf(stderr, "lawful eval: %s\n", std::string(outreach.status().message()).c_str());
-    return 1;
-  }
+  if (!outreach.ok()) return Usage(std::string(outreach.status().message()));
   if (options.rules_dir.empty() == options.server.empty()) {
-    std::fprintf(stderr, "lawful eval: give exactly one of --rules=DIR and --server=HOST:PORT\n");
-    return 1;
+    return Usage("give exactly one of --rules=DIR and --server=HOST:PORT");
+  }
+  const bool from_stdin = input == "-";
+  std::string input_format = options.input_format;
+  if (input_format == "auto") {
+    input_format = !from_stdin && absl::EndsWithIgnoreCase(input, ".csv") ? "csv" : "jsonl";
+  }
+  absl::StatusOr<Format> in_format = ParseFormat("input_format", input_format);
+  if (!in_format.ok()) return Usage(std::string(in_format.status().message()));
+  absl::StatusOr<Format> out_format = ParseFormat("output_format", options.output_format);
+  if (!out_format.ok()) return Usage(std::string(out_format.status().message()));
+
+  const std::string name = from_stdin ? "<stdin>" : input;
+  int fd = STDIN_FILENO;
+  int64_t size = -1;
+  if (!from_stdin) {
+    fd = open(input.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Usage(absl::StrCat("cannot open ", input, ": ", std::strerror(errno)));
+    struct stat info {};
+    if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+      close(fd);
+      return Usage(absl::StrCat(input, " is a directory"));
+    }
+    if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+      size = info.st_size;
+      posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+  }
+  struct CloseInput {
+    int fd;
+    ~CloseInput() {
+      if (fd != STDIN_FILENO) close(fd);
+    }
+  } close_input{fd};
+
+  // The CSV header, read before anything else so that a column lawful cannot map stops the run
+  // before any output.
+  std::string pending;
+  uint64_t first_line = 1;
+  std::string header;
+  std::shared_ptr<const CsvContactMapping> mapping;
+  char delimiter = ',';
+  if (*in_format == Format::kCsv) {
+    absl::StatusOr<std::string> read = ReadCsvHeader(fd, name, &pending, &first_line);
+    if (!read.ok()) return Usage(std::string(read.status().message()));
+    header = *std::move(read);
+    std::string_view names = header;
+    if (!names.empty() && names.back() == '\r') names.remove_suffix(1);
+    first_line += 1;
+    delimiter = DetectCsvDelimiter(names);
+    std::vector<std::string_view> cells;
+    std::string scratch, error;
+    if (!SplitCsvRecord(names, delimiter, &cells, &scratch, &error)) {
+      return Usage(absl::StrCat(name, ":1: the header row: ", error));
+    }
+    absl::StatusOr<std::shared_ptr<const CsvContactMapping>> created =
+        CsvContactMapping::Create(std::vector<std::string>(cells.begin(), cells.end()),
+                                  options.ignore_columns, lawful::v1::Contact::descriptor());
+    if (!created.ok()) {
+      return Usage(absl::StrCat(name, ":1: ", created.status().message()));
+    }
+    mapping = *std::move(created);
   }
 
   std::unique_ptr<Decider> decider;
   if (!options.server.empty()) {
-    decider = std::make_unique<ServerDecider>(options.server, *outreach);
+    absl::StatusOr<std::unique_ptr<ServerDecider>> connected =
+        ServerDecider::Connect(options.server, *outreach);
+    if (!connected.ok()) {
+      return Usage(absl::StrCat("--server=", options.server, ": ", connected.status().ToString()));
+    }
+    decider = *std::move(connected);
   } else {
     absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadRuleSet(options.rules_dir);
     if (!loaded.ok()) {
-      std::fprintf(stderr, "lawful eval: cannot load rules from %s:\n%s\n",
-                   options.rules_dir.c_str(), std::string(loaded.status().message()).c_str());
-      return 2;
+      return Usage(absl::StrCat("cannot load rules from ", options.rules_dir, ":\n",
+                                loaded.status().message()));
     }
     const absl::Time at = outreach->has_at() ? FromProto(outreach->at()) : absl::Now();
     absl::StatusOr<PreparedOutreach> prepared = loaded->rule_set->Prepare(
         Outreach{outreach->purpose(), outreach->channel(), outreach->notice_type(), at});
-    if (!prepared.ok()) {
-      std::fprintf(stderr, "lawful eval: %s\n", std::string(prepared.status().message()).c_str());
-      return 1;
-    }
+    if (!prepared.ok()) return Usage(std::string(prepared.status().message()));
     decider = std::make_unique<EngineDecider>(*std::move(loaded), *std::move(prepared));
   }
 
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (input != "-") {
-    file.open(input);
-    if (!file) {
-      std::fprintf(stderr, "lawful eval: cannot open %s: %s\n", input.c_str(),
-                   std::strerror(errno));
-      return 1;
-    }
-    in = &file;
-  }
-  ContactReader reader(in, input == "-" ? "<stdin>" : input, "lawful");
-
-  google::protobuf::util::JsonPrintOptions print_options;
-  print_options.add_whitespace = false;  // one decision per line
-  ContactBatch contacts;
-  DecisionBatch decisions;
-  uint32_t next_index = 0;
-  while (reader.Read(kEvalChunkSize, &contacts)) {
-    if (const absl::Status status = decider->Decide(&contacts, &decisions); !status.ok()) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "lawful eval: %s\n", status.ToString().c_str());
-      return 1;
-    }
-    std::string json;
-    for (lawful::v1::Decision& decision : decisions) {
-      // Positions count across chunks: the contact's place in the whole input.
-      decision.set_index(next_index++);
-      json.clear();
-      const auto status =
-          google::protobuf::util::MessageToJsonString(decision, &json, print_options);
-      if (!status.ok()) {
-        std::fprintf(stderr, "lawful eval: cannot print a decision: %s\n",
-                     std::string(status.message()).c_str());
-        return 1;
+  std::string error;
+  struct Outputs {
+    FILE* allowed = nullptr;
+    FILE* denied = nullptr;
+    FILE* rejects = nullptr;
+    ~Outputs() {
+      for (FILE* file : {allowed, denied, rejects}) {
+        if (file != nullptr) std::fclose(file);
       }
-      json.push_back('\n');
-      std::fwrite(json.data(), 1, json.size(), stdout);
+    }
+  } outputs;
+  outputs.allowed = OpenOutput(options.allowed_path, "allowed", &error);
+  if (error.empty()) outputs.denied = OpenOutput(options.denied_path, "denied", &error);
+  if (error.empty()) outputs.rejects = OpenOutput(options.rejects_path, "rejects", &error);
+  if (!error.empty()) return Usage(error);
+  // The split files are lists of the same shape as the input: a CSV one keeps its header.
+  for (FILE* split : {outputs.allowed, outputs.denied}) {
+    if (split != nullptr && *in_format == Format::kCsv) {
+      WriteAll(split, header);
+      WriteAll(split, "\n");
     }
   }
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    std::fprintf(stderr, "lawful eval: cannot write the decisions: %s\n", std::strerror(errno));
-    return 1;
-  }
-  if (reader.failed()) {
-    std::fprintf(stderr, "lawful eval: cannot read %s\n", input.c_str());
-    return 1;
-  }
-  if (next_index > 0) {
-    std::fprintf(stderr, "lawful eval: %u contacts decided with rule set %s at %s\n", next_index,
-                 decider->version().c_str(),
-                 FormatAt(decider->at().value_or(absl::InfinitePast())).c_str());
-  }
-  if (reader.malformed() > 0) {
-    std::fprintf(stderr, "lawful eval: %d malformed lines in %s were not decided\n",
-                 reader.malformed(), input.c_str());
-    return 1;
-  }
-  return 0;
+  if (*out_format == Format::kCsv) std::fputs(kDecisionCsvHeader, stdout);
+
+  EvalRun run(options, *in_format, *out_format, name, decider.get(), mapping, delimiter);
+  return run.Run(fd, size, std::move(pending), first_line, outputs.allowed, outputs.denied,
+                 outputs.rejects);
 }
 
 }  // namespace lawful::cli

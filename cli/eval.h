@@ -1,7 +1,9 @@
-// `lawful eval`: decides a JSONL file of contacts for one outreach, in-process or via lawfuld.
+// `lawful eval`: decides every contact of a JSONL or CSV file for one outreach, in-process or via
+// lawfuld, on all cores at bounded memory, and splits the list into allowed, denied and rejected.
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace lawful::cli {
 
@@ -13,17 +15,30 @@ struct EvalOptions {
   std::string at;           // RFC 3339; empty means now (the server's clock with --server)
   std::string rules_dir;    // decide in-process with these rules ...
   std::string server;       // ... or with the lawfuld at this address; exactly one is set
+  std::string input_format = "auto";    // jsonl|csv|auto (csv for a *.csv file)
+  std::string output_format = "jsonl";  // jsonl|csv
+  std::string allowed_path;             // the input lines of allowed contacts (the washed list)
+  std::string denied_path;              // the input lines of contacts not allowed (deny or error)
+  std::string rejects_path;             // one JSON line per malformed input line
+  std::vector<std::string> ignore_columns;  // CSV columns passed through unread
+  bool strict = false;                      // stop at the first malformed line
+  bool timings = false;                     // report where the time went
+  int threads = 0;                          // parsing and deciding threads; 0 means one per core
 };
 
-// Contacts per DecideBatch call with --server; in-process evaluation reads in chunks this size
-// too, so memory stays bounded for any input size.
-inline constexpr int kEvalChunkSize = 1000;
+// Exit codes.
+inline constexpr int kEvalExitOk = 0;  // every line decided (or blank)
+inline constexpr int kEvalExitRejects =
+    1;                                     // malformed lines were rejected (with --strict: stopped)
+inline constexpr int kEvalExitUsage = 2;   // bad flags, unreadable files, rules or server unusable
+inline constexpr int kEvalExitFailed = 3;  // failed part-way (read, write or server error)
 
-// Reads lawful.v1.Contact JSON objects, one per line, from `input` ("-" is stdin) and writes one
-// lawful.v1.Decision JSON object per contact, in input order, to stdout. Blank lines are skipped;
-// a malformed line is reported on stderr with its line number and processing goes on.
-// Returns the exit code: 0 when every line was decided, 1 on malformed lines, bad flags or a
-// failed call, 2 when the rules given with --rules do not load.
+// Contacts per DecideBatch call with --server.
+inline constexpr int kEvalServerBatch = 1000;
+
+// Decides every contact of `input` ("-" is stdin): decisions on stdout in input order (JSONL:
+// one lawful.v1.Decision per line; CSV: the columns of kDecisionCsvHeader), the summary on
+// stderr. Returns one of the exit codes above.
 int RunEval(const EvalOptions& options, const std::string& input);
 
 }  // namespace lawful::cli

@@ -4,8 +4,9 @@
 //   lawful disasm RULES_DIR    print the bytecode a rule set compiles to
 //   lawful fmt [--check] FILES give rule files their canonical layout
 //   lawful test [--coverage] RULES_DIR   run the rule set's fixtures
-//   lawful eval ...            decide a JSONL file of contacts, in-process or via lawfuld
+//   lawful eval ...            decide a JSONL or CSV file of contacts, in-process or via lawfuld
 //   lawful diff ...            how a rule change moves the decisions on a set of contacts
+//   lawful audit verify|find|head   check an audit log, answer an access request, anchor it
 //
 // argv[1] names the subcommand; the remaining arguments are parsed by Abseil with one flag
 // namespace for all subcommands (the flags live in this file so that `--help` lists them).
@@ -23,8 +24,10 @@
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
+#include "audit_cmd.h"
 #include "diff.h"
 #include "eval.h"
+#include "explain.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/fixtures.h"
@@ -54,11 +57,48 @@ ABSL_FLAG(std::string, after, "", "diff: the rules after the change; like --befo
 ABSL_FLAG(bool, all_purposes, false,
           "diff: compare every purpose the --after rules declare on every channel, instead of "
           "--purpose and --channel; outreaches no policy covers are listed as skipped.");
-ABSL_FLAG(bool, json, false, "diff: print one JSON document instead of tables.");
+ABSL_FLAG(bool, json, false,
+          "diff: print one JSON document instead of tables; explain: print each explanation as "
+          "one lawful.v1.Explanation JSON line.");
+ABSL_FLAG(std::string, rule_set, "",
+          "explain: the rule-set version to explain under (replay); with --archive_dir it is "
+          "loaded from that archive, with --server the server answers from its own archive.");
+ABSL_FLAG(std::string, archive_dir, "",
+          "explain: a rule-set archive (lawfuld --archive_dir) to load --rule_set from.");
 ABSL_FLAG(int32_t, examples, 3, "diff: contact ids shown per transition.");
 ABSL_FLAG(int64_t, generate, 0,
           "diff: compare N synthetic contacts (lawful::synth) instead of reading CONTACTS.");
 ABSL_FLAG(uint64_t, seed, 1, "diff: the seed of --generate's contacts.");
+ABSL_FLAG(std::string, input_format, "auto",
+          "eval: INPUT's format: jsonl, csv, or auto (csv for a file named *.csv, else jsonl).");
+ABSL_FLAG(std::string, output_format, "jsonl",
+          "eval: the decisions' format on stdout: jsonl (one lawful.v1.Decision per line) or csv "
+          "(index,contact_id,outcome,reason,citation,rule,rule_location,...).");
+ABSL_FLAG(std::string, allowed, "",
+          "eval: write the input lines of the allowed contacts to this file: the washed list (a "
+          "CSV keeps its header).");
+ABSL_FLAG(std::string, denied, "",
+          "eval: write the input lines of the contacts not allowed (deny or error) to this file.");
+ABSL_FLAG(std::string, rejects, "",
+          "eval: write every malformed input line to this file, one JSON object per line: "
+          "line, field, column (CSV), error, input.");
+ABSL_FLAG(bool, strict, false,
+          "eval: stop at the first malformed line (exit 1) instead of rejecting it and going on.");
+ABSL_FLAG(std::vector<std::string>, ignore_columns, {},
+          "eval: CSV columns lawful does not read, comma-separated (e.g. first_name,last_name); "
+          "they pass through to --allowed and --denied.");
+ABSL_FLAG(bool, timings, false,
+          "eval: report the wall time, the rate and the CPU time per stage (read, parse, decide, "
+          "format, write) on stderr.");
+ABSL_FLAG(int32_t, threads, 0, "eval: threads that parse and decide (0: one per core).");
+ABSL_FLAG(std::string, audit_key_file, "",
+          "audit: the key the audit log was written with (lawfuld's --audit_key_file): raw or "
+          "hex, at least 32 bytes.");
+ABSL_FLAG(std::string, contact, "",
+          "audit find: the contact id whose decisions to list (matched through its pseudonym).");
+ABSL_FLAG(std::string, anchor, "",
+          "audit verify: a head printed earlier by `lawful audit head` (SEQ:MAC); the log must "
+          "still hold that record, unchanged, which also shows records cut off its end.");
 
 namespace lawful::cli {
 namespace {
@@ -80,17 +120,45 @@ constexpr char kUsage[] =
     "      and `N passed, N failed`. Exit 0 when all pass, 1 when any fails (or, with --coverage,\n"
     "      when a rule decided no fixture), 2 when the rules or fixtures do not load.\n"
     "  lawful eval --purpose=P --channel=email|sms|post|phone [--notice_type=N] [--at=RFC3339]\n"
-    "              (--rules=DIR | --server=HOST:PORT) INPUT\n"
-    "      Decide every contact of INPUT (JSONL, one lawful.v1.Contact per line; - for stdin)\n"
-    "      and print one lawful.v1.Decision JSON per line. Exit 1 if any line is malformed.\n"
+    "              (--rules=DIR | --server=HOST:PORT) [--input_format=jsonl|csv]\n"
+    "              [--output_format=jsonl|csv] [--allowed=FILE] [--denied=FILE]\n"
+    "              [--rejects=FILE] [--strict] [--ignore_columns=A,B] INPUT\n"
+    "      Decide every contact of INPUT (JSONL or CSV; - for stdin), print one decision per\n"
+    "      line and a summary; --allowed/--denied split the input lines. Exit 0 ok, 1 when lines\n"
+    "      were rejected, 2 on bad flags, files, rules or server, 3 when it failed part-way.\n"
     "  lawful diff --before=OLD --after=NEW (--purpose=P --channel=C | --all_purposes)\n"
     "              [--notice_type=N] [--at=RFC3339] [--examples=3] [--json] CONTACTS\n"
     "      Decide every contact of CONTACTS (JSONL; - for stdin) under both rule sets (each a\n"
     "      directory or a git revision of rules/) and print the decisions that moved: a\n"
     "      transition table and the rules whose firing counts changed. Exit 0 (changes are not\n"
     "      an error), 1 on malformed lines, 2 on bad flags or rules that do not load.\n"
+    "  lawful explain --purpose=P --channel=C [--notice_type=N] [--at=RFC3339]\n"
+    "              (--rules=DIR | --server=HOST:PORT | --archive_dir=DIR --rule_set=VERSION)\n"
+    "              [--json] CONTACT\n"
+    "      Why a contact gets its decision: every rule checked, in order, with the values it\n"
+    "      saw and whether it fired, and a summary a lawyer can read. With --archive_dir and\n"
+    "      --rule_set, a logged decision is replayed under the archived rules that made it.\n"
+    "  lawful audit verify --audit_key_file=KEY [--anchor=SEQ:MAC] PATH...\n"
+    "  lawful audit find --audit_key_file=KEY --contact=ID PATH...\n"
+    "  lawful audit head [--audit_key_file=KEY] PATH...\n"
+    "      Check an audit log's chain and name the first record altered, removed, reordered or\n"
+    "      cut off; print every decision about one person (an access request); print the head to\n"
+    "      anchor elsewhere. Exit 0 ok, 1 when the chain does not verify, 2 on bad usage.\n"
     "  lawful help\n"
     "      This text. `lawful SUBCOMMAND --help` lists the flags.\n";
+
+constexpr char kAuditUsage[] =
+    "check an audit log (lawfuld --audit_log), answer an access request from it, anchor it.\n"
+    "Usage: lawful audit verify --audit_key_file=KEY [--anchor=SEQ:MAC] PATH...\n"
+    "       lawful audit find --audit_key_file=KEY --contact=ID PATH...\n"
+    "       lawful audit head [--audit_key_file=KEY] PATH...\n"
+    "PATH is the live log; the rotated files beside it (PATH.<seq>) are read with it, in chain\n"
+    "order. verify prints `ok` with the counts and the head, or the first line that breaks the\n"
+    "chain (file:line, seq, and whether it was altered, removed, reordered or truncated, or a\n"
+    "file is missing). find prints every decision about the contact as one JSON object per line\n"
+    "(request and decision joined) and a summary on stderr. head prints SEQ:MAC, verified first\n"
+    "when a key is given. Exit 0 ok, 1 when the chain does not verify, 2 on bad usage, a bad\n"
+    "key file or a file that cannot be read.";
 
 constexpr char kCheckUsage[] =
     "compile a rule set and print its diagnostics.\n"
@@ -114,12 +182,44 @@ constexpr char kTestUsage[] =
     "Exit 0 when every case passes (and, with --coverage, every rule is reached), 1 otherwise,\n"
     "2 when the rules or the fixtures do not load.";
 constexpr char kEvalUsage[] =
-    "decide each contact of a JSONL file for one outreach.\n"
+    "decide each contact of a JSONL or CSV file for one outreach.\n"
     "Usage: lawful eval --purpose=P --channel=email|sms|post|phone [--notice_type=N]\n"
-    "                   [--at=RFC3339] (--rules=DIR | --server=HOST:PORT) INPUT\n"
-    "INPUT holds one lawful.v1.Contact in proto JSON per line (- reads stdin). Prints one\n"
-    "lawful.v1.Decision JSON per contact, in input order. Exit 0 when every line was decided,\n"
-    "1 on malformed lines or a failed call, 2 when --rules does not load.";
+    "                   [--at=RFC3339] (--rules=DIR | --server=HOST:PORT)\n"
+    "                   [--input_format=auto|jsonl|csv] [--output_format=jsonl|csv]\n"
+    "                   [--allowed=FILE] [--denied=FILE] [--rejects=FILE] [--strict]\n"
+    "                   [--ignore_columns=A,B] [--threads=N] [--timings] INPUT\n"
+    "INPUT (- reads stdin) holds one lawful.v1.Contact in proto JSON per line, or is a CSV file\n"
+    "with a header row naming a field per column (, ; or TAB between cells, RFC 4180 quotes):\n"
+    "  id, email, birth_date, country, last_activity_at, erasure_requested_at,\n"
+    "  relationship.is_customer, relationship.customer_since, ...  one value per cell\n"
+    "  consents.0.purpose, consents.0.channel, consents.0.granted_at, consents.1.purpose, ...\n"
+    "      records by index (objections.0.scope, ...); a record with every cell empty is absent\n"
+    "  consents, objections      the whole list as a proto JSON cell instead\n"
+    "  suppressions, collection_purposes, relationship.opted_out_channels   values split by |\n"
+    "An empty cell is an unset field; enums by proto name (CHANNEL_EMAIL) or short name (email);\n"
+    "booleans true/false/yes/no/1/0; instants RFC 3339. Unknown columns are an error unless\n"
+    "listed in --ignore_columns.\n"
+    "Prints one decision per decided contact, in input order (jsonl: lawful.v1.Decision in proto\n"
+    "JSON; csv: index,contact_id,outcome,reason,citation,rule,rule_location,obligations,\n"
+    "evidence,evidence_id,valid_until,error_field,error_message); index is the contact's\n"
+    "0-based position in INPUT (JSONL: line - 1; CSV: data row - 1). A malformed line is\n"
+    "reported with its line number and field and written to --rejects; --strict stops there.\n"
+    "The summary on stderr: lines = decided + rejected + blank, and counts per outcome and\n"
+    "reason. Exit 0 ok, 1 when lines were rejected, 2 on bad flags, unreadable files, rules that\n"
+    "do not load or a server that cannot be used, 3 when it failed part-way (output incomplete).";
+
+constexpr char kExplainUsage[] =
+    "explain why contacts get their decisions, rule by rule.\n"
+    "Usage: lawful explain --purpose=P --channel=email|sms|post|phone [--notice_type=N]\n"
+    "                      [--at=RFC3339] [--json] CONTACT\n"
+    "                      (--rules=DIR | --server=HOST:PORT [--rule_set=VERSION] |\n"
+    "                       --archive_dir=DIR --rule_set=VERSION)\n"
+    "CONTACT holds one lawful.v1.Contact in proto JSON, or one per line (- reads stdin). Prints,\n"
+    "per contact, a summary (the decision, its reason and citation, the facts and the record it\n"
+    "relied on) and every rule the policy checked with the values it saw, ending at the rule that\n"
+    "decided. --archive_dir with --rule_set replays under an archived rule set (lawfuld keeps one\n"
+    "per version served). Exit 0 ok, 1 on a malformed contact or a failed call, 2 on bad flags or\n"
+    "rules that do not load.";
 
 constexpr char kDiffUsage[] =
     "show what a rule change does to the decisions on a set of contacts.\n"
@@ -282,6 +382,8 @@ int Main(int argc, char** argv) {
   if (subcommand == "test") usage = kTestUsage;
   if (subcommand == "eval") usage = kEvalUsage;
   if (subcommand == "diff") usage = kDiffUsage;
+  if (subcommand == "explain") usage = kExplainUsage;
+  if (subcommand == "audit") usage = kAuditUsage;
   if (usage == nullptr) {
     std::fprintf(stderr, "lawful: unknown subcommand '%s'\n\n%s", subcommand.c_str(), kUsage);
     return 1;
@@ -308,6 +410,30 @@ int Main(int argc, char** argv) {
     return subcommand == "check" ? Check(dir) : Disasm(dir);
   }
 
+  if (subcommand == "audit") {
+    AuditCommandOptions options;
+    options.key_file = absl::GetFlag(FLAGS_audit_key_file);
+    options.contact = absl::GetFlag(FLAGS_contact);
+    options.anchor = absl::GetFlag(FLAGS_anchor);
+    return RunAudit(options, std::vector<std::string>(positional.begin() + 1, positional.end()));
+  }
+
+  if (subcommand == "explain") {
+    const char* contact = OnePositional("explain", positional, "CONTACT file (- for stdin)");
+    if (contact == nullptr) return 2;
+    ExplainOptions options;
+    options.purpose = absl::GetFlag(FLAGS_purpose);
+    options.channel = absl::GetFlag(FLAGS_channel);
+    options.notice_type = absl::GetFlag(FLAGS_notice_type);
+    options.at = absl::GetFlag(FLAGS_at);
+    options.rules_dir = absl::GetFlag(FLAGS_rules);
+    options.server = absl::GetFlag(FLAGS_server);
+    options.rule_set = absl::GetFlag(FLAGS_rule_set);
+    options.archive_dir = absl::GetFlag(FLAGS_archive_dir);
+    options.json = absl::GetFlag(FLAGS_json);
+    return RunExplain(options, contact);
+  }
+
   if (subcommand == "diff") {
     DiffOptions options;
     options.before = absl::GetFlag(FLAGS_before);
@@ -331,7 +457,7 @@ int Main(int argc, char** argv) {
   }
 
   const char* input = OnePositional("eval", positional, "INPUT file (- for stdin)");
-  if (input == nullptr) return 1;
+  if (input == nullptr) return kEvalExitUsage;
   EvalOptions options;
   options.purpose = absl::GetFlag(FLAGS_purpose);
   options.channel = absl::GetFlag(FLAGS_channel);
@@ -339,6 +465,15 @@ int Main(int argc, char** argv) {
   options.at = absl::GetFlag(FLAGS_at);
   options.rules_dir = absl::GetFlag(FLAGS_rules);
   options.server = absl::GetFlag(FLAGS_server);
+  options.input_format = absl::GetFlag(FLAGS_input_format);
+  options.output_format = absl::GetFlag(FLAGS_output_format);
+  options.allowed_path = absl::GetFlag(FLAGS_allowed);
+  options.denied_path = absl::GetFlag(FLAGS_denied);
+  options.rejects_path = absl::GetFlag(FLAGS_rejects);
+  options.strict = absl::GetFlag(FLAGS_strict);
+  options.ignore_columns = absl::GetFlag(FLAGS_ignore_columns);
+  options.timings = absl::GetFlag(FLAGS_timings);
+  options.threads = absl::GetFlag(FLAGS_threads);
   return RunEval(options, input);
 }
 

@@ -7,8 +7,9 @@ packages=(
   build-essential cmake ninja-build pkg-config git tzdata
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   tao-pegtl-dev libabsl-dev libssl-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
   python3-grpcio python3-protobuf
+  clang libclang-rt-14-dev  # libFuzzer and clang's sanitizers (scripts/fuzz.sh)
 )
 
 missing=()

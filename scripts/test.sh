@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, every configuration CI checks: installs what is missing, then builds and
-# runs ctest in the default build, the engine's concurrent tests under ThreadSanitizer, and ctest in
-# the ASan+UBSan build.
+# runs ctest in the default build, the engine's concurrent tests under ThreadSanitizer, ctest in
+# the ASan+UBSan build, and a short run of each fuzz target (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,3 +21,6 @@ echo "== build (ASan+UBSan) =="
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DLAWFUL_SANITIZE=ON
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j "$jobs")
+
+echo "== fuzz (libFuzzer, clang ASan+UBSan: rules, program, request, 60 s each from the seeds) =="
+scripts/fuzz.sh --fresh 60

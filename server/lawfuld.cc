@@ -33,6 +33,8 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "service.h"
@@ -63,9 +65,65 @@ ABSL_FLAG(bool, parse_only, false,
           "bench/server_bench.cc measures the real DecideBatch against.");
 ABSL_FLAG(int32_t, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long running calls may take before they are cancelled.");
+ABSL_FLAG(int32_t, max_concurrent_streams, 100,
+          "Most calls one client connection may have open at once (HTTP/2 "
+          "SETTINGS_MAX_CONCURRENT_STREAMS); a client queues the rest.");
+ABSL_FLAG(int64_t, max_concurrent_calls, 1000,
+          "Most deciding calls (Decide, DecideBatch, open DecideStreams) at once across all "
+          "connections; one more gets RESOURCE_EXHAUSTED. 0: no limit.");
+ABSL_FLAG(int64_t, max_stream_contacts_per_second, 0,
+          "Average contacts per second one DecideStream may send (a second's worth may come at "
+          "once); a faster stream is slowed down by reading its next chunk later. 0: no limit.");
+ABSL_FLAG(std::string, authz_file, "",
+          "File mapping client-certificate identities to the purposes each caller may ask about "
+          "(`identity : purpose, purpose` per line, `*` for all); other calls get "
+          "PERMISSION_DENIED. Needs --tls_client_ca. Reloaded on SIGHUP.");
+
+ABSL_FLAG(std::string, audit_log, "",
+          "Append a tamper-evident record of every decision answered to this file, written and "
+          "synced before the answer leaves; when it cannot be written, calls fail with "
+          "UNAVAILABLE. Needs --audit_key_file. Verify with `lawful audit verify`.");
+ABSL_FLAG(std::string, audit_key_file, "",
+          "The audit log's secret (at least 32 random bytes, raw or hex): keys the records' MAC "
+          "chain and the contact pseudonyms. Keep it out of the log's reach.");
+ABSL_FLAG(int64_t, audit_max_bytes, 1 << 30,
+          "Rotate the audit log when it reaches this size (the chain continues in the next "
+          "file). 0: never.");
+ABSL_FLAG(absl::Duration, audit_retention, absl::InfiniteDuration(),
+          "Delete rotated audit files older than this (e.g. 2555d for seven years). Default: "
+          "keep them for ever.");
+ABSL_FLAG(std::string, archive_dir, "",
+          "Keep every rule set served in this content-addressed archive (DIR/<version>/), so that "
+          "Explain and `lawful explain --rule_set` can replay any logged decision.");
 
 namespace lawful::server {
 namespace {
+
+// The --audit_log, opened (and a torn tail from a crash cut off) before the port is bound.
+absl::StatusOr<std::unique_ptr<audit::Log>> OpenAuditLog() {
+  const std::string path = absl::GetFlag(FLAGS_audit_log);
+  const std::string key_file = absl::GetFlag(FLAGS_audit_key_file);
+  if (path.empty()) {
+    if (!key_file.empty()) return absl::InvalidArgumentError("--audit_key_file needs --audit_log");
+    return nullptr;
+  }
+  if (key_file.empty()) return absl::InvalidArgumentError("--audit_log needs --audit_key_file");
+  if (absl::GetFlag(FLAGS_audit_max_bytes) < 0) {
+    return absl::InvalidArgumentError("--audit_max_bytes must not be negative");
+  }
+  absl::StatusOr<audit::Key> key = audit::LoadKey(key_file);
+  if (!key.ok()) return key.status();
+  audit::Options options;
+  options.path = path;
+  options.key = *std::move(key);
+  options.max_file_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_audit_max_bytes));
+  options.retention = absl::GetFlag(FLAGS_audit_retention);
+  options.notice = [](absl::string_view message) {
+    const std::string line = absl::StrCat("lawfuld: audit log: ", message, "\n");
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  };
+  return audit::Log::Open(std::move(options));
+}
 
 // The address to print: the --listen host with the port the server actually bound.
 std::string BoundAddress(const std::string& listen, int port) {
@@ -158,6 +216,44 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(std::string* error) {
   return grpc::SslServerCredentials(options);
 }
 
+// The --authz_file policy and the call limits from their flags; an error message when they are
+// inconsistent or the policy does not load.
+std::string HardeningOptions(std::unique_ptr<Authorizer>* authorizer, LimitOptions* limits) {
+  limits->max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
+  limits->max_stream_contacts_per_second = absl::GetFlag(FLAGS_max_stream_contacts_per_second);
+  if (absl::GetFlag(FLAGS_max_concurrent_streams) < 1 || limits->max_concurrent_calls < 0 ||
+      limits->max_stream_contacts_per_second < 0) {
+    return "--max_concurrent_streams must be positive, --max_concurrent_calls and "
+           "--max_stream_contacts_per_second not negative";
+  }
+  const std::string authz_file = absl::GetFlag(FLAGS_authz_file);
+  if (authz_file.empty()) return "";
+  // Callers are known by their client certificates, which only mutual TLS verifies.
+  if (absl::GetFlag(FLAGS_tls_client_ca).empty()) {
+    return "--authz_file needs --tls_client_ca (with --tls_cert and --tls_key): callers are "
+           "identified by the client certificates that CA signs";
+  }
+  *authorizer = std::make_unique<Authorizer>(authz_file);
+  if (const absl::Status status = (*authorizer)->Reload(); !status.ok()) {
+    return std::string(status.message());
+  }
+  std::fprintf(stderr, "lawfuld: %s authorises %zu callers\n", authz_file.c_str(),
+               (*authorizer)->callers());
+  return "";
+}
+
+// SIGHUP: the authorisation file is reloaded with the rules; a file that no longer parses keeps
+// the policy in force.
+void ReloadAuthz(Authorizer& authorizer) {
+  if (const absl::Status status = authorizer.Reload(); !status.ok()) {
+    std::fprintf(stderr, "lawfuld: reload of %s failed, keeping its previous policy: %s\n",
+                 authorizer.path().c_str(), std::string(status.message()).c_str());
+    return;
+  }
+  std::fprintf(stderr, "lawfuld: reloaded %s, %zu callers\n", authorizer.path().c_str(),
+               authorizer.callers());
+}
+
 int Run() {
   // Signals are taken synchronously by sigwait() in this thread, never by a handler. They are
   // blocked first, before anything can start a thread (creating gRPC credentials starts gRPC's
@@ -171,6 +267,9 @@ int Run() {
     sigaddset(&signals, handled);
   }
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A file-size limit reached while writing the audit log must fail that write (EFBIG), which
+  // fails the call, not kill the server with SIGXFSZ's default action.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const int64_t max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
@@ -192,7 +291,16 @@ int Run() {
   }
 
   // The rules load before the port is bound, so no call is ever answered without a rule set.
-  RuleSetStore store(absl::GetFlag(FLAGS_rules));
+  absl::StatusOr<std::unique_ptr<audit::Log>> audit_log = OpenAuditLog();
+  if (!audit_log.ok()) {
+    std::fprintf(stderr, "lawfuld: %s\n", std::string(audit_log.status().message()).c_str());
+    return 1;
+  }
+  if (*audit_log != nullptr) {
+    std::fprintf(stderr, "lawfuld: recording decisions in %s (head %s)\n", (*audit_log)->path().c_str(),
+                 (*audit_log)->head().ToString().c_str());
+  }
+  RuleSetStore store(absl::GetFlag(FLAGS_rules), absl::GetFlag(FLAGS_archive_dir));
   // Taken before the first load: a file changed during that load is then seen as a change.
   Fingerprint watched = TakeFingerprint(store.rules_dir());
   if (const absl::Status status = store.Reload(); !status.ok()) {
@@ -209,14 +317,27 @@ int Run() {
     std::fprintf(stderr, "lawfuld: --worker_threads must be 0 or more\n");
     return 1;
   }
+  std::unique_ptr<Authorizer> authorizer;
+  LimitOptions limits;
+  if (std::string error = HardeningOptions(&authorizer, &limits); !error.empty()) {
+    std::fprintf(stderr, "lawfuld: %s\n", error.c_str());
+    return 1;
+  }
   LawfulService service(&store, ServiceOptions{.max_batch_size = max_batch_size,
                                                .batch_threads = absl::GetFlag(FLAGS_worker_threads),
-                                               .parse_only = absl::GetFlag(FLAGS_parse_only)});
+                                               .parse_only = absl::GetFlag(FLAGS_parse_only),
+                                               .authorizer = authorizer.get(),
+                                               .limits = limits,
+                                               .audit_log = audit_log->get()});
+  // After a burst the freed memory goes back to the system (call_limits.h).
+  const IdleMemoryReleaser memory_releaser(&service.call_limiter(), absl::Seconds(1));
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             absl::GetFlag(FLAGS_max_concurrent_streams));
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -256,6 +377,7 @@ int Run() {
     if (sigwait(&signals, &received) != 0) continue;
     if (received != SIGHUP) break;
     ReloadRules(store);
+    if (authorizer != nullptr) ReloadAuthz(*authorizer);
   }
 
   std::fprintf(stderr, "lawfuld: %s received, shutting down (grace %ds)\n",

@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -9,10 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/alarm.h>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "lawful/dsl.h"
 #include "validate.h"
 
@@ -144,16 +149,12 @@ absl::StatusOr<ResolvedOutreach> ResolveOutreach(const Snapshot& snapshot, bool 
   return resolved;
 }
 
+// `contact_bytes` lets the decision quote the evidence record as the caller sent it.
 void ToProto(const RuleSet& rule_set, const Decision& decision, std::string_view contact_id,
-             uint32_t index, lawful::v1::Decision* out) {
-  rule_set.ToProto(decision, out);
+             std::string_view contact_bytes, uint32_t index, lawful::v1::Decision* out) {
+  rule_set.ToProto(decision, out, contact_bytes);
   out->set_contact_id(contact_id.data(), contact_id.size());
   out->set_index(index);
-}
-
-void ToProto(const RuleSet& rule_set, const Decision& decision, const lawful::v1::Contact& contact,
-             uint32_t index, lawful::v1::Decision* out) {
-  ToProto(rule_set, decision, std::string_view(contact.id()), index, out);
 }
 
 // The engine decodes contacts from their wire bytes (only the fields the rules read); gRPC has
@@ -199,7 +200,10 @@ void DecideOne(const Snapshot& snapshot, const PreparedOutreach& prepared,
     ToProto(*problem, contact, index, out);
     return;
   }
-  ToProto(*snapshot.rule_set, ThreadEvaluator().Decide(prepared, contact), contact,
+  thread_local std::string bytes;
+  bytes.clear();
+  contact.AppendToString(&bytes);
+  ToProto(*snapshot.rule_set, ThreadEvaluator().Decide(prepared, bytes), contact.id(), bytes,
           static_cast<uint32_t>(index), out);
 }
 
@@ -232,15 +236,16 @@ grpc::Status DecideContacts(grpc::CallbackServerContext* context, BatchEvaluator
   for (int begin = 0; begin < total; begin += kSliceContacts) {
     if (grpc::Status status = CheckStillWanted(context, begin, total); !status.ok()) return status;
     const int end = std::min(total, begin + kSliceContacts);
-    evaluator.Decide(prepared, SerializeContacts(contacts, begin, end, &buffer), decided);
+    const std::vector<std::string_view> views = SerializeContacts(contacts, begin, end, &buffer);
+    evaluator.Decide(prepared, views, decided);
     for (int i = begin; i < end; ++i) {
       const lawful::v1::Contact& contact = contacts.Get(i);
       const uint64_t index = first_index + static_cast<uint64_t>(i);
       if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
         ToProto(*problem, contact, index, out->Add());
       } else {
-        ToProto(*snapshot.rule_set, decided[i - begin], contact, static_cast<uint32_t>(index),
-                out->Add());
+        ToProto(*snapshot.rule_set, decided[i - begin], contact.id(), views[i - begin],
+                static_cast<uint32_t>(index), out->Add());
       }
     }
   }
@@ -302,6 +307,92 @@ grpc::Status NoRuleSet() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no rule set loaded");
 }
 
+// Decide and DecideStream are served raw and parse their requests here: gRPC's callback API would
+// answer a Decide request that does not parse with UNIMPLEMENTED and no message, and end a stream
+// at a chunk that does not parse as if the client had half-closed (summary and OK, the rest of
+// the campaign silently undecided). Parsing here makes both INVALID_ARGUMENT.
+template <typename Message>
+grpc::Status ParseRequest(grpc::ByteBuffer* bytes, Message* message) {
+  if (grpc::SerializationTraits<Message>::Deserialize(bytes, message).ok()) {
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("the ", Message::descriptor()->name(),
+                                   " does not parse (truncated, not that message, or a string "
+                                   "that is not UTF-8)"));
+}
+
+template <typename Message>
+grpc::Status SerializeResponse(const Message& message, grpc::ByteBuffer* bytes) {
+  bool own_buffer = false;
+  return grpc::SerializationTraits<Message>::Serialize(message, bytes, &own_buffer);
+}
+
+// Who asked, for the audit log: the client certificate's subject under mutual TLS, else the
+// peer address; and the request id the caller sent in `x-request-id` metadata, or one made here.
+// Either way the id is sent back as `x-request-id` initial metadata, so the caller can file it.
+struct CallIdentity {
+  std::string caller;
+  std::string request_id;
+};
+
+CallIdentity Identify(grpc::CallbackServerContext* context) {
+  CallIdentity who;
+  if (const auto auth = context->auth_context(); auth != nullptr) {
+    if (std::vector<std::string> names = PeerIdentities(*auth); !names.empty()) who.caller = names.front();
+  }
+  if (who.caller.empty()) who.caller = context->peer();
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("x-request-id"); it != metadata.end()) {
+    // Only short printable ids are taken as given: the value lands in the audit log.
+    const std::string_view sent(it->second.data(), it->second.size());
+    const bool printable = std::all_of(sent.begin(), sent.end(), [](char c) { return c > ' ' && c < 127; });
+    if (!sent.empty() && sent.size() <= 128 && printable) who.request_id = std::string(sent);
+  }
+  if (who.request_id.empty()) {
+    static const int64_t boot = absl::ToUnixNanos(absl::Now());
+    static std::atomic<uint64_t> next{0};
+    who.request_id = absl::StrFormat("lawfuld-%x-%d", boot, next.fetch_add(1) + 1);
+  }
+  context->AddInitialMetadata("x-request-id", who.request_id);
+  return who;
+}
+
+absl::Span<const lawful::v1::Decision* const> AsSpan(
+    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions) {
+  return absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size()));
+}
+
+// Records the decisions answered by one call, before the answer leaves. UNAVAILABLE when the
+// audit log cannot be written: then the decisions are not returned at all.
+grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& rule_set_version,
+                   const lawful::v1::Outreach& outreach, absl::Time at,
+                   absl::Span<const lawful::v1::Decision* const> decisions) {
+  if (log == nullptr || decisions.empty()) return grpc::Status::OK;
+  std::string notice_type;
+  if (outreach.notice_type() != lawful::v1::NOTICE_TYPE_UNSPECIFIED) {
+    notice_type = absl::AsciiStrToLower(lawful::v1::NoticeType_Name(outreach.notice_type()).substr(12));
+  }
+  audit::Request request;
+  request.caller = who.caller;
+  request.request_id = who.request_id;
+  request.rule_set = rule_set_version;
+  request.purpose = outreach.purpose();
+  request.channel = audit::ChannelName(outreach.channel());
+  request.notice_type = notice_type;
+  request.at = at;
+  if (const absl::Status status = audit::AppendDecisions(*log, request, decisions); !status.ok()) {
+    // The status names the file and the system error, never a record's content.
+    const std::string line = absl::StrCat("lawfuld: audit log write failed, answering UNAVAILABLE: ",
+                                          status.message(), "\n");
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the audit log cannot be written, and no decision is given without its "
+                        "record; retry later");
+  }
+  return grpc::Status::OK;
+}
+
 using StreamRequest = lawful::v1::DecideStreamRequest;
 using StreamResponse = lawful::v1::DecideStreamResponse;
 
@@ -309,25 +400,38 @@ using StreamResponse = lawful::v1::DecideStreamResponse;
 // of the answer to the chunk just read — and the next chunk is read only when that write has
 // completed. A client that sends faster than it reads is thereby slowed by gRPC's flow control
 // instead of growing this server's memory, however long the stream.
-class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, StreamResponse> {
+class DecideStreamReactor final
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   DecideStreamReactor(grpc::CallbackServerContext* context,
                       std::shared_ptr<const Snapshot> snapshot, BatchEvaluator* evaluator,
-                      int64_t max_chunk_size)
-      : context_(context),
+                      int64_t max_chunk_size, absl::StatusOr<CallLimiter::Slot> slot,
+                      const Authorizer* authorizer, int64_t contacts_per_second,
+                      audit::Log* audit_log)
+      : audit_log_(audit_log),
+        context_(context),
         snapshot_(std::move(snapshot)),
         evaluator_(evaluator),
-        max_chunk_size_(max_chunk_size) {
+        max_chunk_size_(max_chunk_size),
+        slot_(std::move(slot)),
+        authorizer_(authorizer),
+        pacer_(contacts_per_second) {
+    if (!slot_.ok()) {
+      Stop(ToGrpc(slot_.status()));
+      return;
+    }
     if (snapshot_ == nullptr) {
       Stop(NoRuleSet());
       return;
     }
-    StartRead(&request_);
+    StartRead(&raw_request_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       EndOfRequests();
+    } else if (grpc::Status parsed = ParseRequest(&raw_request_, &request_); !parsed.ok()) {
+      Stop(parsed);
     } else if (!outreach_.has_value()) {
       Begin();
     } else {
@@ -341,8 +445,14 @@ class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, 
     } else if (summary_sent_) {
       Stop(grpc::Status::OK);
     } else {
-      StartRead(&request_);
+      ReadNextChunk();
     }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&pause_mu_);
+    cancelled_ = true;
+    if (pause_ != nullptr) pause_->Cancel();  // its callback's read then fails at once
   }
 
   void OnDone() override {
@@ -356,6 +466,28 @@ class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, 
     Finish(status);
   }
 
+  void WriteResponse() {
+    raw_response_.Clear();  // the last write has completed; gRPC serializes into an empty buffer
+    if (grpc::Status serialized = SerializeResponse(response_, &raw_response_); !serialized.ok()) {
+      Stop(serialized);
+      return;
+    }
+    StartWrite(&raw_response_);
+  }
+
+  // Reads the next chunk once the stream is back within --max_stream_contacts_per_second.
+  void ReadNextChunk() {
+    const absl::Duration wait = pacer_.Admit(last_chunk_contacts_, absl::Now());
+    absl::MutexLock lock(&pause_mu_);
+    if (wait <= absl::ZeroDuration() || cancelled_) {
+      StartRead(&raw_request_);
+      return;
+    }
+    // A new alarm each time: the last one's callback may still be returning on another thread.
+    pause_ = std::make_unique<grpc::Alarm>();
+    pause_->Set(absl::ToChronoTime(absl::Now() + wait), [this](bool) { StartRead(&raw_request_); });
+  }
+
   void Begin() {
     if (request_.kind_case() != StreamRequest::kStart) {
       Stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -363,6 +495,11 @@ class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, 
       return;
     }
     const lawful::v1::StreamStart& start = request_.start();
+    if (grpc::Status denied = Authorize(authorizer_, *context_, start.outreach().purpose());
+        !denied.ok()) {
+      Stop(denied);
+      return;
+    }
     absl::StatusOr<ResolvedOutreach> outreach = ResolveOutreach(
         *snapshot_, start.has_outreach(), start.outreach(), start.rule_set_version());
     if (!outreach.ok()) {
@@ -372,7 +509,9 @@ class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, 
       return;
     }
     outreach_ = *std::move(outreach);
-    StartRead(&request_);
+    outreach_message_ = start.outreach();
+    who_ = Identify(context_);
+    StartRead(&raw_request_);
   }
 
   void DecideChunk() {
@@ -400,9 +539,16 @@ class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, 
       Stop(status);
       return;
     }
+    if (grpc::Status recorded = Audit(audit_log_, who_, snapshot_->rule_set->version(), outreach_message_,
+                                      outreach_->at, AsSpan(*decisions));
+        !recorded.ok()) {
+      Stop(recorded);
+      return;
+    }
     Count(*decisions, &counts_);
     contacts_ += contacts.size();
-    StartWrite(&response_);
+    last_chunk_contacts_ = contacts.size();
+    WriteResponse();
   }
 
   void EndOfRequests() {
@@ -421,9 +567,12 @@ class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, 
     summary->set_rule_set_version(snapshot_->rule_set->version());
     ToProto(outreach_->at, summary->mutable_at());
     summary_sent_ = true;
-    StartWrite(&response_);
+    WriteResponse();
   }
 
+  audit::Log* const audit_log_;
+  CallIdentity who_;                      // set by the start
+  lawful::v1::Outreach outreach_message_;  // the start's, as the audit log records it
   grpc::CallbackServerContext* const context_;
   // The one rule set the whole stream is decided with, whatever reloads happen meanwhile.
   const std::shared_ptr<const Snapshot> snapshot_;
@@ -431,22 +580,37 @@ class DecideStreamReactor final : public grpc::ServerBidiReactor<StreamRequest, 
   const int64_t max_chunk_size_;
   const absl::Time start_ = absl::Now();
   std::optional<ResolvedOutreach> outreach_;  // set by the start
-  StreamRequest request_;
+  grpc::ByteBuffer raw_request_;
+  StreamRequest request_;  // raw_request_, parsed
   StreamResponse response_;
+  grpc::ByteBuffer raw_response_;  // response_, serialized until its write completes
   ReasonCounts counts_;
   int64_t contacts_ = 0;
   bool summary_sent_ = false;
   grpc::Status status_;
+  // Held until OnDone: the stream counts against --max_concurrent_calls while it is open.
+  const absl::StatusOr<CallLimiter::Slot> slot_;
+  const Authorizer* const authorizer_;
+  StreamPacer pacer_;
+  int64_t last_chunk_contacts_ = 0;
+  absl::Mutex pause_mu_;
+  std::unique_ptr<grpc::Alarm> pause_ ABSL_GUARDED_BY(pause_mu_);
+  bool cancelled_ ABSL_GUARDED_BY(pause_mu_) = false;
 };
 
 }  // namespace
 
-RuleSetStore::RuleSetStore(std::string rules_dir) : rules_dir_(std::move(rules_dir)) {}
+RuleSetStore::RuleSetStore(std::string rules_dir, std::string archive_dir)
+    : rules_dir_(std::move(rules_dir)), archive_dir_(std::move(archive_dir)) {}
 
 absl::Status RuleSetStore::Reload() {
   // Serializes reloads so that a slower, older load can never replace a newer one.
   absl::MutexLock reload_lock(&reload_mu_);
   absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadRuleSet(rules_dir_);
+  if (loaded.ok() && !archive_dir_.empty()) {
+    // Archived before it decides anything: a decision whose rules cannot be replayed is not given.
+    if (absl::Status archived = dsl::ArchiveRuleSet(archive_dir_, *loaded); !archived.ok()) loaded = archived;
+  }
   if (!loaded.ok()) {
     absl::MutexLock lock(&mu_);
     last_reload_error_ = std::string(loaded.status().message());
@@ -470,19 +634,58 @@ std::shared_ptr<const Snapshot> RuleSetStore::Current() const {
   return current_;
 }
 
+absl::StatusOr<std::shared_ptr<const Snapshot>> RuleSetStore::Version(const std::string& version) const {
+  if (std::shared_ptr<const Snapshot> current = Current(); current != nullptr && current->rule_set->version() == version) {
+    return current;
+  }
+  if (archive_dir_.empty()) {
+    return absl::NotFoundError(absl::StrCat("rule_set_version: ", version,
+                                            " is not served and this server keeps no archive (--archive_dir)"));
+  }
+  absl::MutexLock lock(&archived_mu_);
+  if (auto it = archived_.find(version); it != archived_.end()) return it->second;
+  absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadArchivedRuleSet(archive_dir_, version);
+  if (!loaded.ok()) {
+    return absl::Status(loaded.status().code(), absl::StrCat("rule_set_version: ", loaded.status().message()));
+  }
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->rule_set = std::move(loaded->rule_set);
+  snapshot->loaded_at = absl::Now();
+  snapshot->info = DescribeRuleSet(*snapshot->rule_set, snapshot->loaded_at);
+  archived_[version] = snapshot;
+  return std::shared_ptr<const Snapshot>(std::move(snapshot));
+}
+
 std::string RuleSetStore::last_reload_error() const {
   absl::MutexLock lock(&mu_);
   return last_reload_error_;
 }
 
 LawfulService::LawfulService(const RuleSetStore* store, ServiceOptions options)
-    : store_(store), options_(options), batch_evaluator_(options.batch_threads) {}
+    : store_(store),
+      options_(options),
+      batch_evaluator_(options.batch_threads),
+      call_limiter_(options.limits.max_concurrent_calls) {}
 
 grpc::ServerUnaryReactor* LawfulService::Decide(grpc::CallbackServerContext* context,
-                                                const lawful::v1::DecideRequest* request,
-                                                lawful::v1::DecideResponse* response) {
+                                                const grpc::ByteBuffer* request_bytes,
+                                                grpc::ByteBuffer* response_bytes) {
   const absl::Time start = absl::Now();
+  grpc::ByteBuffer bytes(*request_bytes);  // a reference, not a copy of the bytes
+  lawful::v1::DecideRequest parsed;
+  if (grpc::Status status = ParseRequest(&bytes, &parsed); !status.ok()) {
+    return Finish(context, "Decide", 0, start, status);
+  }
+  const lawful::v1::DecideRequest* const request = &parsed;
+  lawful::v1::DecideResponse answer;
+  lawful::v1::DecideResponse* const response = &answer;
   const int64_t contacts = request->has_contact() ? 1 : 0;
+  if (grpc::Status denied = Authorize(options_.authorizer, *context, request->outreach().purpose());
+      !denied.ok()) {
+    return Finish(context, "Decide", contacts, start, denied);
+  }
+  const absl::StatusOr<CallLimiter::Slot> slot = call_limiter_.Admit();
+  if (!slot.ok()) return Finish(context, "Decide", contacts, start, ToGrpc(slot.status()));
   const std::shared_ptr<const Snapshot> snapshot = store_->Current();
   if (snapshot == nullptr) return Finish(context, "Decide", contacts, start, NoRuleSet());
 
@@ -497,13 +700,18 @@ grpc::ServerUnaryReactor* LawfulService::Decide(grpc::CallbackServerContext* con
   DecideOne(*snapshot, outreach->prepared, request->contact(), 0, response->mutable_decision());
   response->set_rule_set_version(snapshot->rule_set->version());
   ToProto(outreach->at, response->mutable_at());
-  return Finish(context, "Decide", contacts, start, grpc::Status::OK);
+  const grpc::Status audited = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
+                                     request->outreach(), outreach->at, {&response->decision()});
+  return Finish(context, "Decide", contacts, start,
+                audited.ok() ? SerializeResponse(answer, response_bytes) : audited);
 }
 
 grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext* context,
                                                      const grpc::ByteBuffer* request,
                                                      grpc::ByteBuffer* response) {
   const absl::Time start = absl::Now();
+  const absl::StatusOr<CallLimiter::Slot> slot = call_limiter_.Admit();
+  if (!slot.ok()) return Finish(context, "DecideBatch", 0, start, ToGrpc(slot.status()));
   // A request usually arrives as one slice and is read in place; otherwise it is joined once.
   std::vector<grpc::Slice> slices;
   std::string joined;
@@ -557,6 +765,10 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
   if (absl::Status split = SplitBatchRequest(bytes, &header, &contacts); !split.ok()) {
     return ToGrpc(split);
   }
+  if (grpc::Status denied = Authorize(options_.authorizer, *context, header.outreach().purpose());
+      !denied.ok()) {
+    return denied;
+  }
   const int64_t total = static_cast<int64_t>(contacts.size());
   *contacts_count = total;
   if (total > options_.max_batch_size) {
@@ -603,10 +815,16 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
         ToProto(next_problem->second, ids[i], static_cast<uint64_t>(i), decision);
         ++next_problem;
       } else {
-        ToProto(*snapshot->rule_set, decided[i - begin], ids[i], static_cast<uint32_t>(i),
-                decision);
+        ToProto(*snapshot->rule_set, decided[i - begin], ids[i], contacts[i],
+                static_cast<uint32_t>(i), decision);
       }
     }
+  }
+  if (grpc::Status recorded = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
+                                    header.outreach(), outreach->at, AsSpan(response->decisions()));
+      !recorded.ok()) {
+    response->Clear();
+    return recorded;
   }
   ReasonCounts counts;
   Count(response->decisions(), &counts);
@@ -616,10 +834,12 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::ServerBidiReactor<lawful::v1::DecideStreamRequest, lawful::v1::DecideStreamResponse>*
-LawfulService::DecideStream(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* LawfulService::DecideStream(
+    grpc::CallbackServerContext* context) {
   return new DecideStreamReactor(context, store_->Current(), &batch_evaluator_,
-                                 options_.max_batch_size);
+                                 options_.max_batch_size, call_limiter_.Admit(),
+                                 options_.authorizer, options_.limits.max_stream_contacts_per_second,
+                                 options_.audit_log);
 }
 
 grpc::ServerUnaryReactor* LawfulService::GetRuleSet(
@@ -631,6 +851,49 @@ grpc::ServerUnaryReactor* LawfulService::GetRuleSet(
   *response = snapshot->info;
   response->set_last_reload_error(store_->last_reload_error());
   return Finish(context, "GetRuleSet", 0, start, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* LawfulService::Explain(grpc::CallbackServerContext* context,
+                                                 const lawful::v1::ExplainRequest* request,
+                                                 lawful::v1::Explanation* response) {
+  const absl::Time start = absl::Now();
+  const int64_t contacts = request->has_contact() ? 1 : 0;
+  if (grpc::Status denied = Authorize(options_.authorizer, *context, request->outreach().purpose());
+      !denied.ok()) {
+    return Finish(context, "Explain", contacts, start, denied);
+  }
+  const absl::StatusOr<CallLimiter::Slot> slot = call_limiter_.Admit();
+  if (!slot.ok()) return Finish(context, "Explain", contacts, start, ToGrpc(slot.status()));
+  // A pinned version is explained under that rule set, served or archived: a replay.
+  std::shared_ptr<const Snapshot> snapshot = store_->Current();
+  if (!request->rule_set_version().empty()) {
+    absl::StatusOr<std::shared_ptr<const Snapshot>> pinned = store_->Version(request->rule_set_version());
+    if (!pinned.ok()) return Finish(context, "Explain", contacts, start, ToGrpc(pinned.status()));
+    snapshot = *std::move(pinned);
+  }
+  if (snapshot == nullptr) return Finish(context, "Explain", contacts, start, NoRuleSet());
+  absl::StatusOr<ResolvedOutreach> outreach =
+      ResolveOutreach(*snapshot, request->has_outreach(), request->outreach(), snapshot->rule_set->version());
+  if (!outreach.ok()) return Finish(context, "Explain", contacts, start, ToGrpc(outreach.status()));
+  if (!request->has_contact()) {
+    return Finish(context, "Explain", contacts, start,
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "contact is required"));
+  }
+  const lawful::v1::Contact& contact = request->contact();
+  if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
+    ToProto(*problem, contact, 0, response->mutable_decision());
+    response->mutable_decision()->set_rule_set_version(snapshot->rule_set->version());
+    response->set_rule_set_version(snapshot->rule_set->version());
+    ToProto(outreach->at, response->mutable_at());
+    response->set_summary(absl::StrCat("Not decided: the contact's ", problem->field_path, " is invalid (",
+                                       problem->message, "). An invalid contact is never treated as allowed."));
+  } else {
+    snapshot->rule_set->Explain(outreach->prepared, contact.SerializeAsString(), response);
+    response->mutable_decision()->set_contact_id(contact.id());
+  }
+  const grpc::Status audited = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
+                                     request->outreach(), outreach->at, {&response->decision()});
+  return Finish(context, "Explain", contacts, start, audited);
 }
 
 }  // namespace lawful::server

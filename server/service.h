@@ -13,9 +13,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "authz.h"
+#include "call_limits.h"
+#include "lawful/audit.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
 
@@ -34,7 +38,9 @@ struct Snapshot {
 // The rule set currently served, and the outcome of the last attempt to replace it.
 class RuleSetStore {
  public:
-  explicit RuleSetStore(std::string rules_dir);
+  // With `archive_dir`, every rule set loaded is first archived there (dsl::ArchiveRuleSet): a
+  // rule set that cannot be archived is not served, so every decision can be replayed later.
+  explicit RuleSetStore(std::string rules_dir, std::string archive_dir = "");
 
   // Loads the rule files from the rules directory. On success the new snapshot is served from
   // the next RPC on and last_reload_error is cleared. On failure the served snapshot (if any) is
@@ -43,11 +49,18 @@ class RuleSetStore {
 
   // The snapshot to decide with; null until the first successful Reload().
   std::shared_ptr<const Snapshot> Current() const;
+  // The snapshot of rule-set `version`: the one served, or one from the archive (loaded once and
+  // kept). NotFound when neither has it.
+  absl::StatusOr<std::shared_ptr<const Snapshot>> Version(const std::string& version) const;
   std::string last_reload_error() const;
   const std::string& rules_dir() const { return rules_dir_; }
 
  private:
   const std::string rules_dir_;
+  const std::string archive_dir_;
+  mutable absl::Mutex archived_mu_;  // held while an archived rule set loads (rare: Explain only)
+  mutable absl::flat_hash_map<std::string, std::shared_ptr<const Snapshot>> archived_
+      ABSL_GUARDED_BY(archived_mu_);
   absl::Mutex reload_mu_;   // held for a whole Reload(), never by RPCs
   mutable absl::Mutex mu_;  // held only to copy or swap the fields below
   std::shared_ptr<const Snapshot> current_ ABSL_GUARDED_BY(mu_);
@@ -63,6 +76,13 @@ struct ServiceOptions {
   // Benchmark baseline (lawfuld --parse_only): DecideBatch only parses the request into a
   // DecideBatchRequest and answers with the rule-set version, deciding nothing.
   bool parse_only = false;
+  // Who may ask about which purposes (--authz_file); null: every caller the transport admits.
+  const Authorizer* authorizer = nullptr;
+  // The server-wide call cap and the per-stream pace (call_limits.h).
+  LimitOptions limits;
+  // Where every decision answered is recorded before the answer leaves (--audit_log); null: no
+  // log. When a record cannot be written the call fails with UNAVAILABLE instead.
+  audit::Log* audit_log = nullptr;
 };
 
 // Decides with whatever snapshot the store serves when each RPC starts. Logs one line per RPC to
@@ -70,25 +90,41 @@ struct ServiceOptions {
 //
 // DecideBatch is served raw: its request reaches the engine's SplitBatchRequest as bytes, so the
 // contacts are never parsed into messages (the engine decodes only the fields the rules read).
-class LawfulService final : public lawful::v1::Lawful::WithRawCallbackMethod_DecideBatch<
-                                lawful::v1::Lawful::CallbackService> {
+// Decide and DecideStream are served raw too, to answer a request that does not parse with
+// INVALID_ARGUMENT (service.cc, ParseRequest). A raw bidi method cannot be layered over the
+// generated CallbackService, so the callback methods are listed one by one: an RPC added to
+// service.proto must be added here, or it is served by the synchronous default (UNIMPLEMENTED).
+class LawfulService final
+    : public lawful::v1::Lawful::WithRawCallbackMethod_Decide<
+          lawful::v1::Lawful::WithRawCallbackMethod_DecideBatch<
+              lawful::v1::Lawful::WithRawCallbackMethod_DecideStream<
+                  lawful::v1::Lawful::WithCallbackMethod_GetRuleSet<
+                      lawful::v1::Lawful::WithCallbackMethod_Explain<
+                          lawful::v1::Lawful::Service>>>>> {
  public:
   LawfulService(const RuleSetStore* store, ServiceOptions options);
+  // The deciding calls in flight (--max_concurrent_calls).
+  const CallLimiter& call_limiter() const { return call_limiter_; }
 
+  // `request` is a serialized DecideRequest; `response` gets a DecideResponse.
   grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
-                                   const lawful::v1::DecideRequest* request,
-                                   lawful::v1::DecideResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   // `request` is a serialized DecideBatchRequest; `response` gets a DecideBatchResponse.
   grpc::ServerUnaryReactor* DecideBatch(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
   // A reactor per stream: reads a chunk, decides it, writes the answer, and reads the next chunk
-  // only once that write completed, so one stream holds at most one chunk in memory.
-  grpc::ServerBidiReactor<lawful::v1::DecideStreamRequest, lawful::v1::DecideStreamResponse>*
-  DecideStream(grpc::CallbackServerContext* context) override;
+  // only once that write completed, so one stream holds at most one chunk in memory. Its messages
+  // are serialized DecideStreamRequests and DecideStreamResponses.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DecideStream(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetRuleSet(grpc::CallbackServerContext* context,
                                        const lawful::v1::GetRuleSetRequest* request,
                                        lawful::v1::RuleSetInfo* response) override;
+  grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context,
+                                    const lawful::v1::ExplainRequest* request,
+                                    lawful::v1::Explanation* response) override;
 
  private:
   // The two halves of DecideBatch, on the request's bytes: fill `response` on OK only, and
@@ -103,6 +139,7 @@ class LawfulService final : public lawful::v1::Lawful::WithRawCallbackMethod_Dec
   // One pool for every DecideBatch and DecideStream call, created once: a batch is split across
   // the cores.
   BatchEvaluator batch_evaluator_;
+  CallLimiter call_limiter_;
 };
 
 }  // namespace lawful::server

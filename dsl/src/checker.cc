@@ -12,6 +12,7 @@
 #include "google/protobuf/descriptor.h"
 #include "lawful/v1/contact.pb.h"
 #include "lawful/v1/decision.pb.h"
+#include "language_limits.h"
 
 namespace lawful::dsl {
 
@@ -176,6 +177,7 @@ class Checker {
   Checker(CheckedRuleSet& out, std::vector<Diagnostic>& diagnostics) : out_(out), diagnostics_(diagnostics) {}
 
   bool Run() {
+    if (!WithinLimits()) return false;
     DeclarePurposes();
     DeclareProtoEnums();
     DeclareUserEnums();
@@ -231,6 +233,27 @@ class Checker {
     std::string kind = KindName(t);
     const bool vowel = std::string("aeiou").find(kind[0]) != std::string::npos;
     return absl::StrCat(vowel ? "an " : "a ", kind);
+  }
+
+  // ---- limits ----
+  // How many policies and rules a rule set may have: reported at the first one past the limit.
+  bool WithinLimits() {
+    size_t policies = 0, rules = 0;
+    for (const Module& m : out_.modules) {
+      for (const PolicyDecl& p : m.policies) {
+        if (++policies == kMaxPolicies + 1) {
+          Error(p.span, "limit", absl::StrCat("policy `", p.name, "` is one too many: a rule set may have at most ",
+                                              kMaxPolicies, " policies"));
+        }
+        for (const RuleDecl& r : p.rules) {
+          if (++rules == kMaxRules + 1) {
+            Error(r.name_span, "limit", absl::StrCat("rule `", r.name, "` is one too many: a rule set may have at most ",
+                                                     kMaxRules, " rules (`otherwise` rules included)"));
+          }
+        }
+      }
+    }
+    return errors_ == 0;
   }
 
   // ---- declarations ----
@@ -899,7 +922,7 @@ class Checker {
           return e.type = Fail();
         }
         absl::TimeZone tz;
-        if (!absl::LoadTimeZone(zone->text, &tz)) {
+        if (!IsTimeZoneName(zone->text) || !absl::LoadTimeZone(zone->text, &tz)) {
           Error(e.kids[1]->span, "unknown-zone", absl::StrCat("unknown time zone `", zone->text, "` (use an IANA name such as \"Europe/Stockholm\")"));
           return e.type = Fail();
         }
@@ -980,7 +1003,7 @@ class Checker {
   }
 
   Type CheckExpr(Expr& e, Scope& scope, const Type* expected) {
-    if (++depth_ > kMaxDepth) {
+    if (++depth_ > kMaxExpressionDepth) {
       --depth_;
       Error(e.span, "limit", "the expression is nested too deeply");
       return e.type = Fail();
@@ -1184,7 +1207,6 @@ class Checker {
   std::vector<Diagnostic>& diagnostics_;
   int errors_ = 0;
   int depth_ = 0;
-  static constexpr int kMaxDepth = 200;
   std::map<std::string, Def*> defs_;
   std::map<const pb::EnumDescriptor*, int32_t> proto_enums_;
   int32_t channel_enum_ = -1;

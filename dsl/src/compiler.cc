@@ -6,16 +6,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "checker.h"
+#include "language_limits.h"
 #include "parser.h"
 
 namespace lawful::dsl {
 namespace {
 
-constexpr int64_t kNanosPerDay = 86'400LL * 1'000'000'000LL;
-
 struct Code {
   std::vector<Instr> instrs;
   std::vector<SourceSpan> spans;
+};
+
+// Thrown when the program outgrows the engine's limits, and caught by Compile, which reports it
+// at the rule being compiled. Stopping at once matters: definitions are copied into every use,
+// so code can grow exponentially with a chain of definitions that each use the previous twice.
+struct TooLarge {
+  const RuleDecl* rule;
+  std::string message;
 };
 
 class Compiler {
@@ -57,6 +64,8 @@ class Compiler {
     p_.num_locals = next_local_;
     p_.num_memo_flags = memo_flags_;
     p_.num_registers = next_register_;
+    registers_.resize(next_register_);
+    p_.registers = std::move(registers_);
     p_.layout = c_.layout.Build();
     return std::move(p_);
   }
@@ -85,12 +94,33 @@ class Compiler {
   }
   int32_t Pc() const { return static_cast<int32_t>(target_->instrs.size()); }
   int32_t Emit(Op op, const SourceSpan& span, int32_t b = 0, uint16_t a = 0, uint8_t c = 0) {
+    CheckLimits();
     target_->instrs.push_back(Instr{op, c, a, b});
     target_->spans.push_back(span);
     return Pc() - 1;
   }
   void Patch(int32_t at, int32_t target) { target_->instrs[at].b = target; }
   int32_t NewLocal() { return next_local_++; }
+
+  // Locals and registers are always used by an instruction right after they are made, so checking
+  // here, at each instruction, catches all three limits.
+  void CheckLimits() const {
+    if (main_.instrs.size() + prelude_.instrs.size() >= kMaxInstructions) {
+      Fail(absl::StrCat(kMaxInstructions, " compiled instructions: each use of a definition copies its body, "
+                        "so a chain of definitions that each use the previous twice doubles at every step"));
+    }
+    if (next_local_ > kMaxLocals) {
+      Fail(absl::StrCat(kMaxLocals, " local values (one per `any`, `all`, `count` and `latest`, and per "
+                        "computed argument of a definition, counted in every copy of it)"));
+    }
+    if (next_register_ > kMaxRegisters) {
+      Fail(absl::StrCat(kMaxRegisters, " values computed once per request (such as `at - 24 months`)"));
+    }
+  }
+  [[noreturn]] void Fail(const std::string& limit) const {
+    const std::string who = rule_ != nullptr ? absl::StrCat("rule `", rule_->name, "`") : "the prelude";
+    throw TooLarge{rule_, absl::StrCat(who, " takes the rule set past ", limit)};
+  }
 
   template <typename T>
   int32_t Intern(std::vector<T>& pool, const T& value) {
@@ -277,6 +307,35 @@ class Compiler {
     if (jumps.target < 0) jumps.pending.push_back(pc);
   }
 
+  // How Explain shows a hoisted value of type `t`.
+  static FactKind DisplayKind(const Type& t) {
+    switch (t.kind) {
+      case TypeKind::kBool: return FactKind::kBool;
+      case TypeKind::kInstant: return FactKind::kInstant;
+      case TypeKind::kDate: return FactKind::kDate;
+      case TypeKind::kString: return FactKind::kString;
+      case TypeKind::kEnum: return t.enum_id == 0 ? FactKind::kPurpose : FactKind::kEnum;
+      default: return FactKind::kInt;
+    }
+  }
+
+  // The source extent of `e` (an expression's own span covers only its operator or name): from
+  // its leftmost to its rightmost token, when they share a line; else just its own span.
+  SourceSpan Extent(const Expr& e) {
+    SourceSpan span = ToSource(e.span);
+    std::vector<const Expr*> todo = {&e};
+    while (!todo.empty()) {
+      const Expr* x = todo.back();
+      todo.pop_back();
+      const SourceSpan s = ToSource(x->span);
+      if (s.file != span.file || s.line != span.line) return ToSource(e.span);
+      span.column = std::min(span.column, s.column);
+      span.end_column = std::max(span.end_column, s.end_column);
+      for (const auto& k : x->kids) todo.push_back(k.get());
+    }
+    return span;
+  }
+
   void Hoist(const Expr& e, const Frame* frame) {
     std::string key = Render(e, frame);
     int32_t reg;
@@ -284,6 +343,8 @@ class Compiler {
       reg = it->second;
     } else {
       reg = next_register_++;
+      registers_.resize(next_register_);
+      registers_[reg] = Program::RegisterInfo{DisplayKind(e.type), Extent(e)};
       Code* saved = target_;
       target_ = &prelude_;
       CompileDirect(e, frame);
@@ -654,6 +715,8 @@ class Compiler {
   // A register holding whether `at` lies within [from, until): computed once per request.
   int32_t EffectiveRegister(const Effective& eff, const SourceSpan& span) {
     int32_t reg = next_register_++;
+    registers_.resize(next_register_);
+    registers_[reg] = Program::RegisterInfo{FactKind::kBool, SourceSpan{}};  // shown as effective dates
     Code* saved = target_;
     target_ = &prelude_;
     bool first = true;
@@ -683,6 +746,7 @@ class Compiler {
     policy.span = ToSource(decl.span);
     Frame top;
     for (const RuleDecl& r : decl.rules) {
+      rule_ = &r;
       Rule rule;
       rule.name = r.name;
       rule.reason = r.reason ? r.reason->name : r.name;
@@ -693,6 +757,7 @@ class Compiler {
       rule.note = r.note;
       rule.span = ToSource(r.span);
       if (r.evidence) rule.evidence_list = r.evidence->type.list;
+      rule.entry = Pc();
       const int32_t rule_index = static_cast<int32_t>(p_.rules.size());
       p_.rules.push_back(rule);
       policy.rules.push_back(rule_index);
@@ -732,10 +797,14 @@ class Compiler {
   int32_t next_register_ = kNumFixedRegisters;
   int inline_depth_ = 0;
   int loop_depth_ = 0;
+  const RuleDecl* rule_ = nullptr;  // the rule being compiled, where limits are reported
   const MemoUses* allowed_;
   MemoUses uses_;
   int32_t memo_flags_ = 0;
   std::map<std::string, int32_t> hoisted_;
+  // The request's own registers, then one per hoisted value (see Program::registers).
+  std::vector<Program::RegisterInfo> registers_ = {{FactKind::kInstant, {}}, {FactKind::kPurpose, {}},
+                                                   {FactKind::kEnum, {}}, {FactKind::kEnum, {}}};
   std::map<std::string, std::pair<int32_t, int32_t>> memo_;
   std::map<int32_t, Binder> binders_;
 };
@@ -755,6 +824,16 @@ Program CompileChecked(const CheckedRuleSet& checked) {
 
 CompileResult Compile(const std::vector<SourceFile>& files) {
   CompileResult result;
+  if (files.empty()) {
+    result.diagnostics.push_back(Diagnostic{Severity::kError, "no-policy", "", 1, 1, 1, "a rule set needs at least one rule file"});
+    return result;
+  }
+  if (files.size() > kMaxFiles) {
+    result.diagnostics.push_back(Diagnostic{Severity::kError, "limit", files[kMaxFiles].path, 1, 1, 1,
+                                            absl::StrCat("this file is one too many: a rule set may have at most ",
+                                                         kMaxFiles, " files")});
+    return result;
+  }
   std::vector<Module> modules(files.size());
   bool ok = true;
   for (size_t i = 0; i < files.size(); ++i) {
@@ -763,7 +842,31 @@ CompileResult Compile(const std::vector<SourceFile>& files) {
   if (!ok) return result;
   CheckedRuleSet checked;
   if (!Check(std::move(modules), files, checked, result.diagnostics)) return result;
-  result.program = CompileChecked(checked);
+  try {
+    result.program = CompileChecked(checked);
+  } catch (const TooLarge& e) {
+    Diagnostic d{Severity::kError, "limit", files.front().path, 1, 1, 1, e.message};
+    if (e.rule != nullptr) {
+      d.file = files[e.rule->span.file].path;
+      d.line = e.rule->span.line;
+      d.column = e.rule->span.column;
+      d.length = e.rule->span.length;
+    }
+    result.diagnostics.push_back(std::move(d));
+    return result;
+  }
+  // The engine verifies the program again when it loads it. Verifying here too turns a program it
+  // would refuse (a compiler bug, or a limit nothing above checks) into a diagnostic instead of a
+  // load error without a place.
+  if (absl::Status verified = Verify(*result.program); !verified.ok()) {
+    result.program.reset();
+    result.diagnostics.push_back(Diagnostic{Severity::kError, "internal", files.front().path, 1, 1, 1,
+                                            absl::StrCat("internal error: the compiled rule set does not verify (",
+                                                         verified.message(), "); please report it")});
+    return result;
+  }
+  // Explain quotes the rules as written.
+  for (const SourceFile& file : files) result.program->sources.push_back(file.text);
   return result;
 }
 

@@ -290,7 +290,7 @@ using selector = pegtl::parse_tree::selector<
 
 // Nesting limit: hostile input (10,000 parentheses) must not overflow the stack.
 template <typename Rule>
-struct depth_limit : pegtl::limit_depth<400> {};
+struct depth_limit : pegtl::limit_depth<kMaxGrammarDepth> {};
 
 template <typename Rule>
 using control = pegtl::must_if<errors, pegtl::normal, false>::control<Rule>;
@@ -328,7 +328,7 @@ class Converter {
   std::string Text(const Node& n) {
     std::string text = n.string();
     if (n.is_type<grammar::name>() && text.size() > kMaxIdentifierLength) {
-      Error(n, absl::StrCat("a name may be at most ", kMaxIdentifierLength, " characters long"));
+      Error(n, absl::StrCat("a name may be at most ", kMaxIdentifierLength, " characters long"), "limit");
     }
     return text;
   }
@@ -344,9 +344,9 @@ class Converter {
     return s;
   }
 
-  void Error(const Node& n, std::string message) {
+  void Error(const Node& n, std::string message, const char* code = "syntax") {
     Span s = SpanOf(n);
-    diagnostics_.push_back(Diagnostic{Severity::kError, "syntax", path_, s.line, s.column, s.length, std::move(message)});
+    diagnostics_.push_back(Diagnostic{Severity::kError, code, path_, s.line, s.column, s.length, std::move(message)});
   }
 
   NamedSpan Named(const Node& n) { return NamedSpan{Text(n), SpanOf(n)}; }
@@ -362,7 +362,9 @@ class Converter {
         out += raw[i];
       }
     }
-    if (out.size() > kMaxStringLength) Error(n, absl::StrCat("a text may be at most ", kMaxStringLength, " characters long"));
+    if (out.size() > kMaxStringLength) {
+      Error(n, absl::StrCat("a text may be at most ", kMaxStringLength, " characters long"), "limit");
+    }
     return out;
   }
 
@@ -596,16 +598,17 @@ class Converter {
       auto e = Make(ExprKind::kInt, n);
       std::string_view s = n.string_view();
       auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), e->value);
-      if (ec != std::errc() || ptr != s.data() + s.size()) Error(n, absl::StrCat("the number `", n.string(), "` is too large"));
+      if (ec != std::errc() || ptr != s.data() + s.size()) {
+        Error(n, absl::StrCat("the number `", n.string(), "` is too large"), "limit");
+      }
       return e;
     }
     if (n.is_type<duration_lit>()) {
       auto e = Make(ExprKind::kDuration, n);
       ExprPtr amount = ConvertExpr(*n.children[0]);
       std::string_view unit_text = n.children[1]->string_view();
-      constexpr int64_t kMaxAmount = 100000;
-      if (amount->value > kMaxAmount) {
-        Error(n, absl::StrCat("a duration may be at most ", kMaxAmount, " ", std::string(unit_text)));
+      if (amount->value > kMaxDurationAmount) {
+        Error(n, absl::StrCat("a duration may be at most ", kMaxDurationAmount, " ", std::string(unit_text)), "limit");
         return e;
       }
       int32_t v = static_cast<int32_t>(amount->value);
@@ -670,10 +673,12 @@ bool Parse(const SourceFile& source, uint32_t file, Module& module, std::vector<
   } catch (const tao::pegtl::parse_error& e) {
     const auto& pos = e.positions().front();
     std::string message(e.message());
+    const char* code = "syntax";
     if (message == "maximum parser rule nesting depth exceeded") {
       message = "the expression is nested too deeply; split it into named definitions (`def`)";
+      code = "limit";
     }
-    diagnostics.push_back(Diagnostic{Severity::kError, "syntax", source.path, static_cast<uint32_t>(pos.line),
+    diagnostics.push_back(Diagnostic{Severity::kError, code, source.path, static_cast<uint32_t>(pos.line),
                                      static_cast<uint32_t>(pos.column), 1, std::move(message)});
     return false;
   } catch (const std::exception& e) {

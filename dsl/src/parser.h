@@ -5,13 +5,9 @@
 
 #include "ast.h"
 #include "lawful/dsl.h"
+#include "language_limits.h"
 
 namespace lawful::dsl {
-
-// Limits that keep hostile input from exhausting the parser.
-inline constexpr size_t kMaxFileBytes = 1 << 20;
-inline constexpr size_t kMaxIdentifierLength = 128;
-inline constexpr size_t kMaxStringLength = 4096;
 
 // Parses `source` (file number `file` of the rule set). On a syntax error, appends one
 // diagnostic and returns false; the parser stops at the first syntax error of a file.

@@ -50,6 +50,9 @@ void Peephole(Program& p) {
     if (IsJumpShaped(in) && in.b >= 0 && static_cast<size_t>(in.b) <= n) target[in.b] = true;
   }
   for (const Policy& policy : p.policies) target[policy.entry] = true;
+  for (const Rule& rule : p.rules) {
+    if (rule.entry >= 0) target[rule.entry] = true;
+  }
   target[p.prelude] = true;
 
   std::vector<Instr> code;
@@ -74,6 +77,9 @@ void Peephole(Program& p) {
     if (IsJumpShaped(in)) in.b = moved[in.b];
   }
   for (Policy& policy : p.policies) policy.entry = moved[policy.entry];
+  for (Rule& rule : p.rules) {
+    if (rule.entry >= 0) rule.entry = moved[rule.entry];
+  }
   p.prelude = moved[p.prelude];
   p.code = std::move(code);
   p.spans = std::move(spans);

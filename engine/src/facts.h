@@ -12,6 +12,58 @@
 
 namespace lawful {
 
+// The protobuf wire format, read in place: what the fact decoder and the evidence quoting share.
+enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+
+class WireReader {
+ public:
+  explicit WireReader(std::string_view bytes)
+      : p_(reinterpret_cast<const uint8_t*>(bytes.data())), end_(p_ + bytes.size()) {}
+
+  bool done() const { return p_ >= end_; }
+
+  bool Varint(uint64_t& out) {
+    out = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ >= end_) return false;
+      uint8_t byte = *p_++;
+      out |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  bool Bytes(std::string_view& out) {
+    uint64_t len;
+    if (!Varint(len) || len > static_cast<uint64_t>(end_ - p_)) return false;
+    out = std::string_view(reinterpret_cast<const char*>(p_), len);
+    p_ += len;
+    return true;
+  }
+
+  bool Skip(uint32_t wire_type) {
+    uint64_t ignored;
+    std::string_view bytes;
+    switch (wire_type) {
+      case kVarint: return Varint(ignored);
+      case kFixed64: return Advance(8);
+      case kLengthDelimited: return Bytes(bytes);
+      case kFixed32: return Advance(4);
+      default: return false;  // groups (3, 4) are not used by lawful's protos
+    }
+  }
+
+ private:
+  bool Advance(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    p_ += n;
+    return true;
+  }
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+
 struct FactList {
   std::vector<int64_t> data;  // count * width values
   int32_t count = 0;

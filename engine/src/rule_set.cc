@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "calendar.h"
+#include "catalog.h"
 #include "facts.h"
 #include "lawful/engine.h"
 #include "vm.h"
@@ -27,6 +28,7 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Create(Program program, 
     rule_set->zones_.push_back(zone);
   }
   rule_set->decoder_ = std::make_unique<FactDecoder>(rule_set->program_.layout, rule_set->program_.purposes);
+  rule_set->catalog_ = std::make_unique<const Catalog>(rule_set->program_);
   return std::shared_ptr<const RuleSet>(std::move(rule_set));
 }
 
@@ -69,6 +71,7 @@ absl::StatusOr<PreparedOutreach> RuleSet::Prepare(const Outreach& outreach) cons
   prepared.rule_set = this;
   prepared.policy = chosen;
   prepared.at = outreach.at;
+  prepared.facts_digest = outreach.facts_digest;
   prepared.registers.assign(p.num_registers, 0);
   prepared.registers[kRegAt] = at;
   prepared.registers[kRegPurpose] = purpose;
@@ -89,7 +92,7 @@ std::string RuleSet::Location(const Rule& rule) const {
   return absl::StrCat(file, ":", rule.span.line);
 }
 
-void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out) const {
+void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out, std::string_view contact_bytes) const {
   out->set_outcome(static_cast<lawful::v1::Outcome>(d.outcome));
   if (d.outcome == Outcome::kError) {
     out->mutable_error()->set_field_path(d.error_path);
@@ -111,7 +114,14 @@ void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out) const {
     e->set_field(program_.layout.lists[r.evidence_list].name);
     e->set_index(static_cast<uint32_t>(d.evidence_index));
     e->set_record_id(d.evidence_id);
+    const ListInfo& list = catalog_->lists[r.evidence_list];
+    std::string_view record;
+    if (!contact_bytes.empty() && list.number != 0 && list.evidence_field != nullptr &&
+        NthField(contact_bytes, list.number, d.evidence_index, record)) {
+      e->GetReflection()->MutableMessage(e, list.evidence_field)->ParseFromArray(record.data(), static_cast<int>(record.size()));
+    }
   }
+  if (d.has_facts_digest) out->set_facts_digest(Hex(d.facts_digest, sizeof d.facts_digest));
   if (d.valid_until != kMissing) {
     auto* t = out->mutable_valid_until();
     absl::Time time = calendar::ToTime(d.valid_until);
@@ -146,6 +156,7 @@ struct Evaluator::State {
   std::vector<int64_t> stack;
   std::vector<int64_t> locals;
   std::string buffer;  // serialized contact for the message overload
+  std::string digest_scratch;  // the canonical facts encoding, reused
 };
 
 Evaluator::Evaluator() : state_(std::make_unique<State>()) {}
@@ -182,21 +193,7 @@ Decision Evaluator::Evaluate(const PreparedOutreach& outreach, const ContactFact
   // Registers are read-only for policy code (the verifier forbids kStoreReg there).
   vm::Result r = vm::Run(p, rs.zones_, outreach.policy->entry, const_cast<int64_t*>(outreach.registers.data()),
                          facts, s.stack.data(), s.locals.data());
-  d.rule = &p.rules[r.rule];
-  d.outcome = d.rule->outcome;
-  d.valid_until = r.valid_until;
-  if (d.rule->evidence_list >= 0 && r.evidence >= 0) {
-    const FactList& list = facts.lists[d.rule->evidence_list];
-    const ListLayout& layout = p.layout.lists[d.rule->evidence_list];
-    if (r.evidence < list.count) {
-      d.evidence_index = static_cast<int32_t>(r.evidence);
-      if (layout.id_slot >= 0) {
-        int64_t id = list.data[r.evidence * layout.width + layout.id_slot];
-        if (id >= 0 && static_cast<size_t>(id) < facts.strings.size()) d.evidence_id = std::string(facts.strings[id]);
-      }
-    }
-  }
-  return d;
+  return Conclude(p, *rs.catalog_, facts, r, outreach.facts_digest, s.digest_scratch);
 }
 
 std::string ContentVersion(const std::vector<std::pair<std::string, std::string>>& parts) {
@@ -215,13 +212,7 @@ std::string ContentVersion(const std::vector<std::pair<std::string, std::string>
   unsigned int size = 0;
   EVP_DigestFinal_ex(ctx, digest, &size);
   EVP_MD_CTX_free(ctx);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
+  return Hex(digest, size);
 }
 
 }  // namespace lawful

@@ -37,10 +37,19 @@ inline int64_t Arithmetic(int64_t a, int64_t b, F op) {
   return r;
 }
 
-}  // namespace
+// The untraced loop's hooks: empty, inlined, gone.
+struct NoTrace {
+  void Step(int32_t, int64_t*) {}
+  void Fact(int32_t, int64_t) {}
+  void Field(int32_t, int64_t, int32_t, int64_t) {}
+  void Elements(int32_t) {}
+  void Register(int32_t, int64_t) {}
+};
 
-Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int32_t pc,
-           int64_t* registers, const Facts& facts, int64_t* stack, int64_t* locals) {
+template <typename Trace>
+Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, int32_t pc,
+            int64_t* registers, const Facts& facts, int64_t* stack, int64_t* locals,
+            Trace& trace) {
   const Instr* const code = program.code.data();
   const Instr* ip = code + pc;
   int64_t* sp = stack;  // points one past the top
@@ -55,13 +64,19 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
 #include "lawful/opcodes.def"
 #undef LAWFUL_OP
   };
-#define DISPATCH() goto* kTargets[static_cast<int>(ip->op)]
+#define DISPATCH()                                       \
+  {                                                      \
+    trace.Step(static_cast<int32_t>(ip - code), locals); \
+    goto* kTargets[static_cast<int>(ip->op)];            \
+  }
 #define CASE(name) op_##name:
   DISPATCH();
 #else
 #define DISPATCH() continue
 #define CASE(name) case Op::name:
-  for (;;) switch (ip->op) {
+  for (;;) {
+  trace.Step(static_cast<int32_t>(ip - code), locals);
+  switch (ip->op) {
 #endif
 #define NEXT() \
   {             \
@@ -85,8 +100,16 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
   CASE(kPushConst) { PUSH(program.ints[ip->b]); NEXT(); }
   CASE(kPushStr) { PUSH(-static_cast<int64_t>(ip->b) - 1); NEXT(); }
   CASE(kPushMissing) { PUSH(kMissing); NEXT(); }
-  CASE(kLoadFact) { PUSH(facts.slots[ip->b]); NEXT(); }
-  CASE(kLoadReq) { PUSH(registers[ip->b]); NEXT(); }
+  CASE(kLoadFact) {
+    trace.Fact(ip->b, facts.slots[ip->b]);
+    PUSH(facts.slots[ip->b]);
+    NEXT();
+  }
+  CASE(kLoadReq) {
+    trace.Register(ip->b, registers[ip->b]);
+    PUSH(registers[ip->b]);
+    NEXT();
+  }
   CASE(kLoadLocal) { PUSH(locals[ip->b]); NEXT(); }
   CASE(kStoreLocal) { locals[ip->b] = POP(); NEXT(); }
   CASE(kStoreReg) { registers[ip->b] = POP(); NEXT(); }
@@ -95,6 +118,7 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
     int64_t index = TOP();
     const int64_t width = program.layout.lists[ip->a].width;
     TOP() = index >= 0 && index < list.count ? list.data[index * width + ip->b] : kMissing;
+    trace.Field(ip->a, index, ip->b, TOP());
     NEXT();
   }
   CASE(kDup) { int64_t v = TOP(); PUSH(v); NEXT(); }
@@ -120,9 +144,13 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
     NEXT();
   }
   CASE(kLoopNext) {
+    trace.Elements(ip->c);
     int64_t& index = locals[ip->a];
-    ++index;
-    if (index >= facts.lists[ip->c].count) JUMP(ip->b);
+    const int32_t count = facts.lists[ip->c].count;
+    // Never past the count: an index that starts there (or at INT64_MAX) must not wrap around,
+    // or the loop would run for ever (the verifier's termination proof counts on this).
+    if (index < count) ++index;
+    if (index >= count) JUMP(ip->b);
     NEXT();
   }
 
@@ -196,6 +224,7 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
   }
   CASE(kInList) {
     const FactList& list = facts.lists[ip->b];
+    trace.Elements(ip->b);
     int64_t v = TOP();
     bool found = false;
     if (v != kMissing) {
@@ -209,9 +238,14 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
     TOP() = found;
     NEXT();
   }
-  CASE(kListLen) { PUSH(facts.lists[ip->b].count); NEXT(); }
+  CASE(kListLen) {
+    trace.Elements(ip->b);
+    PUSH(facts.lists[ip->b].count);
+    NEXT();
+  }
   CASE(kLoadElem) {
     const FactList& list = facts.lists[ip->b];
+    trace.Elements(ip->b);
     int64_t index = TOP();
     TOP() = index >= 0 && index < list.count ? list.data[index] : kMissing;
     NEXT();
@@ -222,6 +256,7 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
     const int64_t index = locals[ip->a];
     const int64_t width = program.layout.lists[ip->c].width;
     PUSH(index >= 0 && index < list.count ? list.data[index * width + ip->b] : kMissing);
+    trace.Field(ip->c, index, ip->b, TOP());
     NEXT();
   }
   CASE(kSetLocal) { locals[ip->a] = ip->b; NEXT(); }
@@ -233,12 +268,18 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
     TOP() = Present(a, b) && (expr); \
     NEXT();                       \
   }
-  CASE(kEqReg) COMPARE_WITH(registers[ip->b], a == b)
-  CASE(kNeReg) COMPARE_WITH(registers[ip->b], a != b)
-  CASE(kLtReg) COMPARE_WITH(registers[ip->b], a < b)
-  CASE(kLeReg) COMPARE_WITH(registers[ip->b], a <= b)
-  CASE(kGtReg) COMPARE_WITH(registers[ip->b], a > b)
-  CASE(kGeReg) COMPARE_WITH(registers[ip->b], a >= b)
+  CASE(kEqReg) trace.Register(ip->b, registers[ip->b]);
+  COMPARE_WITH(registers[ip->b], a == b)
+  CASE(kNeReg) trace.Register(ip->b, registers[ip->b]);
+  COMPARE_WITH(registers[ip->b], a != b)
+  CASE(kLtReg) trace.Register(ip->b, registers[ip->b]);
+  COMPARE_WITH(registers[ip->b], a < b)
+  CASE(kLeReg) trace.Register(ip->b, registers[ip->b]);
+  COMPARE_WITH(registers[ip->b], a <= b)
+  CASE(kGtReg) trace.Register(ip->b, registers[ip->b]);
+  COMPARE_WITH(registers[ip->b], a > b)
+  CASE(kGeReg) trace.Register(ip->b, registers[ip->b]);
+  COMPARE_WITH(registers[ip->b], a >= b)
   CASE(kEqImm) COMPARE_WITH(ip->b, a == b)
   CASE(kNeImm) COMPARE_WITH(ip->b, a != b)
 #undef COMPARE_WITH
@@ -254,6 +295,7 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
 
 #if !LAWFUL_COMPUTED_GOTO
   }
+  }
 #endif
 #undef PUSH
 #undef POP
@@ -263,6 +305,20 @@ Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int
 #undef NEXT
 #undef JUMP
 #undef COMPARE
+}
+
+}  // namespace
+
+Result Run(const Program& program, const std::vector<absl::TimeZone>& zones, int32_t pc,
+           int64_t* registers, const Facts& facts, int64_t* stack, int64_t* locals) {
+  NoTrace none;
+  return Loop(program, zones, pc, registers, facts, stack, locals, none);
+}
+
+Result RunTraced(const Program& program, const std::vector<absl::TimeZone>& zones, int32_t pc,
+                 int64_t* registers, const Facts& facts, int64_t* stack, int64_t* locals,
+                 Tracer& tracer) {
+  return Loop(program, zones, pc, registers, facts, stack, locals, tracer);
 }
 
 }  // namespace lawful::vm

@@ -34,6 +34,7 @@
 #include "gtest/gtest.h"
 #include "lawful/v1/service.grpc.pb.h"
 #include "files.h"
+#include "lawfuld.h"
 #include "process.h"
 
 namespace lawful::testing {
@@ -48,7 +49,6 @@ using ::testing::SizeIs;
 namespace fs = std::filesystem;
 
 // Generous for a sanitizer build on a loaded 2-core machine, still bounded.
-constexpr absl::Duration kStartTimeout = absl::Seconds(15);
 constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 constexpr absl::Duration kExitTimeout = absl::Seconds(15);
 
@@ -115,67 +115,6 @@ v1::Outreach NewsletterByEmail() {
   *outreach.mutable_at() = Timestamp(kAt);
   return outreach;
 }
-
-// A running lawfuld, stopped (SIGKILL if need be) when the object goes away.
-class Lawfuld {
- public:
-  // Starts lawfuld on a free port and waits for its startup line. On failure, `error` says why.
-  // `credentials` default to plaintext; `arguments` configure the test's channel.
-  Lawfuld(const fs::path& rules_dir, const fs::path& log_path,
-          const std::vector<std::string>& extra_flags = {},
-          std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
-          const grpc::ChannelArguments& arguments = {}) {
-    std::vector<std::string> argv = {LAWFULD_PATH, "--listen=127.0.0.1:0",
-                                     "--rules=" + rules_dir.string()};
-    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    process_ = std::make_unique<Process>(
-        argv,
-        Process::Options{.stdin_path = "", .stderr_path = log_path.string(), .working_dir = ""});
-    if (!process_->started()) {
-      error_ = "lawfuld did not start";
-      return;
-    }
-    const std::optional<std::string> line = process_->ReadLine(kStartTimeout);
-    if (!line.has_value()) {
-      error_ = "no startup line; log: " + ReadFile(log_path);
-      return;
-    }
-    static const std::regex kStartup(
-        R"(lawfuld: listening on 127\.0\.0\.1:(\d+), serving rule set ([0-9a-f]+) \((\d+) files\))");
-    std::smatch match;
-    if (!std::regex_match(*line, match, kStartup)) {
-      error_ = "unexpected startup line: " + *line;
-      return;
-    }
-    address_ = "127.0.0.1:" + match[1].str();
-    version_ = match[2].str();
-    files_ = std::stoi(match[3].str());
-    if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
-    channel_ = grpc::CreateCustomChannel(address_, credentials, arguments);
-    if (!channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
-      error_ = "cannot connect to " + address_;
-      return;
-    }
-    stub_ = v1::Lawful::NewStub(channel_);
-  }
-
-  const std::string& error() const { return error_; }
-  const std::string& address() const { return address_; }
-  const std::string& version() const { return version_; }
-  int files() const { return files_; }
-  Process& process() { return *process_; }
-  v1::Lawful::Stub& stub() { return *stub_; }
-  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
-
- private:
-  std::unique_ptr<Process> process_;
-  std::string error_;
-  std::string address_;
-  std::string version_;
-  int files_ = 0;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Lawful::Stub> stub_;
-};
 
 std::unique_ptr<grpc::ClientContext> Context() {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -1104,77 +1043,6 @@ TEST_F(LawfuldTest, WatchIntervalZeroLeavesReloadsToSighup) {
 
 // --- TLS ----------------------------------------------------------------------------------------
 
-// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with the
-// openssl command in `dir`.
-class Certificates {
- public:
-  explicit Certificates(const fs::path& dir) : dir_(dir) {
-    const std::vector<std::vector<std::string>> commands = {
-        {"openssl",
-         "req",
-         "-x509",
-         "-newkey",
-         "ec",
-         "-pkeyopt",
-         "ec_paramgen_curve:prime256v1",
-         "-nodes",
-         "-keyout",
-         Path("ca.key"),
-         "-out",
-         Path("ca.crt"),
-         "-days",
-         "2",
-         "-subj",
-         "/CN=lawful test CA",
-         "-addext",
-         "basicConstraints=critical,CA:TRUE",
-         "-addext",
-         "keyUsage=critical,keyCertSign,cRLSign"},
-        {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", Path("server.key"), "-out", Path("server.csr"), "-subj", "/CN=localhost"},
-        {"openssl", "x509", "-req", "-in", Path("server.csr"), "-CA", Path("ca.crt"), "-CAkey",
-         Path("ca.key"), "-CAcreateserial", "-out", Path("server.crt"), "-days", "2", "-extfile",
-         Path("server.ext")},
-        {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", Path("client.key"), "-out", Path("client.csr"), "-subj", "/CN=lawful client"},
-        {"openssl", "x509", "-req", "-in", Path("client.csr"), "-CA", Path("ca.crt"), "-CAkey",
-         Path("ca.key"), "-CAcreateserial", "-out", Path("client.crt"), "-days", "2", "-extfile",
-         Path("client.ext")},
-    };
-    WriteFile(dir_ / "server.ext",
-              "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-    WriteFile(dir_ / "client.ext", "extendedKeyUsage=clientAuth\n");
-    for (const std::vector<std::string>& command : commands) {
-      std::vector<std::string> argv = command;
-      argv[0] = "/usr/bin/openssl";
-      const CommandResult result = RunCommand(argv);
-      if (result.exit_code != 0) {
-        error_ = absl::StrCat(absl::StrJoin(command, " "), ": ", result.err);
-        return;
-      }
-    }
-  }
-
-  const std::string& error() const { return error_; }
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string Read(const std::string& name) const { return ReadFile(dir_ / name); }
-
-  // TLS channel credentials trusting the test CA, with the client certificate or without.
-  std::shared_ptr<grpc::ChannelCredentials> Client(bool with_certificate) const {
-    grpc::SslCredentialsOptions options;
-    options.pem_root_certs = Read("ca.crt");
-    if (with_certificate) {
-      options.pem_private_key = Read("client.key");
-      options.pem_cert_chain = Read("client.crt");
-    }
-    return grpc::SslCredentials(options);
-  }
-
- private:
-  fs::path dir_;
-  std::string error_;
-};
-
 // A channel's first call fails fast instead of waiting for a connection that will not come.
 grpc::Status TryDecide(const std::string& address,
                        const std::shared_ptr<grpc::ChannelCredentials>& credentials,
@@ -1318,7 +1186,7 @@ TEST_F(CliTest, EvalViaServerAndOfflineGiveTheSameDecisions) {
   ASSERT_EQ(via_server.exit_code, 0) << via_server.err;
   EXPECT_THAT(Summaries(ParseDecisions(via_server.out)),
               ElementsAre("0 c-0001 OUTCOME_ALLOW consent", "1 c-0003 OUTCOME_DENY erasure_pending",
-                          "2 c-0002 OUTCOME_DENY no_lawful_basis"));
+                          "3 c-0002 OUTCOME_DENY no_lawful_basis"));  // index: line - 1
   EXPECT_THAT(via_server.err, HasSubstr(server.version()));
 
   const CommandResult offline = Eval({"--rules=" + rules_dir_.string()}, input.string());
@@ -1366,7 +1234,7 @@ TEST_F(CliTest, EvalReportsMalformedLinesAndExitsOne) {
   EXPECT_THAT(result.err, HasSubstr(":3:"));  // unknown fields are not silently dropped
   EXPECT_THAT(
       Summaries(ParseDecisions(result.out)),
-      ElementsAre("0 c-0001 OUTCOME_ALLOW consent", "1 c-0005 OUTCOME_DENY no_lawful_basis"));
+      ElementsAre("0 c-0001 OUTCOME_ALLOW consent", "3 c-0005 OUTCOME_DENY no_lawful_basis"));
 }
 
 TEST_F(CliTest, EvalRejectsBadFlags) {
@@ -1374,12 +1242,12 @@ TEST_F(CliTest, EvalRejectsBadFlags) {
   WriteFile(input, absl::StrCat(kConsentingContact, "\n"));
   const CommandResult fax =
       Eval({"--rules=" + rules_dir_.string(), "--channel=fax"}, input.string());
-  EXPECT_EQ(fax.exit_code, 1);
+  EXPECT_EQ(fax.exit_code, 2);  // usage errors
   EXPECT_THAT(fax.err, HasSubstr("--channel"));
   EXPECT_THAT(fax.out, IsEmpty());
 
   const CommandResult neither = Eval({}, input.string());
-  EXPECT_EQ(neither.exit_code, 1);
+  EXPECT_EQ(neither.exit_code, 2);
   EXPECT_THAT(neither.err, HasSubstr("--rules"));
 }
 

@@ -8,7 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "absl/time/clock.h"
 
@@ -41,7 +45,8 @@ void Drain(int& fd, std::string* out) {
 
 }  // namespace
 
-Process::Process(const std::vector<std::string>& argv, const Options& options) {
+Process::Process(const std::vector<std::string>& argv, const Options& options)
+    : executable_(argv.empty() ? "" : argv[0]), stderr_path_(options.stderr_path) {
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return;
@@ -99,6 +104,14 @@ Process::~Process() {
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  // What the child wrote to its stderr pipe and nobody read (the child is gone: no read blocks
+  // for long, though a grandchild could still hold the pipe, hence the poll).
+  while (stderr_fd_ >= 0) {
+    pollfd fd{stderr_fd_, POLLIN, 0};
+    if (poll(&fd, 1, 100) <= 0) break;
+    Drain(stderr_fd_, &stderr_copy_);
+  }
+  KeepLog();
   CloseFd(stdout_fd_);
   CloseFd(stderr_fd_);
 }
@@ -141,13 +154,38 @@ bool Process::ReadAll(absl::Duration timeout, std::string* out, std::string* err
     }
     for (const pollfd& fd : fds) {
       if (fd.revents == 0) continue;
-      if (fd.fd == stdout_fd_)
+      if (fd.fd == stdout_fd_) {
         Drain(stdout_fd_, out);
-      else
-        Drain(stderr_fd_, err);
+      } else {
+        const size_t before = stderr_copy_.size();
+        Drain(stderr_fd_, &stderr_copy_);
+        if (err != nullptr) err->append(stderr_copy_, before);
+      }
     }
   }
   return WaitExit(deadline - absl::Now()).has_value();
+}
+
+void Process::KeepLog() {
+  const char* dir = std::getenv("LAWFUL_TEST_LOG_DIR");
+  const std::string name = std::filesystem::path(executable_).filename().string();
+  if (dir == nullptr || *dir == '\0' || pid_ <= 0 || (name != "lawfuld" && name != "lawful")) {
+    return;
+  }
+  // Unique across the test processes ctest runs in parallel, and within one.
+  static std::atomic<int> kept{0};
+  const std::filesystem::path path = std::filesystem::path(dir) /
+                                     (name + "-" + std::to_string(getpid()) + "-" +
+                                      std::to_string(pid_) + "-" + std::to_string(++kept) + ".log");
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
+  std::ofstream out(path, std::ios::binary);
+  if (stderr_path_.empty()) {
+    out << stderr_copy_;
+  } else {
+    std::ifstream in(stderr_path_, std::ios::binary);
+    out << in.rdbuf();
+  }
 }
 
 void Process::Signal(int signal) {

@@ -1,5 +1,9 @@
 // Child processes for the integration tests: every wait is bounded, and a process still running
 // when its Process object goes away is killed and reaped.
+//
+// When LAWFUL_TEST_LOG_DIR is set, the stderr of every lawfuld and lawful process is also kept
+// there, one file per process, for the test that checks no log holds contact data
+// (log_grep_test.cc).
 #pragma once
 
 #include <sys/types.h>
@@ -45,6 +49,12 @@ class Process {
   std::optional<int> WaitExit(absl::Duration timeout);
 
  private:
+  // Copies the child's stderr into LAWFUL_TEST_LOG_DIR, if set and the child is ours.
+  void KeepLog();
+
+  std::string executable_;
+  std::string stderr_path_;
+  std::string stderr_copy_;  // what was read from the stderr pipe
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   int stderr_fd_ = -1;

@@ -35,9 +35,16 @@ class LawfuldFromPython(unittest.TestCase):
         global contact_pb2, decision_pb2, service_pb2, service_pb2_grpc, grpc
         import grpc
         from lawful.v1 import contact_pb2, decision_pb2, service_pb2, service_pb2_grpc
+        # Under ctest the server's log joins the others that log_grep_test searches for contact data.
+        log_dir = os.environ.get("LAWFUL_TEST_LOG_DIR")
+        if log_dir:
+            os.makedirs(log_dir, exist_ok=True)
+            cls.log = open(os.path.join(log_dir, "lawfuld-python-%d.log" % os.getpid()), "w")
+        else:
+            cls.log = subprocess.DEVNULL
         cls.server = subprocess.Popen(
             [ARGS.lawfuld, "--listen=127.0.0.1:0", "--rules=" + ARGS.rules, "--watch_interval=0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=cls.log, text=True)
         ready, _, _ = select.select([cls.server.stdout], [], [], 30)
         if not ready:
             cls.server.kill()
@@ -57,6 +64,8 @@ class LawfuldFromPython(unittest.TestCase):
         except subprocess.TimeoutExpired:
             cls.server.kill()
             cls.server.wait()
+        if cls.log is not subprocess.DEVNULL:
+            cls.log.close()
         cls.tmp.cleanup()
 
     def outreach(self, purpose="newsletter", channel=None):

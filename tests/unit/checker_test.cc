@@ -93,6 +93,11 @@ INSTANTIATE_TEST_SUITE_P(
                   "2:24: `newsleter` is not a purpose; did you mean `newsletter`? (purpose values: newsletter)"},
         CheckCase{"unknown_zone", WithCondition("local_date(at, \"Mars/Base\") == 2026-01-01"),
                   "5:30: unknown time zone `Mars/Base` (use an IANA name such as \"Europe/Stockholm\")"},
+        // A zone is a file of the tz database: a path must never be opened (this one would block).
+        CheckCase{"zone_that_is_a_path", WithCondition("local_date(at, \"/dev/stdin\") == 2026-01-01"),
+                  "5:30: unknown time zone `/dev/stdin` (use an IANA name such as \"Europe/Stockholm\")"},
+        CheckCase{"zone_outside_the_tz_database", WithCondition("local_date(at, \"../../etc/localtime\") == 2026-01-01"),
+                  "5:30: unknown time zone `../../etc/localtime` (use an IANA name such as \"Europe/Stockholm\")"},
         CheckCase{"group_is_not_a_value", WithCondition("contact.relationship == 1"),
                   "5:23: cannot compare a relationship record with `==`"},
         CheckCase{"ambiguous_value", WithCondition("true", "const X = phone"),

@@ -1,4 +1,5 @@
 // The VM, one opcode at a time, on hand-built programs; and the verifier's refusals.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -300,7 +301,21 @@ INSTANTIATE_TEST_SUITE_P(
         VerifyCase{"bad_local_field", {I(Op::kLoadLocalField, 9, 0, 0)}, "record field out of range"},
         VerifyCase{"local_field_on_scalar_list", {I(Op::kLoadLocalField, 0, 0, 1)}, "record list out of range"},
         VerifyCase{"bad_set_local", {I(Op::kSetLocal, 1, 4), I(Op::kPushInt, 1)}, "local out of range"},
-        VerifyCase{"unknown_opcode", {Instr{static_cast<Op>(200), 0, 0, 0}}, "unknown opcode"}),
+        VerifyCase{"unknown_opcode", {Instr{static_cast<Op>(200), 0, 0, 0}}, "unknown opcode"},
+        // Termination: the only way back is to the head of a loop that holds the jump, loops nest,
+        // and nothing inside a loop writes its index (I(kLoopNext, exit, index local, list)).
+        VerifyCase{"jump_back_outside_a_loop", {I(Op::kPushInt, 1), I(Op::kJumpIfTrue, 0), I(Op::kPushInt, 1)}, "jump back"},
+        VerifyCase{"jump_to_itself", {I(Op::kJump, 0)}, "jump back"},
+        VerifyCase{"loop_exit_before_it", {I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 0, 0, 1), I(Op::kPushInt, 1)},
+                   "exit must follow it"},
+        VerifyCase{"loop_index_written_inside",
+                   {I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 4, 0, 1), I(Op::kSetLocal, -1, 0), I(Op::kJump, 1),
+                    I(Op::kPushInt, 1)},
+                   "index is written inside the loop"},
+        VerifyCase{"loops_overlap",
+                   {I(Op::kSetLocal, -1, 0), I(Op::kSetLocal, -1, 1), I(Op::kLoopNext, 5, 0, 1), I(Op::kLoopNext, 6, 1, 1),
+                    I(Op::kJump, 2), I(Op::kJump, 3), I(Op::kPushInt, 1)},
+                   "overlap without nesting"}),
     [](const testing::TestParamInfo<VerifyCase>& p) { return std::string(p.param.name); });
 
 TEST(Verifier, PreludeMayNotReadFacts) {
@@ -317,6 +332,91 @@ TEST(Verifier, ControlMayNotFallOffTheEnd) {
   p.code.back() = I(Op::kPushInt, 1);
   p.spans.resize(p.code.size());
   EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("falls off the end"));
+}
+
+TEST(Verifier, AcceptsALoopThatHoldsItsJumpBack) {
+  Program p = ConditionProgram({I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 3, 0, 1), I(Op::kJump, 1), I(Op::kPushInt, 1)});
+  EXPECT_TRUE(Verify(p).ok());
+}
+
+// Explain clears the memo flags at each rule; a loop counting in one could start over for ever.
+TEST(Verifier, LoopIndexMayNotBeAMemoFlag) {
+  Program p = ConditionProgram({I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 3, 0, 1), I(Op::kJump, 1), I(Op::kPushInt, 1)});
+  p.num_memo_flags = 1;
+  EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("may not be a memo flag"));
+}
+
+// A loop whose index starts at INT64_MAX used to wrap around to INT64_MIN and run 2^63 times (and
+// was undefined behaviour): the index now never moves past the list's length.
+TEST(Evaluator, LoopIndexNeverWrapsAround) {
+  absl::StatusOr<Decided> d = DecideWith({I(Op::kPushConst, 1), I(Op::kStoreLocal, 0), I(Op::kLoopNext, 4, 0, 1),
+                                          I(Op::kJump, 2), I(Op::kPushInt, 1)});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->rule->name, "yes");
+}
+
+// Found by fuzz/program_fuzzer: the verifier checked only reachable instructions, and the
+// disassembler, which prints every one, read past Program::rules for an unreachable kDecide.
+TEST(Verifier, ChecksUnreachableInstructionsToo) {
+  Program p = ConditionProgram({I(Op::kPushInt, 1)});
+  p.code[5] = I(Op::kDecide, 99);  // the unreachable filler after the first decision
+  EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("pc 5: rule out of range"));
+}
+
+// The fact layout drives the decoder's writes, so the verifier checks it like the code.
+struct LayoutCase {
+  const char* name;
+  std::function<void(FactLayout&)> change;
+  const char* error;
+};
+
+class LayoutVerifierTest : public testing::TestWithParam<LayoutCase> {};
+
+TEST_P(LayoutVerifierTest, Rejects) {
+  Program p = ConditionProgram({I(Op::kPushInt, 1)});
+  GetParam().change(p.layout);
+  absl::Status s = Verify(p);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr(GetParam().error));
+}
+
+// ConditionProgram's layout: message 0 = contact (fields: 0 last_activity_at, 1 email,
+// 2 birth_date, 3 consents, 4 suppressions), message 1 = consent; list 0 = consents (width 3),
+// list 1 = suppressions.
+INSTANTIATE_TEST_SUITE_P(
+    Table, LayoutVerifierTest,
+    testing::Values(
+        LayoutCase{"too_many_contact_slots", [](FactLayout& l) { l.contact_slots = 1 << 20; }, "contact slot count"},
+        LayoutCase{"record_width_negative", [](FactLayout& l) { l.lists[0].width = -1; }, "width out of range"},
+        LayoutCase{"scalar_list_wider_than_one", [](FactLayout& l) { l.lists[1].width = 2; }, "width out of range"},
+        LayoutCase{"id_slot_outside_record", [](FactLayout& l) { l.lists[0].id_slot = 3; }, "id slot out of range"},
+        LayoutCase{"slot_outside_contact", [](FactLayout& l) { l.messages[0].fields[0].slot = 3; }, "slot out of range"},
+        LayoutCase{"slot_outside_record", [](FactLayout& l) { l.messages[1].fields[0].slot = 3; }, "slot out of range"},
+        LayoutCase{"negative_slot", [](FactLayout& l) { l.messages[0].fields[1].slot = -2; }, "slot out of range"},
+        LayoutCase{"records_into_scalar_list", [](FactLayout& l) { l.messages[0].fields[3].slot = 1; }, "of another kind"},
+        LayoutCase{"list_filled_twice",
+                   [](FactLayout& l) { l.messages[0].fields.push_back({9, FactKind::kRecordList, FactKind::kInt, 0, 1, "again"}); },
+                   "filled twice"},
+        LayoutCase{"message_out_of_range", [](FactLayout& l) { l.messages[0].fields[3].message = 5; }, "message out of range"},
+        LayoutCase{"messages_form_a_cycle",
+                   [](FactLayout& l) { l.messages[1].fields.push_back({7, FactKind::kMessage, FactKind::kInt, -1, 1, "self"}); },
+                   "cycle"},
+        LayoutCase{"unknown_kind", [](FactLayout& l) { l.messages[0].fields[0].kind = static_cast<FactKind>(99); }, "unknown kind"},
+        LayoutCase{"scalar_list_of_messages", [](FactLayout& l) { l.messages[0].fields[4].element = FactKind::kMessage; },
+                   "non-scalars"}),
+    [](const testing::TestParamInfo<LayoutCase>& p) { return std::string(p.param.name); });
+
+TEST(Verifier, TimeZonesAreNamesNeverPaths) {
+  for (const char* name : {"UTC", "Europe/Stockholm", "America/Argentina/Buenos_Aires", "Etc/GMT+1", "EST5EDT"}) {
+    EXPECT_TRUE(IsTimeZoneName(name)) << name;
+  }
+  for (const char* name : {"", "/dev/stdin", "../etc/passwd", "Europe/../../x", "Europe//Stockholm", "Europe/",
+                           "Europe/Stock holm", "file:/etc/localtime"}) {
+    EXPECT_FALSE(IsTimeZoneName(name)) << name;
+  }
+  Program p = ConditionProgram({I(Op::kPushInt, 1)});
+  p.zones = {"/dev/stdin"};  // loading it would block on the standard input
+  EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("is not a time zone name"));
 }
 
 TEST(Verifier, AcceptsAndMeasuresTheStack) {

@@ -66,4 +66,15 @@ absl::StatusOr<LoadedRuleSet> LoadRuleSet(const std::string& dir);
 // then get the same version whichever way they were read. Errors as LoadRuleSet.
 absl::StatusOr<LoadedRuleSet> LoadRuleSetFromFiles(std::vector<SourceFile> files);
 
+// The rule-set archive (`lawfuld --archive_dir`): every rule set ever served, kept by version as
+// ARCHIVE/<version>/<its files>, so a decision can be re-run years later under the rules that
+// made it. Entries are written aside and renamed into place (a crash leaves no half entry), and
+// never rewritten: the version is the hash of the files, so an entry's name proves its content.
+absl::Status ArchiveRuleSet(const std::string& archive_dir, const LoadedRuleSet& loaded);
+
+// Loads the archived rule set `version`. NotFound when the archive has no such entry; DataLoss
+// when the entry's files no longer hash to its version (altered after archiving).
+absl::StatusOr<LoadedRuleSet> LoadArchivedRuleSet(const std::string& archive_dir,
+                                                  const std::string& version);
+
 }  // namespace lawful::dsl

@@ -83,6 +83,12 @@ enum RequestRegister : int32_t {
   kNumFixedRegisters = 4,
 };
 
+// The VM's frame: the verifier refuses a program that needs more, and the compiler reports the
+// rule that would take a rule set past them.
+inline constexpr int kMaxStack = 1024;
+inline constexpr int kMaxLocals = 4096;
+inline constexpr int kMaxRegisters = 65536;
+
 // A place in a rule file.
 struct SourceSpan {
   uint32_t file = 0;  // index into Program::files
@@ -115,6 +121,7 @@ struct Rule {
   std::string note;
   SourceSpan span;
   int32_t evidence_list = -1;  // the list whose record the rule names as evidence, or -1
+  int32_t entry = -1;          // pc where checking the rule begins (Explain traces from it)
 };
 
 struct Policy {
@@ -188,6 +195,14 @@ struct Program {
   std::vector<std::vector<int64_t>> sets;       // sorted
   std::vector<std::string> purposes;            // declared purpose names; the id is the index
   std::vector<std::string> files;               // rule files, relative to the rule set's root
+  std::vector<std::string> sources;             // their texts, parallel to files (may be empty)
+  // What each request register holds, for Explain's display: registers below kNumFixedRegisters
+  // are the request's own; hoisted ones hold the value of the expression at `span`.
+  struct RegisterInfo {
+    FactKind kind = FactKind::kInt;  // how to show the value (kInt when not a time, text, ...)
+    SourceSpan span;                 // the expression's extent, when it sits on one line
+  };
+  std::vector<RegisterInfo> registers;
   std::vector<Rule> rules;
   std::vector<Policy> policies;
   FactLayout layout;
@@ -196,6 +211,12 @@ struct Program {
 // Checks a program before anything runs it: every operand in range, every jump inside the code,
 // a consistent stack depth on every path within bounds, every policy path ending in a decision.
 absl::Status Verify(Program& program);
+
+// Whether `name` has the shape of an IANA time zone name ("UTC", "Europe/Stockholm",
+// "America/Argentina/Buenos_Aires", "Etc/GMT+1"). The tz database is read from files named after
+// the zone, so nothing else (an absolute path such as "/dev/stdin", a `..`) may reach
+// absl::LoadTimeZone: the checker and the verifier both refuse it.
+bool IsTimeZoneName(std::string_view name);
 
 // Readable bytecode, one instruction a line, with the source line each block came from.
 // `sources` are the rule files' texts, parallel to Program::files (may be empty).
@@ -211,6 +232,10 @@ struct Outreach {
   lawful::v1::Channel channel = lawful::v1::CHANNEL_UNSPECIFIED;
   lawful::v1::NoticeType notice_type = lawful::v1::NOTICE_TYPE_UNSPECIFIED;
   absl::Time at;
+  // Whether decisions carry the digest of the facts they were computed from (a SHA-256 over the
+  // facts the rules read: about as costly as evaluating the policy). Benchmarks of the bare VM
+  // turn it off; everything that answers callers keeps it.
+  bool facts_digest = true;
 };
 
 class RuleSet;
@@ -222,6 +247,7 @@ struct PreparedOutreach {
   const Policy* policy = nullptr;
   absl::Time at;
   std::vector<int64_t> registers;
+  bool facts_digest = true;
 };
 
 // The decision for one contact. Strings live in the rule set; nothing is copied per contact.
@@ -231,6 +257,8 @@ struct Decision {
   int32_t evidence_index = -1;      // record index in rule->evidence_list, or -1
   std::string evidence_id;          // that record's caller-side id, if any
   int64_t valid_until = kMissing;   // instant, when the rule declares one
+  bool has_facts_digest = false;    // set unless the outreach turned digests off, or kError
+  uint8_t facts_digest[32] = {};    // SHA-256 of the facts the rules read (see FactsDigest)
   std::string error_path;           // kError: the offending field, e.g. "consents[2].granted_at"
   std::string error_message;        // kError: what is wrong with it
 };
@@ -318,8 +346,17 @@ class RuleSet {
   // The rule's location as "file:line".
   std::string Location(const Rule& rule) const;
 
-  // Fills a decision message: reason, citation, rule reference, obligations, evidence.
-  void ToProto(const Decision& decision, lawful::v1::Decision* out) const;
+  // Fills a decision message: reason, citation, rule reference, obligations, evidence, facts
+  // digest. With the contact's bytes, the evidence also carries the record itself (every field
+  // the caller sent, e.g. the consent's source).
+  void ToProto(const Decision& decision, lawful::v1::Decision* out,
+               std::string_view contact_bytes = {}) const;
+
+  // Decides one contact and explains it: every rule of the policy checked, in order, the values
+  // its condition read and whether it fired, and a summary for a reader without the rule files.
+  // The decision in the explanation is the one Evaluator::Decide gives for the same input.
+  void Explain(const PreparedOutreach& outreach, std::string_view contact_bytes,
+               lawful::v1::Explanation* out) const;
 
  private:
   friend class Evaluator;
@@ -328,6 +365,12 @@ class RuleSet {
   std::string version_;
   std::vector<absl::TimeZone> zones_;      // loaded once, parallel to Program::zones
   std::unique_ptr<FactDecoder> decoder_;  // built from Program::layout
+
+ public:
+  struct Catalog;  // names, kinds and descriptors of the facts; engine-internal (src/catalog.h)
+
+ private:
+  std::unique_ptr<const Catalog> catalog_;
  public:
   ~RuleSet();
 };

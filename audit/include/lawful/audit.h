@@ -1,0 +1,358 @@
+// lawful's audit log: a tamper-evident, append-only file of every decision lawfuld (or
+// `lawful eval`) returned, written before the answer leaves, so that a decision is never given
+// without its record.
+// Depends on Abseil, OpenSSL and the lawful.v1 messages (for AppendDecisions at the end): it knows
+// nothing of the engine or of gRPC.
+//
+// The format (one JSON object per line, "JSONL", so that a regulator can grep it):
+//
+//   {"seq":0,"event":"start","time":"…","log":"lawful audit v1","key":"<key id>",
+//    "prev":"<64 hex>","mac":"…"}
+//   {"seq":1,"event":"request","time":"2026-03-02T09:00:00.5Z","caller":"CN=crm",
+//    "request_id":"r-1","rule_set":"e0fd…","purpose":"newsletter","channel":"email",
+//    "at":"2026-03-02T09:00:00Z","decisions":2,"mac":"…"}
+//   {"seq":2,"request":1,"contact":"<64 hex>","index":0,"outcome":"allow","reason":"consent",
+//    "rule":"marketing.consent","rule_source":"marketing.lawful:12",
+//    "evidence":"consents[0] id=k-1","facts":"<hex>","mac":"…"}
+//   {"seq":3,"request":1,"contact":"<64 hex>","index":1,"outcome":"deny",…}
+//
+// - `seq` counts every line of the chain, across files, from 0.
+// - Each Append writes one `request` line with what its decisions share (when, who asked, the
+//   rule-set version, the outreach), then one line per decision naming it by seq. Repeating the
+//   shared fields on every line would make each line a third longer, and the chain hashes every
+//   byte: `Find` joins them back into whole records.
+// - `mac` = HMAC-SHA256(chain key, previous line's mac (32 bytes) || this line's bytes up to
+//   `,"mac":"`). The first line of every file is a `start` event carrying the previous file's last
+//   mac in `prev` (zeros for the first file), so the chain spans rotated files, and the key id.
+//   Without the key nobody can alter, remove, reorder or add a line without `Verify` naming it.
+//   Cutting records off the end at a line boundary is the one change the file alone cannot show:
+//   anchor `Head()` elsewhere (e.g. `lawful audit head` from cron) and pass it to `Verify`.
+// - `contact` is HMAC-SHA256(pseudonym key, contact id): the file holds no direct identifier and
+//   survives the person's erasure from the CRM; `Find` recomputes it to answer an access request.
+// - The chain key and the pseudonym key are derived from the key file by domain separation
+//   (HMAC(key file bytes, "lawful audit chain v1" / "lawful audit pseudonym v1")).
+// - A `repair` event records that `Open` cut a torn final record left by a crash.
+//
+// Durability: `Append` formats a whole batch and writes it with one write() under the log's lock,
+// then fdatasync()s outside it, and only then returns OK. Syncs are group commits: batches written
+// while one fdatasync runs are covered by the next, so concurrent callers share them and one
+// caller's formatting overlaps another's sync. On a failed write the file is truncated back to the
+// end of the batch before, so the chain never continues past a hole; when that truncation or an
+// fdatasync fails (after which the kernel's page cache cannot be trusted), every batch not yet
+// synced fails, the log is marked broken, and the next `Append` first reopens it as `Open` does
+// (re-reading and re-verifying the live file, cutting what was not synced); until that succeeds
+// every `Append` fails.
+// After a crash, complete lines of the batch that was being written may survive (Open cuts only
+// what does not verify), but a caller never receives a decision whose record is not on disk.
+//
+// Files: `path` is the live file. Before an `Append` finds it at `max_file_bytes` or more, it is
+// renamed to `path.<seq of its first line, 12 digits>` and a new live file is started (so a file
+// exceeds the limit by at most one batch). Rotated files whose last modification is older than
+// `retention` (measured on the injected clock) are deleted at `Open` and after each rotation; the
+// live file never is. One process writes a log at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "lawful/v1/decision.pb.h"
+
+namespace lawful::audit {
+
+namespace internal {
+struct KeyAccess;
+}  // namespace internal
+
+// ---------------------------------------------------------------------------------------------
+// Key
+// ---------------------------------------------------------------------------------------------
+
+// The secret behind the chain and the pseudonyms. Holds only keys derived from the key file.
+class Key {
+ public:
+  // Key file contents: hex (an even number of hex digits, at least 64, optionally followed by one
+  // newline) or raw bytes (at least 32). `source` names the file in error messages.
+  static absl::StatusOr<Key> FromKeyFile(absl::string_view contents, absl::string_view source);
+
+  // 16 hex digits identifying the key in each file's `start` event; reveals nothing of it.
+  const std::string& id() const { return id_; }
+  bool valid() const { return !id_.empty(); }
+
+  // The contact's pseudonym as written in `contact` (64 hex digits).
+  std::string Pseudonym(absl::string_view contact_id) const;
+
+ private:
+  friend struct internal::KeyAccess;
+  std::string chain_key_;
+  std::string pseudonym_key_;
+  std::string id_;
+};
+
+// Reads and checks an --audit_key_file (see Key::FromKeyFile).
+absl::StatusOr<Key> LoadKey(const std::string& path);
+
+// ---------------------------------------------------------------------------------------------
+// Head: the last line of the chain, to anchor elsewhere
+// ---------------------------------------------------------------------------------------------
+
+struct Head {
+  uint64_t seq = 0;
+  std::string mac;  // 64 hex digits
+
+  std::string ToString() const;  // "SEQ:MAC"
+  friend bool operator==(const Head&, const Head&) = default;
+};
+absl::StatusOr<Head> ParseHead(absl::string_view text);
+
+// ---------------------------------------------------------------------------------------------
+// Files, behind an interface so that tests can inject ENOSPC, EROFS or EIO
+// ---------------------------------------------------------------------------------------------
+
+// A file the log appends to.
+class AppendFile {
+ public:
+  virtual ~AppendFile() = default;
+  // Writes all of `data` at the end, or returns an error (part of it may have been written).
+  virtual absl::Status Append(absl::string_view data) = 0;
+  virtual absl::Status Sync() = 0;  // fdatasync
+  virtual absl::Status Truncate(uint64_t size) = 0;
+};
+
+// A file read from its start.
+class ReadableFile {
+ public:
+  virtual ~ReadableFile() = default;
+  // Up to `size` bytes into `buffer`; 0 at the end of the file.
+  virtual absl::StatusOr<size_t> Read(char* buffer, size_t size) = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // NotFoundError when `path` does not exist.
+  virtual absl::StatusOr<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path) = 0;
+  // Creates the file when it does not exist.
+  virtual absl::StatusOr<std::unique_ptr<AppendFile>> OpenForAppend(const std::string& path) = 0;
+  virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual absl::Status Remove(const std::string& path) = 0;
+  // Makes renames and creations in `dir` durable (fsync of the directory).
+  virtual absl::Status SyncDir(const std::string& dir) = 0;
+  // The names (not paths) in `dir`.
+  virtual absl::StatusOr<std::vector<std::string>> List(const std::string& dir) = 0;
+  virtual absl::StatusOr<absl::Time> ModTime(const std::string& path) = 0;
+};
+
+// The real one (POSIX calls; files created 0640).
+FileSystem& PosixFileSystem();
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+// What every decision of one call shares. The views need only outlive the `Append` call.
+struct Request {
+  absl::Time time = absl::InfinitePast();  // when decided; InfinitePast: the log's clock
+  absl::string_view caller;                // mTLS subject, or the peer address
+  absl::string_view request_id;
+  absl::string_view rule_set;  // the rule-set version that decided
+  absl::string_view purpose;
+  absl::string_view channel;      // "email", "sms", "post", "phone"
+  absl::string_view notice_type;  // written only when set
+  absl::Time at;                  // the outreach's instant
+};
+
+// One decision. The views need only outlive the `Append` call (e.g. they can point into the
+// response being built).
+struct DecisionRecord {
+  absl::string_view contact_id;  // in clear: only its pseudonym is written
+  int64_t index = 0;             // position in the request
+  absl::string_view outcome;     // "allow", "deny", "error"
+  absl::string_view reason;
+  absl::string_view rule_policy;  // with rule: "rule":"policy.rule"; may be empty
+  absl::string_view rule;
+  absl::string_view rule_file;  // with rule_line: "rule_source":"file:line"; empty: none
+  int64_t rule_line = 0;
+  absl::string_view evidence_field;  // with the index and id: "consents[2] id=k-1"; empty: none
+  int64_t evidence_index = 0;
+  absl::string_view evidence_id;
+  absl::string_view facts;  // the facts digest
+};
+
+struct Options {
+  std::string path;  // the live file
+  Key key;
+  uint64_t max_file_bytes = 0;  // rotate at this size; 0: never
+  absl::Duration retention = absl::InfiniteDuration();  // delete rotated files older than this
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  FileSystem* file_system = nullptr;  // nullptr: PosixFileSystem()
+  // Told of torn tails cut at Open, rotations and deleted files (never of contact data), e.g. to
+  // print them in the server's log. May be empty.
+  std::function<void(absl::string_view)> notice;
+};
+
+// What Open cut off the live file: a torn final record a crash left, never acknowledged.
+struct Recovery {
+  uint64_t bytes_cut = 0;  // 0: nothing
+  uint64_t offset = 0;     // where the file was cut
+  int64_t line = 0;        // the first line cut (1-based)
+  std::string reason;      // e.g. "incomplete final line"
+};
+
+class Log {
+ public:
+  // Opens (or creates) the live file, cuts a torn tail, resumes the chain from its last line (or,
+  // when there is no live file, from the newest rotated file) and applies retention. Fails, and
+  // changes nothing, when the file was written with another key or is damaged before its tail (a
+  // line that does not verify is followed by lines that do): `lawful audit verify` tells more.
+  static absl::StatusOr<std::unique_ptr<Log>> Open(Options options);
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Records a batch, durably, in order; whole batches from concurrent callers never interleave.
+  // OK only once every record is written and synced; otherwise UNAVAILABLE (see the top of this
+  // file for the state the file is left in).
+  absl::Status Append(const Request& request, absl::Span<const DecisionRecord> decisions);
+
+  // The last line written: to anchor elsewhere.
+  Head head() const;
+  const Recovery& recovery() const { return recovery_; }
+  const std::string& path() const { return options_.path; }
+
+ private:
+  struct Chain;
+  struct Written {  // where a batch ended, for its sync
+    uint64_t end = 0;    // Chain::written_total after it
+    size_t epoch = 0;    // reopenings before it
+  };
+  explicit Log(Options options);
+  // Formats and writes a batch (under mu_).
+  absl::Status Write(const Request& request, absl::Span<const DecisionRecord> decisions,
+                     Written* written);
+  // Returns once the batch is on disk (group commit, under sync_mu_).
+  absl::Status Sync(const Written& written, size_t decisions);
+  // Reads the live file, cuts a torn tail (and, reopening after a failure, whatever lies past
+  // `acknowledged`), resumes the chain, and writes a start or repair record.
+  absl::StatusOr<std::optional<Recovery>> OpenLive(std::optional<uint64_t> acknowledged);
+  absl::Status Rotate();
+  void ApplyRetention();
+  absl::Status WriteEvent(absl::string_view event, absl::string_view fields);
+  void Notice(absl::string_view message) const;
+
+  Options options_;
+  FileSystem* fs_;
+  Recovery recovery_;
+  // std::mutex, not absl::Mutex: ThreadSanitizer sees inside it. sync_mu_ is taken before mu_.
+  mutable std::mutex mu_;
+  std::mutex sync_mu_;
+  std::unique_ptr<Chain> chain_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reading: verify, find, head
+// ---------------------------------------------------------------------------------------------
+
+// The files of the chain `paths` name, in chain order: each path, plus the rotated files beside
+// it (`path.<digits>`), ordered by the seq of their first line. NotFoundError when a path does
+// not exist and has no rotated files.
+absl::StatusOr<std::vector<std::string>> ChainFiles(const std::vector<std::string>& paths);
+
+enum class ProblemKind {
+  kAltered,      // the line's mac does not verify: changed, forged, or not a record
+  kRemoved,      // a seq is missing: records were deleted
+  kReordered,    // a seq appears out of order (moved, swapped or duplicated)
+  kTruncated,    // an incomplete final line, or fewer records than an anchored head
+  kMissingFile,  // a file of the chain is missing (or the anchor lies before the files given)
+  kWrongKey,     // the file was written with another key
+};
+absl::string_view ProblemKindName(ProblemKind kind);  // "altered", "removed", ...
+
+// The first line that breaks the chain.
+struct Problem {
+  ProblemKind kind = ProblemKind::kAltered;
+  std::string file;
+  int64_t line = 0;             // 1-based; 0 when the problem is not one line (a missing tail)
+  std::optional<uint64_t> seq;  // the seq the line claims, when readable
+  std::string message;          // one sentence
+
+  std::string ToString() const;  // "FILE:LINE: seq N: KIND: MESSAGE"
+};
+
+struct VerifyReport {
+  std::vector<std::string> files;  // in chain order
+  uint64_t decisions = 0;          // decision lines verified
+  uint64_t requests = 0;           // request lines verified
+  uint64_t events = 0;             // start and repair lines verified
+  uint64_t first_seq = 0;  // > 0: the files given start later (earlier ones deleted by retention)
+  std::optional<Head> head;        // the last line verified
+  std::optional<Problem> problem;  // the first one; nothing after it is counted
+  bool ok() const { return !problem.has_value(); }
+};
+
+struct VerifyOptions {
+  // A head anchored earlier: the chain must still hold that record, unchanged.
+  std::optional<Head> anchor;
+};
+
+// Verifies the chain of `paths` (see ChainFiles). A Status error only when a file cannot be read.
+absl::StatusOr<VerifyReport> Verify(const Key& key, const std::vector<std::string>& paths,
+                                    const VerifyOptions& options = {});
+
+// One decision line as read back (fields as written; `contact` is the pseudonym).
+struct Record {
+  std::string file;
+  int64_t line = 0;
+  uint64_t seq = 0;
+  uint64_t request_seq = 0;  // the request line the fields from `time` to `at` come from
+  std::string time, caller, request_id, rule_set, purpose, channel, notice_type, at, contact;
+  int64_t index = 0;
+  std::string outcome, reason, rule, rule_source, evidence, facts, mac;
+  std::string text;       // the decision line, without its newline
+  bool verified = false;  // the chain is intact from its first line up to this one
+};
+// One JSON object with every field of the record (request and decision joined), e.g. to hand
+// to a data subject.
+std::string FormatRecord(const Record& record);
+
+struct FindResult {
+  std::vector<Record> records;  // every decision about the contact, in chain order
+  VerifyReport report;          // the chain checked along the way
+};
+
+// Every decision about `contact_id` (an Art. 15 access request). Records after the first problem
+// are still returned, with `verified` false.
+absl::StatusOr<FindResult> Find(const Key& key, absl::string_view contact_id,
+                                const std::vector<std::string>& paths);
+
+// The last complete line of the chain, read without the key (so without verifying).
+absl::StatusOr<Head> ReadHead(const std::vector<std::string>& paths);
+
+// ---------------------------------------------------------------------------------------------
+// Recording lawful.v1 decisions (what lawfuld and `lawful eval` answer)
+// ---------------------------------------------------------------------------------------------
+
+// The outreach's channel as records spell it: "email", "sms", "post", "phone".
+absl::string_view ChannelName(lawful::v1::Channel channel);
+
+// Appends one record per decision (contact id pseudonymized, rule as policy.name with its
+// file:line, evidence as field[index] id=..., facts digest), in order, durably: OK only once
+// all are on disk. `request` carries what the decisions share.
+absl::Status AppendDecisions(Log& log, const Request& request,
+                             absl::Span<const lawful::v1::Decision* const> decisions);
+inline absl::Status AppendDecisions(Log& log, const Request& request,
+                                    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions) {
+  return AppendDecisions(log, request, absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size())));
+}
+
+}  // namespace lawful::audit

@@ -1,0 +1,162 @@
+// OpenSSL 3's EVP_MAC behind Hmac, and the key file: parsing, checks and key derivation.
+#include "crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace lawful::audit {
+namespace internal {
+Hmac::Hmac(absl::string_view key) {
+  constexpr size_t kBlock = SHA256_CBLOCK;  // 64
+  uint8_t block[kBlock] = {};
+  if (key.size() > kBlock) {
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), block);
+  } else {
+    std::memcpy(block, key.data(), key.size());
+  }
+  uint8_t pad[kBlock];
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = block[i] ^ 0x36;
+  SHA256_Init(&inner_);
+  SHA256_Update(&inner_, pad, kBlock);
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = block[i] ^ 0x5c;
+  SHA256_Init(&outer_);
+  SHA256_Update(&outer_, pad, kBlock);
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+Mac Hmac::Sign(absl::string_view a, absl::string_view b) const {
+  SHA256_CTX ctx = inner_;
+  SHA256_Update(&ctx, a.data(), a.size());
+  SHA256_Update(&ctx, b.data(), b.size());
+  Mac inner_digest;
+  SHA256_Final(inner_digest.data(), &ctx);
+  ctx = outer_;
+  SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
+  Mac out;
+  SHA256_Final(out.data(), &ctx);
+  return out;
+}
+
+void AppendHex(const uint8_t* data, size_t size, std::string* out) {
+  static constexpr std::array<char, 512> kPairs = [] {
+    constexpr char kDigits[] = "0123456789abcdef";
+    std::array<char, 512> pairs{};
+    for (int i = 0; i < 256; ++i) {
+      pairs[2 * i] = kDigits[i >> 4];
+      pairs[2 * i + 1] = kDigits[i & 0xf];
+    }
+    return pairs;
+  }();
+  const size_t start = out->size();
+  out->resize(start + 2 * size);
+  char* p = out->data() + start;
+  for (size_t i = 0; i < size; ++i) std::memcpy(p + 2 * i, &kPairs[2 * data[i]], 2);
+}
+
+std::optional<Mac> ParseMacHex(absl::string_view hex) {
+  if (hex.size() != 2 * kMacBytes) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  Mac mac;
+  for (size_t i = 0; i < kMacBytes; ++i) {
+    const int high = digit(hex[2 * i]);
+    const int low = digit(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    mac[i] = static_cast<uint8_t>(high << 4 | low);
+  }
+  return mac;
+}
+
+}  // namespace internal
+
+namespace {
+
+constexpr size_t kMinKeyBytes = 32;
+
+bool IsHex(absl::string_view text) {
+  for (char c : text) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return !text.empty();
+}
+
+std::string Derive(absl::string_view master, absl::string_view label) {
+  const internal::Mac mac = internal::Hmac(master).Sign(label);
+  return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
+}
+
+}  // namespace
+
+absl::StatusOr<Key> Key::FromKeyFile(absl::string_view contents, absl::string_view source) {
+  absl::string_view text = contents;
+  if (absl::EndsWith(text, "\r\n")) {
+    text.remove_suffix(2);
+  } else if (absl::EndsWith(text, "\n")) {
+    text.remove_suffix(1);
+  }
+  std::string master;
+  if (contents.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit key file ", source, " is empty; it needs at least ", kMinKeyBytes,
+                     " random bytes (e.g. `head -c 32 /dev/urandom > ", source, "`)"));
+  }
+  if (IsHex(text) && text.size() % 2 == 0) {
+    if (text.size() < 2 * kMinKeyBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("audit key file ", source, " holds ", text.size(), " hex digits (",
+                       text.size() / 2, " bytes); an audit key needs at least ", kMinKeyBytes,
+                       " bytes (", 2 * kMinKeyBytes, " hex digits)"));
+    }
+    master = absl::HexStringToBytes(text);
+  } else {
+    if (contents.size() < kMinKeyBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("audit key file ", source, " holds ", contents.size(),
+                       " bytes; an audit key needs at least ", kMinKeyBytes,
+                       " random bytes (e.g. `head -c 32 /dev/urandom > ", source, "`)"));
+    }
+    master = std::string(contents);
+  }
+  Key key;
+  key.chain_key_ = Derive(master, "lawful audit chain v1");
+  key.pseudonym_key_ = Derive(master, "lawful audit pseudonym v1");
+  key.id_ = internal::Hex(internal::Hmac(master).Sign("lawful audit key id v1")).substr(0, 16);
+  return key;
+}
+
+std::string Key::Pseudonym(absl::string_view contact_id) const {
+  return internal::Hex(internal::Hmac(pseudonym_key_).Sign(contact_id));
+}
+
+absl::StatusOr<Key> LoadKey(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read audit key file ", path, ": ", std::strerror(errno)));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read audit key file ", path));
+  return Key::FromKeyFile(contents.str(), path);
+}
+
+}  // namespace lawful::audit

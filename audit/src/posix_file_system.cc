@@ -1,0 +1,134 @@
+// The real file system behind the log: plain POSIX calls, retried on EINTR, errors naming the
+// call, the path and errno's text.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "lawful/audit.h"
+
+namespace lawful::audit {
+namespace {
+
+absl::Status Failed(absl::string_view call, const std::string& path) {
+  const int error = errno;
+  return absl::ErrnoToStatus(error, absl::StrCat(call, " ", path));
+}
+
+class PosixReadFile : public ReadableFile {
+ public:
+  PosixReadFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixReadFile() override { close(fd_); }
+  absl::StatusOr<size_t> Read(char* buffer, size_t size) override {
+    while (true) {
+      const ssize_t n = read(fd_, buffer, size);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return Failed("read", path_);
+    }
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class PosixAppendFile : public AppendFile {
+ public:
+  PosixAppendFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixAppendFile() override { close(fd_); }
+
+  absl::Status Append(absl::string_view data) override {
+    while (!data.empty()) {
+      const ssize_t n = write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Failed("write", path_);
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Sync() override {
+    while (fdatasync(fd_) != 0) {
+      if (errno != EINTR) return Failed("fdatasync", path_);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Truncate(uint64_t size) override {
+    while (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      if (errno != EINTR) return Failed("ftruncate", path_);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class Posix : public FileSystem {
+ public:
+  absl::StatusOr<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path) override {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Failed("open", path);
+    return std::make_unique<PosixReadFile>(fd, path);
+  }
+  absl::StatusOr<std::unique_ptr<AppendFile>> OpenForAppend(const std::string& path) override {
+    // 0640: the log holds pseudonyms and decisions, for the service and its auditors only.
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) return Failed("open", path);
+    return std::make_unique<PosixAppendFile>(fd, path);
+  }
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    if (rename(from.c_str(), to.c_str()) != 0) return Failed("rename", from);
+    return absl::OkStatus();
+  }
+  absl::Status Remove(const std::string& path) override {
+    if (unlink(path.c_str()) != 0) return Failed("unlink", path);
+    return absl::OkStatus();
+  }
+  absl::Status SyncDir(const std::string& dir) override {
+    const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Failed("open", dir);
+    absl::Status status;
+    while (fsync(fd) != 0) {
+      if (errno != EINTR) {
+        status = Failed("fsync", dir);
+        break;
+      }
+    }
+    close(fd);
+    return status;
+  }
+  absl::StatusOr<std::vector<std::string>> List(const std::string& dir) override {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return Failed("opendir", dir);
+    std::vector<std::string> names;
+    errno = 0;
+    while (const dirent* entry = readdir(d)) {
+      const std::string name = entry->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    const int error = errno;
+    closedir(d);
+    if (error != 0) return absl::ErrnoToStatus(error, absl::StrCat("readdir ", dir));
+    return names;
+  }
+  absl::StatusOr<absl::Time> ModTime(const std::string& path) override {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return Failed("stat", path);
+    return absl::TimeFromTimespec(st.st_mtim);
+  }
+};
+
+}  // namespace
+
+FileSystem& PosixFileSystem() {
+  static Posix* const posix = new Posix;  // stateless; never destroyed
+  return *posix;
+}
+
+}  // namespace lawful::audit

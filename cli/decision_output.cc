@@ -1,0 +1,624 @@
+#include "decision_output.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "lawful/v1/decision.pb.h"
+#include "value_kind.h"
+
+namespace lawful::cli {
+namespace {
+
+namespace pb = google::protobuf;
+
+// Bytes protobuf's printer copies as they are: printable ASCII but for `"`, `\`, `<` and `>`.
+constexpr std::array<bool, 256> PlainBytes() {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x7f; ++c) plain[c] = true;
+  plain['"'] = plain['\\'] = plain['<'] = plain['>'] = false;
+  return plain;
+}
+constexpr std::array<bool, 256> kPlain = PlainBytes();
+
+// Whether the 8 bytes at `p` are all plain (kPlain), tested a word at a time: no byte below 0x20
+// or from 0x7f up, and none of `"` `\` `<` `>`.
+bool PlainWord(const unsigned char* p) {
+  constexpr uint64_t k01 = 0x0101010101010101ULL;
+  constexpr uint64_t k80 = 0x8080808080808080ULL;
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  auto has_zero_byte = [](uint64_t x) { return (x - k01) & ~x & k80; };
+  const uint64_t below_space = (w - 0x20 * k01) & ~w & k80;
+  const uint64_t from_del = (((w & ~k80) + k01) | w) & k80;
+  const uint64_t quote = has_zero_byte(w ^ (0x22 * k01));
+  const uint64_t backslash = has_zero_byte(w ^ (0x5c * k01));
+  const uint64_t angle = has_zero_byte((w ^ (0x3c * k01)) & ~(0x02 * k01));  // < or >
+  return (below_space | from_del | quote | backslash | angle) == 0;
+}
+
+// The code points above ASCII that protobuf writes as \u escapes (C1 controls, soft hyphen, and
+// invisible format characters), found by printing every code point through protobuf 3.21 — the
+// unit test checks the list against the library in use.
+bool EscapedCodePoint(uint32_t c) {
+  if (c < 0x600) return c <= 0x9f || c == 0xad;
+  if (c < 0x2000) return c <= 0x603 || c == 0x6dd || c == 0x70f || c == 0x17b4 || c == 0x17b5;
+  if (c < 0x10000) {
+    return (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+           (c >= 0x2060 && c <= 0x2064) || (c >= 0x206a && c <= 0x206f) || c == 0xfeff ||
+           (c >= 0xfff9 && c <= 0xfffb);
+  }
+  return (c >= 0x1d173 && c <= 0x1d17a) || c == 0xe0001 || (c >= 0xe0020 && c <= 0xe007f);
+}
+
+void AppendUnicodeEscape(uint32_t unit, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char escape[6] = {
+      '\\',           'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15],
+      kHex[unit & 15]};
+  out->append(escape, 6);
+}
+
+// The length of the valid UTF-8 sequence at `p` and its code point; 0 when it is not valid
+// (overlong, a surrogate, past U+10FFFF, truncated).
+size_t DecodeUtf8(const unsigned char* p, const unsigned char* end, uint32_t* code_point) {
+  const unsigned char c = p[0];
+  auto continuation = [&](size_t i) { return p + i < end && (p[i] & 0xc0) == 0x80; };
+  if (c >= 0xc2 && c <= 0xdf) {
+    if (!continuation(1)) return 0;
+    *code_point = ((c & 0x1fu) << 6) | (p[1] & 0x3fu);
+    return 2;
+  }
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!continuation(1) || !continuation(2)) return 0;
+    const uint32_t cp = ((c & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+    if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    *code_point = cp;
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
+    const uint32_t cp =
+        ((c & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+    if (cp < 0x10000 || cp > 0x10ffff) return 0;
+    *code_point = cp;
+    return 4;
+  }
+  return 0;
+}
+
+void CivilFromDays(int64_t days, int64_t* year, unsigned* month, unsigned* day) {
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *day = doy - (153 * mp + 2) / 5 + 1;
+  *month = mp < 10 ? mp + 3 : mp - 9;
+  *year = static_cast<int64_t>(yoe) + era * 400 + (*month <= 2 ? 1 : 0);
+}
+
+void AppendDigits(uint64_t value, int width, std::string* out) {
+  char buffer[20];
+  for (int i = width - 1; i >= 0; --i) {
+    buffer[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out->append(buffer, static_cast<size_t>(width));
+}
+
+struct FieldPrint {
+  const pb::FieldDescriptor* field = nullptr;
+  ValueKind kind = ValueKind::kUnsupported;
+  std::string key;  // "jsonName":
+  int message = -1;
+  const pb::FieldDescriptor* seconds = nullptr;  // kTimestamp
+  const pb::FieldDescriptor* nanos = nullptr;
+};
+
+}  // namespace
+
+bool AppendProtoJsonString(std::string_view text, std::string* out) {
+  const size_t start = out->size();
+  out->push_back('"');
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* const end = p + text.size();
+  while (p < end) {
+    const auto* run = p;
+    while (end - p >= 8 && PlainWord(p)) p += 8;
+    while (p < end && kPlain[*p]) ++p;
+    out->append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
+    if (p == end) break;
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out->append("\\\"");
+          break;
+        case '\\':
+          out->append("\\\\");
+          break;
+        case '\b':
+          out->append("\\b");
+          break;
+        case '\t':
+          out->append("\\t");
+          break;
+        case '\n':
+          out->append("\\n");
+          break;
+        case '\f':
+          out->append("\\f");
+          break;
+        case '\r':
+          out->append("\\r");
+          break;
+        default:  // other controls, DEL, < and >
+          AppendUnicodeEscape(c, out);
+      }
+      ++p;
+      continue;
+    }
+    uint32_t code_point = 0;
+    const size_t length = DecodeUtf8(p, end, &code_point);
+    if (length == 0) {
+      out->resize(start);
+      return false;
+    }
+    if (!EscapedCodePoint(code_point)) {
+      out->append(reinterpret_cast<const char*>(p), length);
+    } else if (code_point < 0x10000) {
+      AppendUnicodeEscape(code_point, out);
+    } else {
+      const uint32_t v = code_point - 0x10000;
+      AppendUnicodeEscape(0xd800 + (v >> 10), out);
+      AppendUnicodeEscape(0xdc00 + (v & 0x3ff), out);
+    }
+    p += length;
+  }
+  out->push_back('"');
+  return true;
+}
+
+bool AppendRfc3339(int64_t seconds, int32_t nanos, std::string* out) {
+  // protobuf's Timestamp range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
+  if (seconds < -62135596800 || seconds > 253402300799 || nanos < 0 || nanos > 999999999) {
+    return false;
+  }
+  const int64_t days = (seconds >= 0 ? seconds : seconds - 86399) / 86400;
+  const int64_t in_day = seconds - days * 86400;
+  int64_t year;
+  unsigned month, day;
+  CivilFromDays(days, &year, &month, &day);
+  char text[20] = "0000-00-00T00:00:00";
+  auto put = [&](int at, int width, uint64_t value) {
+    for (int i = at + width - 1; i >= at; --i) {
+      text[i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  put(0, 4, static_cast<uint64_t>(year));
+  put(5, 2, month);
+  put(8, 2, day);
+  put(11, 2, static_cast<uint64_t>(in_day / 3600));
+  put(14, 2, static_cast<uint64_t>(in_day / 60 % 60));
+  put(17, 2, static_cast<uint64_t>(in_day % 60));
+  out->append(text, 19);
+  if (nanos != 0) {
+    out->push_back('.');
+    if (nanos % 1000000 == 0) {
+      AppendDigits(static_cast<uint64_t>(nanos / 1000000), 3, out);
+    } else if (nanos % 1000 == 0) {
+      AppendDigits(static_cast<uint64_t>(nanos / 1000), 6, out);
+    } else {
+      AppendDigits(static_cast<uint64_t>(nanos), 9, out);
+    }
+  }
+  out->push_back('Z');
+  return true;
+}
+
+struct ProtoJsonPrinter::Impl {
+  explicit Impl(const pb::Descriptor* type) {
+    PlanFor(type);
+    options.add_whitespace = false;
+    decision_fast_path = type == v1::Decision::descriptor() && DecisionFastPathFits();
+  }
+
+  int PlanFor(const pb::Descriptor* type) {
+    if (auto it = plan_index.find(type); it != plan_index.end()) return it->second;
+    const int index = static_cast<int>(plans.size());
+    plan_index[type] = index;
+    plans.emplace_back();
+    std::vector<FieldPrint> fields;
+    for (int i = 0; i < type->field_count(); ++i) {
+      FieldPrint f;
+      f.field = type->field(i);
+      f.kind = ValueKindOf(f.field);
+      f.key = absl::StrCat("\"", f.field->json_name(), "\":");
+      if (f.kind == ValueKind::kMessage) f.message = PlanFor(f.field->message_type());
+      if (f.kind == ValueKind::kTimestamp) {
+        f.seconds = f.field->message_type()->FindFieldByNumber(1);
+        f.nanos = f.field->message_type()->FindFieldByNumber(2);
+      }
+      fields.push_back(std::move(f));
+    }
+    // protobuf prints in the order of the serialized message: by field number.
+    std::sort(fields.begin(), fields.end(), [](const FieldPrint& a, const FieldPrint& b) {
+      return a.field->number() < b.field->number();
+    });
+    plans[index] = std::move(fields);
+    return index;
+  }
+
+  // One value of `f` (element `i` when repeated, else i < 0). False when protobuf must print it.
+  bool PrintValue(const FieldPrint& f, const pb::Message& message, int i, std::string* out) {
+    const pb::Reflection* r = message.GetReflection();
+    const bool repeated = i >= 0;
+    switch (f.kind) {
+      case ValueKind::kString: {
+        const std::string& text = repeated
+                                      ? r->GetRepeatedStringReference(message, f.field, i, &scratch)
+                                      : r->GetStringReference(message, f.field, &scratch);
+        return AppendProtoJsonString(text, out);
+      }
+      case ValueKind::kBool:
+        out->append(
+            (repeated ? r->GetRepeatedBool(message, f.field, i) : r->GetBool(message, f.field))
+                ? "true"
+                : "false");
+        return true;
+      case ValueKind::kEnum: {
+        const int number = repeated ? r->GetRepeatedEnumValue(message, f.field, i)
+                                    : r->GetEnumValue(message, f.field);
+        const pb::EnumValueDescriptor* value = f.field->enum_type()->FindValueByNumber(number);
+        if (value == nullptr) {
+          absl::StrAppend(out, number);  // an unknown value is printed as its number
+        } else {
+          out->push_back('"');
+          out->append(value->name());
+          out->push_back('"');
+        }
+        return true;
+      }
+      case ValueKind::kInt32:
+        absl::StrAppend(out, repeated ? r->GetRepeatedInt32(message, f.field, i)
+                                      : r->GetInt32(message, f.field));
+        return true;
+      case ValueKind::kUInt32:
+        absl::StrAppend(out, repeated ? r->GetRepeatedUInt32(message, f.field, i)
+                                      : r->GetUInt32(message, f.field));
+        return true;
+      case ValueKind::kInt64:
+        absl::StrAppend(
+            out, "\"",
+            repeated ? r->GetRepeatedInt64(message, f.field, i) : r->GetInt64(message, f.field),
+            "\"");
+        return true;
+      case ValueKind::kUInt64:
+        absl::StrAppend(
+            out, "\"",
+            repeated ? r->GetRepeatedUInt64(message, f.field, i) : r->GetUInt64(message, f.field),
+            "\"");
+        return true;
+      case ValueKind::kMessage:
+        return PrintMessage(
+            f.message,
+            repeated ? r->GetRepeatedMessage(message, f.field, i) : r->GetMessage(message, f.field),
+            out);
+      case ValueKind::kTimestamp: {
+        const pb::Message& t =
+            repeated ? r->GetRepeatedMessage(message, f.field, i) : r->GetMessage(message, f.field);
+        const pb::Reflection* tr = t.GetReflection();
+        out->push_back('"');
+        if (!AppendRfc3339(tr->GetInt64(t, f.seconds), tr->GetInt32(t, f.nanos), out)) {
+          return false;
+        }
+        out->push_back('"');
+        return true;
+      }
+      case ValueKind::kUnsupported:
+        return false;
+    }
+    return false;
+  }
+
+  // Appends `"key":value` for `f` when it is set (after a comma unless `*first`).
+  bool PrintField(const FieldPrint& f, const pb::Message& message, std::string* out, bool* first) {
+    const pb::Reflection* r = message.GetReflection();
+    // HasField is false for a proto3 scalar at its default value, as the printer needs.
+    const int size = f.field->is_repeated() ? r->FieldSize(message, f.field) : -1;
+    if (size == 0 || (size < 0 && !r->HasField(message, f.field))) return true;
+    if (!*first) out->push_back(',');
+    *first = false;
+    out->append(f.key);
+    if (size < 0) return PrintValue(f, message, -1, out);
+    out->push_back('[');
+    for (int i = 0; i < size; ++i) {
+      if (i > 0) out->push_back(',');
+      if (!PrintValue(f, message, i, out)) return false;
+    }
+    out->push_back(']');
+    return true;
+  }
+
+  bool PrintMessage(int plan, const pb::Message& message, std::string* out) {
+    out->push_back('{');
+    bool first = true;
+    for (const FieldPrint& f : plans[plan]) {
+      if (!PrintField(f, message, out, &first)) return false;
+    }
+    out->push_back('}');
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // lawful.v1.Decision, the line `lawful eval` prints millions of: its fields through the
+  // generated accessors instead of reflection. Fields added to decision.proto later (numbers
+  // above the ones known here) go through the plan above, so nothing is ever left out; a change
+  // to a known field turns this path off altogether (see DecisionFastPathFits).
+  // ------------------------------------------------------------------------------------------
+
+  // Whether the messages a decision holds still have the fields this path was written for, and
+  // the fields it must leave to the plan: those after the known ones, in Decision and Evidence.
+  bool DecisionFastPathFits() {
+    struct Known {
+      const pb::Descriptor* type;
+      std::vector<std::pair<int, const char*>> fields;  // number, json name
+      std::vector<FieldPrint>* extras;                  // null: no other field allowed
+    };
+    const Known known[] = {
+        {v1::Decision::descriptor(),
+         {{1, "contactId"},
+          {2, "index"},
+          {3, "outcome"},
+          {4, "reason"},
+          {5, "citation"},
+          {6, "rule"},
+          {7, "obligations"},
+          {8, "evidence"},
+          {9, "validUntil"},
+          {10, "error"}},
+         &decision_extras},
+        {v1::RuleRef::descriptor(),
+         {{1, "name"}, {2, "policy"}, {3, "file"}, {4, "line"}},
+         nullptr},
+        {v1::Evidence::descriptor(),
+         {{1, "field"}, {2, "index"}, {3, "recordId"}},
+         &evidence_extras},
+        {v1::ContactError::descriptor(), {{1, "fieldPath"}, {2, "message"}}, nullptr},
+    };
+    for (const Known& k : known) {
+      int highest = 0;
+      for (const auto& [number, json_name] : k.fields) {
+        const pb::FieldDescriptor* field = k.type->FindFieldByNumber(number);
+        if (field == nullptr || field->json_name() != json_name) return false;
+        highest = std::max(highest, number);
+      }
+      const int plan = PlanFor(k.type);
+      for (const FieldPrint& f : plans[plan]) {
+        const bool is_known = std::any_of(
+            k.fields.begin(), k.fields.end(),
+            [&](const auto& known_field) { return known_field.first == f.field->number(); });
+        if (is_known) continue;
+        if (k.extras == nullptr || f.field->number() <= highest) return false;
+        k.extras->push_back(f);
+      }
+    }
+    return true;
+  }
+
+  // Appends the key of the next field, after a comma unless it is the first.
+  static void Key(const char* key, std::string* out, bool* first) {
+    if (!*first) out->push_back(',');
+    *first = false;
+    out->append(key);
+  }
+
+  // Appends "key":"value" unless the value is empty, which proto3 JSON leaves out. False when
+  // the value is not UTF-8.
+  static bool StringField(const char* key, const std::string& value, std::string* out,
+                          bool* first) {
+    if (value.empty()) return true;
+    Key(key, out, first);
+    return AppendProtoJsonString(value, out);
+  }
+
+  void PrintEnum(const pb::EnumDescriptor* type, int number, std::string* out) {
+    const pb::EnumValueDescriptor* value = type->FindValueByNumber(number);
+    if (value == nullptr) {
+      absl::StrAppend(out, number);
+      return;
+    }
+    out->push_back('"');
+    out->append(value->name());
+    out->push_back('"');
+  }
+
+  bool PrintDecision(const v1::Decision& d, std::string* out) {
+    out->push_back('{');
+    bool first = true;
+    if (!StringField("\"contactId\":", d.contact_id(), out, &first)) return false;
+    if (d.index() != 0) {
+      Key("\"index\":", out, &first);
+      absl::StrAppend(out, d.index());
+    }
+    if (d.outcome() != 0) {
+      Key("\"outcome\":", out, &first);
+      PrintEnum(v1::Outcome_descriptor(), d.outcome(), out);
+    }
+    if (!StringField("\"reason\":", d.reason(), out, &first) ||
+        !StringField("\"citation\":", d.citation(), out, &first)) {
+      return false;
+    }
+    if (d.has_rule()) {
+      Key("\"rule\":{", out, &first);
+      const v1::RuleRef& r = d.rule();
+      bool inner = true;
+      if (!StringField("\"name\":", r.name(), out, &inner) ||
+          !StringField("\"policy\":", r.policy(), out, &inner) ||
+          !StringField("\"file\":", r.file(), out, &inner)) {
+        return false;
+      }
+      if (r.line() != 0) {
+        Key("\"line\":", out, &inner);
+        absl::StrAppend(out, r.line());
+      }
+      out->push_back('}');
+    }
+    if (d.obligations_size() > 0) {
+      Key("\"obligations\":[", out, &first);
+      for (int i = 0; i < d.obligations_size(); ++i) {
+        if (i > 0) out->push_back(',');
+        if (!AppendProtoJsonString(d.obligations(i), out)) return false;
+      }
+      out->push_back(']');
+    }
+    if (d.has_evidence()) {
+      Key("\"evidence\":{", out, &first);
+      const v1::Evidence& e = d.evidence();
+      bool inner = true;
+      if (!StringField("\"field\":", e.field(), out, &inner)) return false;
+      if (e.index() != 0) {
+        Key("\"index\":", out, &inner);
+        absl::StrAppend(out, e.index());
+      }
+      if (!StringField("\"recordId\":", e.record_id(), out, &inner)) return false;
+      for (const FieldPrint& f : evidence_extras) {
+        if (!PrintField(f, e, out, &inner)) return false;
+      }
+      out->push_back('}');
+    }
+    if (d.has_valid_until()) {
+      Key("\"validUntil\":\"", out, &first);
+      if (!AppendRfc3339(d.valid_until().seconds(), d.valid_until().nanos(), out)) return false;
+      out->push_back('"');
+    }
+    if (d.has_error()) {
+      Key("\"error\":{", out, &first);
+      bool inner = true;
+      if (!StringField("\"fieldPath\":", d.error().field_path(), out, &inner) ||
+          !StringField("\"message\":", d.error().message(), out, &inner)) {
+        return false;
+      }
+      out->push_back('}');
+    }
+    for (const FieldPrint& f : decision_extras) {
+      if (!PrintField(f, d, out, &first)) return false;
+    }
+    out->push_back('}');
+    return true;
+  }
+
+  std::vector<std::vector<FieldPrint>> plans;
+  absl::flat_hash_map<const pb::Descriptor*, int> plan_index;
+  bool decision_fast_path = false;
+  std::vector<FieldPrint> decision_extras;
+  std::vector<FieldPrint> evidence_extras;
+  pb::util::JsonPrintOptions options;
+  std::string scratch;
+  std::string fallback;
+};
+
+ProtoJsonPrinter::ProtoJsonPrinter(const pb::Descriptor* type)
+    : impl_(std::make_unique<Impl>(type)) {}
+
+ProtoJsonPrinter::~ProtoJsonPrinter() = default;
+
+void ProtoJsonPrinter::Print(const pb::Message& message, std::string* out) {
+  const size_t start = out->size();
+  if (impl_->decision_fast_path) {
+    if (const auto* decision = dynamic_cast<const v1::Decision*>(&message);
+        decision != nullptr && impl_->PrintDecision(*decision, out)) {
+      return;
+    }
+    out->resize(start);
+  }
+  if (impl_->PrintMessage(0, message, out)) return;
+  out->resize(start);
+  impl_->fallback.clear();
+  // protobuf reports what it cannot print (a Timestamp out of range) in its status; the line
+  // then holds what it printed, as MessageToJsonString's callers would see.
+  (void)pb::util::MessageToJsonString(message, &impl_->fallback, impl_->options);
+  out->append(impl_->fallback);
+}
+
+void AppendCsvCell(std::string_view cell, std::string* out) {
+  if (cell.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out->append(cell);
+    return;
+  }
+  out->push_back('"');
+  for (const char c : cell) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+void AppendDecisionCsvRuleColumns(const lawful::v1::Decision& d, std::string* out) {
+  switch (d.outcome()) {
+    case lawful::v1::OUTCOME_ALLOW:
+      out->append("allow,");
+      break;
+    case lawful::v1::OUTCOME_DENY:
+      out->append("deny,");
+      break;
+    case lawful::v1::OUTCOME_ERROR:
+      out->append("error,");
+      break;
+    default:
+      absl::StrAppend(out, static_cast<int>(d.outcome()), ",");
+  }
+  AppendCsvCell(d.reason(), out);
+  out->push_back(',');
+  AppendCsvCell(d.citation(), out);
+  out->push_back(',');
+  if (d.has_rule()) {
+    AppendCsvCell(absl::StrCat(d.rule().policy(), ".", d.rule().name()), out);
+    out->push_back(',');
+    AppendCsvCell(absl::StrCat(d.rule().file(), ":", d.rule().line()), out);
+  } else {
+    out->push_back(',');
+  }
+  out->push_back(',');
+  std::string obligations;
+  for (const std::string& obligation : d.obligations()) {
+    if (!obligations.empty()) obligations.push_back('|');
+    obligations.append(obligation);
+  }
+  AppendCsvCell(obligations, out);
+}
+
+void AppendDecisionCsv(const lawful::v1::Decision& d, std::string* out) {
+  absl::StrAppend(out, d.index(), ",");
+  AppendCsvCell(d.contact_id(), out);
+  out->push_back(',');
+  AppendDecisionCsvRuleColumns(d, out);
+  out->push_back(',');
+  if (d.has_evidence()) {
+    AppendCsvCell(absl::StrCat(d.evidence().field(), "[", d.evidence().index(), "]"), out);
+    out->push_back(',');
+    AppendCsvCell(d.evidence().record_id(), out);
+  } else {
+    out->push_back(',');
+  }
+  out->push_back(',');
+  if (d.has_valid_until()) {
+    AppendRfc3339(d.valid_until().seconds(), d.valid_until().nanos(), out);
+  }
+  out->push_back(',');
+  AppendCsvCell(d.error().field_path(), out);
+  out->push_back(',');
+  AppendCsvCell(d.error().message(), out);
+  out->push_back('\n');
+}
+
+}  // namespace lawful::cli

@@ -1,0 +1,1093 @@
+// The audit log (lawful/audit.h): the chain names each kind of tampering, torn tails are cut on
+// reopen, rotation and retention keep the chain, write failures (injected, and real ones: a file
+// size limit, a full tmpfs, a read-only mount) fail the append without losing what was
+// acknowledged, concurrent batches stay whole, and no contact id is written in clear.
+#include "lawful/audit.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "files.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace lawful::audit {
+namespace {
+
+namespace fs = std::filesystem;
+using ::lawful::testing::ReadFile;
+using ::lawful::testing::TempDir;
+using ::lawful::testing::WriteFile;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kKeyHex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+Key TestKey(absl::string_view hex = kKeyHex) {
+  absl::StatusOr<Key> key = Key::FromKeyFile(hex, "test.key");
+  EXPECT_TRUE(key.ok()) << key.status();
+  return *key;
+}
+
+const absl::Time kDecidedAt = absl::FromUnixSeconds(1772442000);  // 2026-03-02T09:00:00Z
+
+// Decisions about contacts `<prefix>-0`, `<prefix>-1`, …; owns the strings the records view.
+struct Batch {
+  Batch(const std::string& prefix, int size) {
+    for (int i = 0; i < size; ++i) ids.push_back(absl::StrCat(prefix, "-", i));
+    for (int i = 0; i < size; ++i) {
+      DecisionRecord d;
+      d.contact_id = ids[i];
+      d.index = i;
+      d.outcome = i % 3 == 0 ? "deny" : "allow";
+      d.reason = i % 3 == 0 ? "no_lawful_basis" : "consent";
+      d.rule_policy = "marketing";
+      d.rule = i % 3 == 0 ? "no_lawful_basis" : "consent";
+      d.rule_file = "marketing.lawful";
+      d.rule_line = 12 + i % 3;
+      if (i % 3 != 0) {
+        d.evidence_field = "consents";
+        d.evidence_index = i % 2;
+        d.evidence_id = "k-17";
+      }
+      d.facts = "3f2a9c0b1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+      records.push_back(d);
+    }
+  }
+  std::vector<std::string> ids;
+  std::vector<DecisionRecord> records;
+};
+
+Request TestRequest(absl::string_view request_id = "r-1") {
+  Request request;
+  request.time = kDecidedAt;
+  request.caller = "CN=crm.example.com";
+  request.request_id = request_id;
+  request.rule_set = "e0fd353695f7";
+  request.purpose = "newsletter";
+  request.channel = "email";
+  request.at = kDecidedAt;
+  return request;
+}
+
+Options TestOptions(const fs::path& path) {
+  Options options;
+  options.path = path.string();
+  options.key = TestKey();
+  options.clock = [] { return kDecidedAt; };
+  return options;
+}
+
+std::unique_ptr<Log> OpenOrDie(Options options) {
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(std::move(options));
+  EXPECT_TRUE(log.ok()) << log.status();
+  return log.ok() ? std::move(*log) : nullptr;
+}
+
+// Verify on the chain of `path`, which must pass.
+VerifyReport ExpectVerifies(const std::string& path) {
+  absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path});
+  EXPECT_TRUE(report.ok()) << report.status();
+  if (!report.ok()) return {};
+  EXPECT_TRUE(report->ok()) << report->problem->ToString();
+  return *report;
+}
+
+// A log at `path` holding one batch of `size` decisions about c-0, c-1, …, closed again.
+void WriteOneBatch(const fs::path& path, int size) {
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  Batch batch("c", size);
+  ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+}
+
+std::vector<std::string> Lines(const fs::path& path) {
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(path), '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+void WriteLines(const fs::path& path, const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) absl::StrAppend(&text, line, "\n");
+  WriteFile(path, text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and the format
+// ---------------------------------------------------------------------------------------------
+
+TEST(AuditKey, AcceptsHexOrRawAndRefusesShortKeys) {
+  const std::string raw = absl::HexStringToBytes(kKeyHex);
+  absl::StatusOr<Key> from_hex = Key::FromKeyFile(absl::StrCat(kKeyHex, "\n"), "k");
+  absl::StatusOr<Key> from_raw = Key::FromKeyFile(raw, "k");
+  ASSERT_TRUE(from_hex.ok()) << from_hex.status();
+  ASSERT_TRUE(from_raw.ok()) << from_raw.status();
+  EXPECT_EQ(from_hex->id(), from_raw->id());
+  EXPECT_EQ(from_hex->Pseudonym("c-1"), from_raw->Pseudonym("c-1"));
+  EXPECT_NE(TestKey().Pseudonym("c-1"), TestKey(std::string(64, 'a')).Pseudonym("c-1"));
+
+  EXPECT_THAT(Key::FromKeyFile("", "k").status().message(), HasSubstr("is empty"));
+  EXPECT_THAT(Key::FromKeyFile("abcd\n", "k").status().message(),
+              HasSubstr("holds 4 hex digits (2 bytes); an audit key needs at least 32 bytes"));
+  EXPECT_THAT(Key::FromKeyFile("short raw key!", "k").status().message(),
+              HasSubstr("holds 14 bytes; an audit key needs at least 32"));
+  EXPECT_FALSE(LoadKey("/nonexistent/audit.key").ok());
+}
+
+// The derivations are plain HMAC-SHA256, checked against OpenSSL's one-shot HMAC(), so that the
+// log can be verified by other tools.
+TEST(AuditKey, DerivationsArePlainHmacSha256) {
+  const std::string master = absl::HexStringToBytes(kKeyHex);
+  const auto hmac = [](absl::string_view key, absl::string_view data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &length);
+    return std::string(reinterpret_cast<char*>(out), length);
+  };
+  EXPECT_EQ(TestKey().id(),
+            absl::BytesToHexString(hmac(master, "lawful audit key id v1")).substr(0, 16));
+  const std::string pseudonym_key = hmac(master, "lawful audit pseudonym v1");
+  EXPECT_EQ(TestKey().Pseudonym("c-0001"), absl::BytesToHexString(hmac(pseudonym_key, "c-0001")));
+}
+
+TEST(AuditHead, ParsesWhatItPrints) {
+  const Head head{42, std::string(64, 'a')};
+  absl::StatusOr<Head> parsed = ParseHead(head.ToString());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, head);
+  EXPECT_FALSE(ParseHead("42").ok());
+  EXPECT_FALSE(ParseHead("x:" + std::string(64, 'a')).ok());
+  EXPECT_FALSE(ParseHead("42:abc").ok());
+}
+
+TEST(AuditLog, WritesOneJsonLinePerDecisionWithEveryField) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  Batch batch("c", 2);
+  ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_THAT(lines[0],
+              HasSubstr(absl::StrCat(R"({"seq":0,"event":"start","time":"2026-03-02T09:00:00Z",)",
+                                     R"("log":"lawful audit v1","key":")", TestKey().id(),
+                                     R"(","prev":")", std::string(64, '0'), R"(","mac":")")));
+  EXPECT_THAT(
+      lines[1],
+      HasSubstr(R"({"seq":1,"event":"request","time":"2026-03-02T09:00:00Z",)"
+                R"("caller":"CN=crm.example.com","request_id":"r-1","rule_set":"e0fd353695f7",)"
+                R"("purpose":"newsletter","channel":"email","at":"2026-03-02T09:00:00Z",)"
+                R"("decisions":2,"mac":")"));
+  EXPECT_EQ(lines[3],
+            absl::StrCat(R"({"seq":3,"request":1,"contact":")", TestKey().Pseudonym("c-1"),
+                         R"(","index":1,"outcome":"allow","reason":"consent",)",
+                         R"("rule":"marketing.consent","rule_source":"marketing.lawful:13",)",
+                         R"("evidence":"consents[1] id=k-17","facts":")", batch.records[1].facts,
+                         R"(","mac":")", log->head().mac, R"("})"));
+  EXPECT_EQ(log->head().seq, 3u);
+}
+
+TEST(AuditLog, EscapesStringsSoEveryLineStaysOneJsonObject) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  Batch batch("c", 1);
+  const std::string nasty =
+      "a\"b\\c\nd\te\x01"
+      "f\xff"
+      "g\xc3\xa9";  // invalid byte, then é
+  batch.records[0].reason = nasty;
+  batch.records[0].evidence_field = "consents";
+  batch.records[0].evidence_index = 1;
+  batch.records[0].evidence_id = "id\"with quote";
+  Request request = TestRequest();
+  request.caller = "O=\"Acme\"\r\n";
+  ASSERT_TRUE(log->Append(request, batch.records).ok());
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[2], HasSubstr(R"("reason":"a\"b\\c\nd\te\u0001f)"
+                                  "\xef\xbf\xbd"
+                                  "g\xc3\xa9\""));
+  EXPECT_THAT(lines[1], HasSubstr(R"("caller":"O=\"Acme\"\r\n")"));
+  EXPECT_THAT(lines[2], HasSubstr(R"("evidence":"consents[1] id=id\"with quote")"));
+
+  absl::StatusOr<FindResult> found = Find(TestKey(), "c-0", {path.string()});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].reason,
+            "a\"b\\c\nd\te\x01"
+            "f\xef\xbf\xbd"
+            "g\xc3\xa9");
+  EXPECT_EQ(found->records[0].caller, "O=\"Acme\"\r\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verify
+// ---------------------------------------------------------------------------------------------
+
+TEST(AuditVerify, PassesOnAnUntouchedLogAndAgreesWithTheWritersHead) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  Head written;
+  {
+    auto log = OpenOrDie(TestOptions(path));
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < 3; ++i) {
+      Batch batch(absl::StrCat("b", i), 10);
+      ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+    }
+    written = log->head();
+  }
+  absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path.string()});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->ok()) << report->problem->ToString();
+  EXPECT_EQ(report->decisions, 30u);
+  EXPECT_EQ(report->requests, 3u);
+  EXPECT_EQ(report->events, 1u);
+  EXPECT_EQ(report->first_seq, 0u);
+  EXPECT_EQ(report->head, written);
+  EXPECT_EQ(written.seq, 33u);
+  absl::StatusOr<Head> head = ReadHead({path.string()});
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(*head, written);
+
+  VerifyOptions anchored;
+  anchored.anchor = written;
+  report = Verify(TestKey(), {path.string()}, anchored);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok());
+}
+
+// A log of three files (two rotated) for the tampering cases: a batch of 4 a file.
+struct RotatedLog {
+  RotatedLog() {
+    Options options = TestOptions(dir.path() / "audit.jsonl");
+    options.max_file_bytes = 1;  // rotate before every batch
+    auto log = OpenOrDie(options);
+    for (int i = 0; i < 3; ++i) {
+      Batch batch(absl::StrCat("b", i), 4);
+      EXPECT_TRUE(log->Append(TestRequest(absl::StrCat("r-", i)), batch.records).ok());
+    }
+  }
+  fs::path live() const { return dir.path() / "audit.jsonl"; }
+  fs::path rotated(int first_seq) const {
+    return dir.path() / absl::StrFormat("audit.jsonl.%012d", first_seq);
+  }
+  TempDir dir;
+};
+
+struct TamperCase {
+  const char* name;
+  // Changes the log in `dir`; returns the file the first bad line is in.
+  std::function<fs::path(const RotatedLog&)> tamper;
+  ProblemKind kind;
+  int64_t line;
+  std::optional<uint64_t> seq;
+  const char* message;  // a part of Problem::message
+  std::optional<Head> anchor = std::nullopt;
+};
+
+// Lines per file: a start, a request, 4 decisions. audit.jsonl.000000000000 holds seq 0-5,
+// audit.jsonl.000000000006 seq 6-11 (8-11 decisions), audit.jsonl seq 12-17 (14-17 decisions).
+std::vector<TamperCase> TamperCases() {
+  const auto edit = [](int file_seq, std::function<void(std::vector<std::string>&)> change) {
+    return [=](const RotatedLog& log) {
+      const fs::path path = file_seq < 0 ? log.live() : log.rotated(file_seq);
+      std::vector<std::string> lines = Lines(path);
+      change(lines);
+      WriteLines(path, lines);
+      return path;
+    };
+  };
+  return {
+      {"byte flip in a field", edit(6, [](auto& lines) { lines[2][40] ^= 0x01; }),
+       ProblemKind::kAltered, 3, 8, "mac does not verify"},
+      {"byte flip in a mac",
+       edit(-1,
+            [](auto& lines) {
+              lines[3][lines[3].size() - 5] = lines[3][lines[3].size() - 5] == '0' ? '1' : '0';
+            }),
+       ProblemKind::kAltered, 4, 15, "mac does not verify"},
+      {"byte flip in a request line", edit(-1, [](auto& lines) { lines[1][60] ^= 0x01; }),
+       ProblemKind::kAltered, 2, 13, "mac does not verify"},
+      {"outcome changed from deny to allow",
+       edit(6,
+            [](auto& lines) {
+              absl::StrReplaceAll({{"\"deny\"", "\"allow\""}}, &lines[2]);
+            }),
+       ProblemKind::kAltered, 3, 8, "mac does not verify"},
+      {"deleted record", edit(6, [](auto& lines) { lines.erase(lines.begin() + 3); }),
+       ProblemKind::kRemoved, 4, 10, "seq 9 is missing before it"},
+      {"two deleted records",
+       edit(6, [](auto& lines) { lines.erase(lines.begin() + 2, lines.begin() + 4); }),
+       ProblemKind::kRemoved, 3, 10, "seq 8..9 are missing"},
+      {"swapped records", edit(6, [](auto& lines) { std::swap(lines[3], lines[4]); }),
+       ProblemKind::kReordered, 4, 10, "seq 9 comes later"},
+      {"duplicated record",
+       edit(-1, [](auto& lines) { lines.insert(lines.begin() + 4, lines[2]); }),
+       ProblemKind::kReordered, 5, 14, "seq 14 appears after seq 15"},
+      {"seq digits changed",
+       edit(6, [](auto& lines) { lines[2] = absl::StrCat("{\"seq\":9", lines[2].substr(8)); }),
+       ProblemKind::kAltered, 3, 9, "its seq was changed"},
+      {"truncated tail mid-line",
+       [](const RotatedLog& log) {
+         const std::string text = ReadFile(log.live());
+         WriteFile(log.live(), text.substr(0, text.size() - 30));
+         return log.live();
+       },
+       ProblemKind::kTruncated, 6, 17, "incomplete final line"},
+      {"deleted whole rotated file",
+       [](const RotatedLog& log) {
+         fs::remove(log.rotated(6));
+         return log.live();
+       },
+       ProblemKind::kMissingFile, 1, 12, "a file holding seq 6..11 is missing"},
+      {"deleted start record", edit(0, [](auto& lines) { lines.erase(lines.begin()); }),
+       ProblemKind::kRemoved, 1, 1, "does not begin with its start record"},
+      {"appended forged record",
+       [](const RotatedLog& log) {
+         // A record in the right shape, made with another key.
+         TempDir other;
+         Options options = TestOptions(other.path() / "audit.jsonl");
+         options.key = TestKey(std::string(64, 'f'));
+         auto forger = OpenOrDie(options);
+         Batch batch("forged", 14);
+         forger->Append(TestRequest(), batch.records).IgnoreError();
+         std::vector<std::string> lines = Lines(log.live());
+         lines.push_back(Lines(other.path() / "audit.jsonl").back());  // seq 15 of its own log
+         lines.back() = absl::StrCat("{\"seq\":18", lines.back().substr(9));
+         WriteLines(log.live(), lines);
+         return log.live();
+       },
+       ProblemKind::kAltered, 7, 18, "forged without the key"},
+      {"records cut off at a line boundary, head anchored",
+       [](const RotatedLog& log) {
+         std::vector<std::string> lines = Lines(log.live());
+         lines.resize(lines.size() - 2);
+         WriteLines(log.live(), lines);
+         return log.live();
+       },
+       ProblemKind::kTruncated, 0, std::nullopt, "seq 16..17 were cut off",
+       Head{17, std::string(64, '0')}},
+  };
+}
+
+TEST(AuditVerify, NamesTheFirstBadRecordForEachKindOfTampering) {
+  for (const TamperCase& c : TamperCases()) {
+    SCOPED_TRACE(c.name);
+    RotatedLog log;
+    {
+      absl::StatusOr<VerifyReport> untouched = Verify(TestKey(), {log.live().string()});
+      ASSERT_TRUE(untouched.ok()) << untouched.status();
+      ASSERT_TRUE(untouched->ok()) << untouched->problem->ToString();
+      ASSERT_EQ(untouched->files.size(), 3u);
+      ASSERT_EQ(untouched->decisions, 12u);
+      ASSERT_EQ(untouched->requests, 3u);
+    }
+    std::optional<Head> anchor = c.anchor;
+    if (anchor.has_value()) anchor->mac = ReadHead({log.live().string()})->mac;  // before
+    const fs::path bad_file = c.tamper(log);
+    VerifyOptions options;
+    options.anchor = anchor;
+    absl::StatusOr<VerifyReport> report = Verify(TestKey(), {log.live().string()}, options);
+    ASSERT_TRUE(report.ok()) << report.status();
+    ASSERT_FALSE(report->ok());
+    const Problem& problem = *report->problem;
+    EXPECT_EQ(ProblemKindName(problem.kind), ProblemKindName(c.kind)) << problem.ToString();
+    EXPECT_EQ(problem.file, bad_file.string()) << problem.ToString();
+    EXPECT_EQ(problem.line, c.line) << problem.ToString();
+    EXPECT_EQ(problem.seq, c.seq) << problem.ToString();
+    EXPECT_THAT(problem.message, HasSubstr(c.message)) << problem.ToString();
+  }
+}
+
+TEST(AuditVerify, RefusesAnotherKeyAndAForeignAnchor) {
+  RotatedLog log;
+  absl::StatusOr<VerifyReport> report =
+      Verify(TestKey(std::string(64, 'e')), {log.live().string()});
+  ASSERT_TRUE(report.ok());
+  ASSERT_FALSE(report->ok());
+  EXPECT_EQ(report->problem->kind, ProblemKind::kWrongKey);
+  EXPECT_EQ(report->problem->file, log.rotated(0).string());
+  EXPECT_EQ(report->problem->line, 1);
+
+  VerifyOptions options;
+  options.anchor = Head{8, std::string(64, 'a')};
+  report = Verify(TestKey(), {log.live().string()}, options);
+  ASSERT_TRUE(report.ok());
+  ASSERT_FALSE(report->ok());
+  EXPECT_EQ(report->problem->kind, ProblemKind::kAltered);
+  EXPECT_EQ(report->problem->file, log.rotated(6).string());
+  EXPECT_EQ(report->problem->line, 3);
+  EXPECT_THAT(report->problem->message, HasSubstr("history was rewritten"));
+
+  EXPECT_EQ(Verify(TestKey(), {(log.dir.path() / "nothing.jsonl").string()}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(AuditVerify, OrdersTheFilesByTheirFirstSeqWhateverOrderTheyAreGivenIn) {
+  RotatedLog log;
+  absl::StatusOr<std::vector<std::string>> files =
+      ChainFiles({log.live().string(), log.rotated(6).string(), log.rotated(0).string()});
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(*files, (std::vector<std::string>{log.rotated(0).string(), log.rotated(6).string(),
+                                              log.live().string()}));
+  // A rotated file alone verifies from its first seq.
+  const VerifyReport report = ExpectVerifies(log.rotated(6).string());
+  EXPECT_EQ(report.first_seq, 6u);
+  EXPECT_EQ(report.decisions, 4u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open: torn tails, damage, keys
+// ---------------------------------------------------------------------------------------------
+
+TEST(AuditLog, CutsATornFinalRecordOnReopenAndSaysSo) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  WriteOneBatch(path, 5);
+  const std::string good = ReadFile(path);
+  // A crash in the middle of the next batch: one whole line and part of another.
+  const std::string torn = Lines(path)[3] + "\n" + Lines(path)[4].substr(0, 50);
+  WriteFile(path, good + torn);
+
+  std::vector<std::string> notices;
+  Options options = TestOptions(path);
+  options.notice = [&](absl::string_view n) { notices.emplace_back(n); };
+  auto log = OpenOrDie(options);
+  ASSERT_NE(log, nullptr);
+  // The whole copied line does not continue the chain (its seq and mac repeat line 4's), so the
+  // cut starts there.
+  EXPECT_EQ(log->recovery().offset, good.size());
+  EXPECT_EQ(log->recovery().bytes_cut, torn.size());
+  EXPECT_EQ(log->recovery().line, 8);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_THAT(notices[0], HasSubstr("that no caller was told were recorded"));
+  EXPECT_THAT(notices[0], HasSubstr(absl::StrCat(torn.size(), " bytes")));
+  EXPECT_THAT(notices[0], Not(HasSubstr("c-")));
+
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 8u);
+  EXPECT_THAT(lines[7], HasSubstr(R"("event":"repair")"));
+  Batch more("d", 2);
+  ASSERT_TRUE(log->Append(TestRequest(), more.records).ok());
+  const VerifyReport report = ExpectVerifies(path.string());
+  EXPECT_EQ(report.decisions, 7u);
+  EXPECT_EQ(report.requests, 2u);
+  EXPECT_EQ(report.events, 2u);
+}
+
+TEST(AuditLog, CutsATailOfZerosAndAFinalLineThatDoesNotVerify) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  WriteOneBatch(path, 3);
+  std::vector<std::string> lines = Lines(path);
+  lines.back()[30] ^= 0x20;  // the last line is complete but does not verify
+  WriteLines(path, lines);
+  WriteFile(path, ReadFile(path) + std::string(4096, '\0'));  // and the file grew by zeros
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->recovery().line, 5);
+  EXPECT_EQ(log->recovery().bytes_cut, lines.back().size() + 1 + 4096);
+  const VerifyReport report = ExpectVerifies(path.string());
+  EXPECT_EQ(report.decisions, 2u);
+}
+
+TEST(AuditLog, RefusesToOpenADamagedLogOrAnotherKeysLogAndChangesNothing) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  WriteOneBatch(path, 6);
+  Options other_key = TestOptions(path);
+  other_key.key = TestKey(std::string(64, 'b'));
+  const std::string before = ReadFile(path);
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(other_key);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(), HasSubstr("written with the key whose id is"));
+  EXPECT_EQ(ReadFile(path), before);
+
+  std::vector<std::string> lines = Lines(path);
+  lines[3][40] ^= 0x01;  // damage in the middle: lines after it still verify
+  WriteLines(path, lines);
+  const std::string damaged = ReadFile(path);
+  log = Log::Open(TestOptions(path));
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(), HasSubstr("line 4 does not verify"));
+  EXPECT_THAT(log.status().message(), HasSubstr("no torn tail"));
+  EXPECT_EQ(ReadFile(path), damaged);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation and retention
+// ---------------------------------------------------------------------------------------------
+
+TEST(AuditLog, RotatesBySizeAndTheChainSpansTheFiles) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  Options options = TestOptions(path);
+  options.max_file_bytes = 4000;
+  std::vector<std::string> notices;
+  options.notice = [&](absl::string_view n) { notices.emplace_back(n); };
+  {
+    auto log = OpenOrDie(options);
+    for (int i = 0; i < 20; ++i) {
+      Batch batch(absl::StrCat("b", i), 5);
+      ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+    }
+  }
+  absl::StatusOr<std::vector<std::string>> files = ChainFiles({path.string()});
+  ASSERT_TRUE(files.ok());
+  ASSERT_GT(files->size(), 3u);
+  EXPECT_EQ(files->back(), path.string());
+  for (size_t i = 0; i + 1 < files->size(); ++i) {
+    // A file exceeds the limit by at most one batch (5 lines of ~600 bytes).
+    EXPECT_LT(fs::file_size((*files)[i]), 4000u + 5 * 700) << (*files)[i];
+    EXPECT_THAT(Lines((*files)[i])[0], HasSubstr(R"("event":"start")"));
+  }
+  EXPECT_EQ(std::count_if(notices.begin(), notices.end(),
+                          [](const std::string& n) { return absl::StrContains(n, "rotated"); }),
+            static_cast<long>(files->size() - 1));
+
+  // Reopening continues the chain in the live file.
+  {
+    auto log = OpenOrDie(options);
+    Batch batch("after", 5);
+    ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+  }
+  const VerifyReport report = ExpectVerifies(path.string());
+  EXPECT_EQ(report.decisions, 105u);
+  EXPECT_EQ(report.events, report.files.size());
+}
+
+TEST(AuditLog, ContinuesTheChainWhenACrashLeftNoLiveFileAfterARotation) {
+  RotatedLog rotated;
+  // As if the process died between renaming the live file and starting the next one.
+  fs::rename(rotated.live(), rotated.rotated(12));
+  std::vector<std::string> notices;
+  Options options = TestOptions(rotated.live());
+  options.notice = [&](absl::string_view n) { notices.emplace_back(n); };
+  auto log = OpenOrDie(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_THAT(notices, ::testing::Contains(HasSubstr("continuing the chain of")));
+  Batch batch("x", 2);
+  ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+  const VerifyReport report = ExpectVerifies(rotated.live().string());
+  EXPECT_EQ(report.files.size(), 4u);
+  EXPECT_EQ(report.decisions, 14u);
+}
+
+TEST(AuditLog, RetentionDeletesOnlyRotatedFilesOlderThanThePeriod) {
+  RotatedLog log;
+  // The oldest rotated file was last written 10 days ago, the next 2 days ago, the live one 30
+  // (file_time_type's epoch is unspecified: the times are set relative to the live file's).
+  const fs::file_time_type written = fs::last_write_time(log.live());
+  const absl::Time written_at = absl::Now();
+  fs::last_write_time(log.rotated(0), written - std::chrono::hours(24 * 10));
+  fs::last_write_time(log.rotated(6), written - std::chrono::hours(24 * 2));
+  fs::last_write_time(log.live(), written - std::chrono::hours(24 * 30));
+
+  Options options = TestOptions(log.live());
+  options.retention = absl::Hours(24 * 7);
+  options.clock = [&] { return written_at; };
+  std::vector<std::string> notices;
+  options.notice = [&](absl::string_view n) { notices.emplace_back(n); };
+  auto reopened = OpenOrDie(options);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_FALSE(fs::exists(log.rotated(0)));
+  EXPECT_TRUE(fs::exists(log.rotated(6)));
+  EXPECT_TRUE(fs::exists(log.live()));
+  EXPECT_THAT(notices, ::testing::Contains(HasSubstr("deleted " + log.rotated(0).string())));
+
+  const VerifyReport report = ExpectVerifies(log.live().string());
+  EXPECT_EQ(report.first_seq, 6u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write failures
+// ---------------------------------------------------------------------------------------------
+
+// Injects errno values into the real file system's calls.
+struct Faults {
+  int write_errno = 0;
+  size_t written_before_failing = 0;  // a partial write: bytes that reach the file first
+  int sync_errno = 0;
+  int truncate_errno = 0;
+  int open_errno = 0;
+  std::function<void()> before_sync = nullptr;  // e.g. to hold a sync while other batches are written
+};
+
+class FaultyFile : public AppendFile {
+ public:
+  FaultyFile(std::unique_ptr<AppendFile> real, Faults* faults, std::string path)
+      : real_(std::move(real)), faults_(faults), path_(std::move(path)) {}
+  absl::Status Append(absl::string_view data) override {
+    if (faults_->write_errno == 0) return real_->Append(data);
+    real_->Append(data.substr(0, std::min(data.size(), faults_->written_before_failing)))
+        .IgnoreError();
+    return absl::ErrnoToStatus(faults_->write_errno, "write " + path_);
+  }
+  absl::Status Sync() override {
+    if (faults_->before_sync) faults_->before_sync();
+    if (faults_->sync_errno != 0)
+      return absl::ErrnoToStatus(faults_->sync_errno, "fdatasync " + path_);
+    return real_->Sync();
+  }
+  absl::Status Truncate(uint64_t size) override {
+    if (faults_->truncate_errno != 0) {
+      return absl::ErrnoToStatus(faults_->truncate_errno, "ftruncate " + path_);
+    }
+    return real_->Truncate(size);
+  }
+
+ private:
+  std::unique_ptr<AppendFile> real_;
+  Faults* faults_;
+  std::string path_;
+};
+
+class FaultyFileSystem : public FileSystem {
+ public:
+  Faults faults;
+  absl::StatusOr<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path) override {
+    return real().OpenForRead(path);
+  }
+  absl::StatusOr<std::unique_ptr<AppendFile>> OpenForAppend(const std::string& path) override {
+    if (faults.open_errno != 0) return absl::ErrnoToStatus(faults.open_errno, "open " + path);
+    absl::StatusOr<std::unique_ptr<AppendFile>> file = real().OpenForAppend(path);
+    if (!file.ok()) return file.status();
+    return std::make_unique<FaultyFile>(std::move(*file), &faults, path);
+  }
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    return real().Rename(from, to);
+  }
+  absl::Status Remove(const std::string& path) override { return real().Remove(path); }
+  absl::Status SyncDir(const std::string& dir) override { return real().SyncDir(dir); }
+  absl::StatusOr<std::vector<std::string>> List(const std::string& dir) override {
+    return real().List(dir);
+  }
+  absl::StatusOr<absl::Time> ModTime(const std::string& path) override {
+    return real().ModTime(path);
+  }
+
+ private:
+  static FileSystem& real() { return PosixFileSystem(); }
+};
+
+struct FailureCase {
+  const char* name;
+  Faults faults;
+  const char* message;
+};
+
+TEST(AuditLog, AFailedWriteOrSyncFailsTheAppendAndLosesNothingAcknowledged) {
+  const FailureCase cases[] = {
+      {"disk full during the write",
+       {.write_errno = ENOSPC, .written_before_failing = 700},
+       "No space left on device"},
+      {"read-only file system", {.write_errno = EROFS}, "Read-only file system"},
+      {"I/O error during the write",
+       {.write_errno = EIO, .written_before_failing = 10},
+       "Input/output error"},
+      {"I/O error at fdatasync", {.sync_errno = EIO}, "fdatasync"},
+      {"disk full at fdatasync", {.sync_errno = ENOSPC}, "No space left on device"},
+      {"partial write that cannot be cut off",
+       {.write_errno = ENOSPC, .written_before_failing = 900, .truncate_errno = EIO},
+       "No space left on device"},
+  };
+  for (const FailureCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir dir;
+    const fs::path path = dir.path() / "audit.jsonl";
+    FaultyFileSystem file_system;
+    Options options = TestOptions(path);
+    options.file_system = &file_system;
+    std::vector<std::string> notices;
+    options.notice = [&](absl::string_view n) { notices.emplace_back(n); };
+    auto log = OpenOrDie(options);
+    ASSERT_NE(log, nullptr);
+
+    Batch before("before", 5), failing("failing", 5), after("after", 5);
+    ASSERT_TRUE(log->Append(TestRequest(), before.records).ok());
+    file_system.faults = c.faults;
+    const absl::Status failed = log->Append(TestRequest(), failing.records);
+    EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
+    EXPECT_THAT(failed.message(), HasSubstr(c.message));
+    EXPECT_THAT(failed.message(), HasSubstr("the 5 decisions were not recorded"));
+    // While the disk still fails, so does every append.
+    EXPECT_EQ(log->Append(TestRequest(), failing.records).code(), absl::StatusCode::kUnavailable);
+
+    file_system.faults = {};
+    ASSERT_TRUE(log->Append(TestRequest(), after.records).ok());
+    log.reset();
+
+    const VerifyReport report = ExpectVerifies(path.string());
+    EXPECT_EQ(report.decisions, 10u);
+    for (const char* who : {"before-0", "before-4", "after-0", "after-4"}) {
+      EXPECT_EQ(Find(TestKey(), who, {path.string()})->records.size(), 1u) << who;
+    }
+    EXPECT_EQ(Find(TestKey(), "failing-0", {path.string()})->records.size(), 0u);
+  }
+}
+
+// Group commit: a batch written while another's fdatasync runs waits for the next sync; when the
+// running one fails, neither batch is acknowledged, and both are cut when the log reopens.
+TEST(AuditLog, AFailedSyncFailsEveryBatchWaitingForItAndKeepsTheOnesBefore) {
+  for (const bool sync_fails : {true, false}) {
+    SCOPED_TRACE(sync_fails ? "the held sync fails" : "the held sync succeeds");
+    TempDir dir;
+    const fs::path path = dir.path() / "audit.jsonl";
+    FaultyFileSystem file_system;
+    Options options = TestOptions(path);
+    options.file_system = &file_system;
+    auto log = OpenOrDie(options);
+    ASSERT_NE(log, nullptr);
+    Batch before("before", 3), first("first", 3), second("second", 3), after("after", 3);
+    ASSERT_TRUE(log->Append(TestRequest(), before.records).ok());
+
+    std::promise<void> entered, release;
+    std::atomic<bool> held{false};
+    file_system.faults.before_sync = [&] {
+      if (held.exchange(true)) return;
+      entered.set_value();
+      release.get_future().wait();
+    };
+    absl::Status first_status, second_status;
+    std::thread first_thread(
+        [&] { first_status = log->Append(TestRequest("r-first"), first.records); });
+    entered.get_future().wait();  // the first batch is written and its sync is running
+    std::thread second_thread(
+        [&] { second_status = log->Append(TestRequest("r-second"), second.records); });
+    for (int i = 0; i < 500 && !absl::StrContains(ReadFile(path), "r-second"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_THAT(ReadFile(path), HasSubstr("r-second"));  // written, now waiting for a sync
+    if (sync_fails) file_system.faults.sync_errno = EIO;
+    release.set_value();
+    first_thread.join();
+    second_thread.join();
+    file_system.faults = {};
+
+    if (sync_fails) {
+      EXPECT_EQ(first_status.code(), absl::StatusCode::kUnavailable) << first_status;
+      EXPECT_EQ(second_status.code(), absl::StatusCode::kUnavailable) << second_status;
+    } else {
+      EXPECT_TRUE(first_status.ok()) << first_status;
+      EXPECT_TRUE(second_status.ok()) << second_status;
+    }
+    ASSERT_TRUE(log->Append(TestRequest(), after.records).ok());
+    log.reset();
+    const VerifyReport report = ExpectVerifies(path.string());
+    EXPECT_EQ(report.decisions, sync_fails ? 6u : 12u);
+    for (const char* who : {"before-0", "after-2"}) {
+      EXPECT_EQ(Find(TestKey(), who, {path.string()})->records.size(), 1u) << who;
+    }
+    for (const char* who : {"first-0", "second-2"}) {
+      EXPECT_EQ(Find(TestKey(), who, {path.string()})->records.size(), sync_fails ? 0u : 1u) << who;
+    }
+  }
+}
+
+TEST(AuditLog, FailsToOpenWhenTheFileCannotBeOpenedForWriting) {
+  TempDir dir;
+  FaultyFileSystem file_system;
+  file_system.faults.open_errno = EROFS;
+  Options options = TestOptions(dir.path() / "audit.jsonl");
+  options.file_system = &file_system;
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(options);
+  ASSERT_FALSE(log.ok());
+  EXPECT_THAT(log.status().message(), HasSubstr("Read-only file system"));
+}
+
+// Runs `body` in a child process (for setrlimit and mount namespaces) and returns its exit code;
+// the child's stderr is the test's.
+int RunInChild(const std::function<int()>& body) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) _exit(body());
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+constexpr int kSkip = 77;
+
+#define CHILD_CHECK(condition, ...)                                           \
+  do {                                                                        \
+    if (!(condition)) {                                                       \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #condition, \
+                   absl::StrCat(__VA_ARGS__).c_str());                        \
+      return 1;                                                               \
+    }                                                                         \
+  } while (false)
+
+// Appends batches of 20 until an append fails; returns how many decisions were acknowledged.
+int64_t AppendUntilFailure(Log& log, absl::Status* failure) {
+  int64_t acknowledged = 0;
+  for (int i = 0; i < 100000; ++i) {
+    Batch batch(absl::StrCat("b", i), 20);
+    *failure = log.Append(TestRequest(), batch.records);
+    if (!failure->ok()) break;
+    acknowledged += 20;
+  }
+  return acknowledged;
+}
+
+// A real full disk, as the kernel reports it to a process over its file size limit: write()
+// returns EFBIG once SIGXFSZ is ignored.
+TEST(AuditLogOnDisk, AFileSizeLimitFailsTheAppendAndKeepsWhatWasAcknowledged) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  const int code = RunInChild([&]() -> int {
+    signal(SIGXFSZ, SIG_IGN);
+    auto log = OpenOrDie(TestOptions(path));
+    CHILD_CHECK(log != nullptr, "open");
+    const rlimit limit{64 * 1024, 64 * 1024};
+    CHILD_CHECK(setrlimit(RLIMIT_FSIZE, &limit) == 0, std::strerror(errno));
+    absl::Status failure;
+    const int64_t acknowledged = AppendUntilFailure(*log, &failure);
+    CHILD_CHECK(failure.code() == absl::StatusCode::kUnavailable, failure.ToString());
+    CHILD_CHECK(absl::StrContains(failure.message(), "File too large"), failure.ToString());
+    CHILD_CHECK(acknowledged > 0, "nothing fitted");
+    CHILD_CHECK(fs::file_size(path) <= 64 * 1024, "the limit did not hold");
+    log.reset();
+    absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path.string()});
+    CHILD_CHECK(report.ok() && report->ok(), report.ok() ? report->problem->ToString() : "");
+    CHILD_CHECK(static_cast<int64_t>(report->decisions) == acknowledged, report->decisions, " vs ",
+                acknowledged);
+    return 0;
+  });
+  EXPECT_EQ(code, 0);
+}
+
+// Mounts a tmpfs of `size` at `dir` in a mount namespace of the calling (child) process, so that
+// it disappears with the process. False (with the reason on stderr) where that is not allowed.
+bool MountTmpfs(const fs::path& dir, const char* options) {
+  if (unshare(CLONE_NEWNS) != 0 ||
+      mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      mount("tmpfs", dir.c_str(), "tmpfs", 0, options) != 0) {
+    std::fprintf(stderr, "cannot mount a tmpfs here (%s): skipped\n", std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+TEST(AuditLogOnDisk, AFullTmpfsFailsTheAppendAndKeepsWhatWasAcknowledged) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  const int code = RunInChild([&]() -> int {
+    if (!MountTmpfs(dir.path(), "size=64k")) return kSkip;
+    auto log = OpenOrDie(TestOptions(path));
+    CHILD_CHECK(log != nullptr, "open");
+    absl::Status failure;
+    const int64_t acknowledged = AppendUntilFailure(*log, &failure);
+    CHILD_CHECK(failure.code() == absl::StatusCode::kUnavailable, failure.ToString());
+    CHILD_CHECK(absl::StrContains(failure.message(), "No space left on device"),
+                failure.ToString());
+    CHILD_CHECK(acknowledged > 0, "nothing fitted");
+    // Still full: appends keep failing, and keep nothing half-written.
+    Batch batch("late", 20);
+    CHILD_CHECK(!log->Append(TestRequest(), batch.records).ok(), "append on a full disk");
+    log.reset();
+    absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path.string()});
+    CHILD_CHECK(report.ok() && report->ok(), report.ok() ? report->problem->ToString() : "");
+    CHILD_CHECK(static_cast<int64_t>(report->decisions) == acknowledged, report->decisions, " vs ",
+                acknowledged);
+    // Reopening a full disk's log needs no space: nothing was torn.
+    CHILD_CHECK(Log::Open(TestOptions(path)).ok(), "reopen");
+    return 0;
+  });
+  if (code == kSkip) GTEST_SKIP() << "no tmpfs mounts here";
+  EXPECT_EQ(code, 0);
+}
+
+// Root ignores file modes, so a read-only disk is a read-only mount. Linux refuses to remount
+// read-only while a file is open for writing, so this covers opening a log on a read-only disk;
+// EROFS in the middle of appending is covered by the injected faults above.
+TEST(AuditLogOnDisk, AReadOnlyMountFailsTheOpenAndTheLogStillVerifies) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  const int code = RunInChild([&]() -> int {
+    if (!MountTmpfs(dir.path(), "size=1m")) return kSkip;
+    {
+      auto log = OpenOrDie(TestOptions(path));
+      Batch batch("c", 10);
+      CHILD_CHECK(log->Append(TestRequest(), batch.records).ok(), "append");
+    }
+    CHILD_CHECK(mount("tmpfs", dir.path().c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=1m") == 0,
+                std::strerror(errno));
+    absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(TestOptions(path));
+    CHILD_CHECK(!log.ok(), "opened on a read-only disk");
+    CHILD_CHECK(absl::StrContains(log.status().message(), "Read-only file system"),
+                log.status().ToString());
+    absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path.string()});
+    CHILD_CHECK(report.ok() && report->ok() && report->decisions == 10, "verify");
+    return 0;
+  });
+  if (code == kSkip) GTEST_SKIP() << "no tmpfs mounts here";
+  EXPECT_EQ(code, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency, privacy, Find
+// ---------------------------------------------------------------------------------------------
+
+TEST(AuditLog, ConcurrentBatchesStayWholeAndInOrder) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  constexpr int kThreads = 4, kBatches = 25, kPerBatch = 40;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        const std::string request_id = absl::StrCat("t", t, "-b", b);
+        Batch batch(request_id, kPerBatch);
+        EXPECT_TRUE(log->Append(TestRequest(request_id), batch.records).ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  log.reset();
+
+  const VerifyReport report = ExpectVerifies(path.string());
+  EXPECT_EQ(report.decisions, static_cast<uint64_t>(kThreads * kBatches * kPerBatch));
+  // Each batch is a request line followed by its decisions, indexes 0..kPerBatch-1 in order.
+  std::map<std::string, int> seen_batches;
+  std::string request_line_ref;
+  int next_index = kPerBatch;
+  const std::vector<std::string> lines = Lines(path);
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (absl::StrContains(lines[i], R"("event":"request")")) {
+      ASSERT_EQ(next_index, kPerBatch) << "a batch cut short before line " << i + 1;
+      const size_t start = lines[i].find("\"request_id\":\"") + 14;
+      const std::string request_id = lines[i].substr(start, lines[i].find('"', start) - start);
+      ASSERT_EQ(seen_batches[request_id]++, 0) << request_id << " written twice";
+      request_line_ref = absl::StrCat("\"request\":", i, ",");  // line i + 1 holds seq i
+      next_index = 0;
+      continue;
+    }
+    ASSERT_THAT(lines[i], HasSubstr(request_line_ref));
+    ASSERT_THAT(lines[i], HasSubstr(absl::StrCat("\"index\":", next_index++, ",")));
+  }
+  EXPECT_EQ(seen_batches.size(), static_cast<size_t>(kThreads * kBatches));
+}
+
+TEST(AuditLog, NoContactIdAppearsInClear) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  Options options = TestOptions(path);
+  options.max_file_bytes = 2000;
+  std::string notices;
+  options.notice = [&](absl::string_view n) { absl::StrAppend(&notices, n, "\n"); };
+  const std::vector<std::string> ids = {"anna.schmidt@example.com", "c-0001", "+4915112345678",
+                                        "CRM-778812"};
+  {
+    auto log = OpenOrDie(options);
+    for (int round = 0; round < 5; ++round) {
+      std::vector<DecisionRecord> records;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        DecisionRecord d;
+        d.contact_id = ids[i];
+        d.index = static_cast<int64_t>(i);
+        d.outcome = "allow";
+        records.push_back(d);
+      }
+      ASSERT_TRUE(log->Append(TestRequest(), records).ok());
+    }
+  }
+  std::string everything = notices;
+  absl::StatusOr<std::vector<std::string>> files = ChainFiles({path.string()});
+  ASSERT_TRUE(files.ok());
+  ASSERT_GT(files->size(), 1u);
+  for (const std::string& file : *files) everything += ReadFile(file);
+  for (const std::string& id : ids) {
+    EXPECT_THAT(everything, Not(HasSubstr(id)));
+    EXPECT_THAT(everything, HasSubstr(TestKey().Pseudonym(id)));
+  }
+}
+
+TEST(AuditFind, ReturnsEveryDecisionAboutOnePersonAndNoOneElses) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  Options options = TestOptions(path);
+  options.max_file_bytes = 3000;
+  {
+    auto log = OpenOrDie(options);
+    for (int i = 0; i < 6; ++i) {
+      Batch batch("c", 4);  // c-0 .. c-3 in every batch
+      ASSERT_TRUE(log->Append(TestRequest(absl::StrCat("r-", i)), batch.records).ok());
+    }
+  }
+  absl::StatusOr<FindResult> found = Find(TestKey(), "c-2", {path.string()});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_TRUE(found->report.ok());
+  ASSERT_EQ(found->records.size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    const Record& r = found->records[i];
+    EXPECT_EQ(r.request_id, absl::StrCat("r-", i));
+    EXPECT_EQ(r.contact, TestKey().Pseudonym("c-2"));
+    EXPECT_EQ(r.index, 2);
+    EXPECT_EQ(r.outcome, "allow");
+    EXPECT_EQ(r.reason, "consent");
+    EXPECT_EQ(r.rule_source, "marketing.lawful:14");
+    EXPECT_EQ(r.evidence, "consents[0] id=k-17");
+    EXPECT_EQ(r.at, "2026-03-02T09:00:00Z");
+    EXPECT_TRUE(r.verified);
+    EXPECT_THAT(r.text, HasSubstr(r.mac));
+  }
+  EXPECT_EQ(FormatRecord(found->records[0]),
+            absl::StrCat(R"({"seq":)", found->records[0].seq,
+                         R"(,"time":"2026-03-02T09:00:00Z","caller":"CN=crm.example.com",)",
+                         R"("request_id":"r-0","rule_set":"e0fd353695f7","purpose":"newsletter",)",
+                         R"("channel":"email","at":"2026-03-02T09:00:00Z","contact":")",
+                         TestKey().Pseudonym("c-2"), R"(","index":2,"outcome":"allow",)",
+                         R"("reason":"consent","rule":"marketing.consent",)",
+                         R"("rule_source":"marketing.lawful:14","evidence":"consents[0] id=k-17",)",
+                         R"("facts":")", found->records[0].facts, R"(","mac":")",
+                         found->records[0].mac, R"(","verified":true})"));
+  EXPECT_GT(found->records.back().seq, found->records.front().seq);
+  EXPECT_TRUE(Find(TestKey(), "c-9", {path.string()})->records.empty());
+
+  // After tampering, the records are still found; those from the bad line on are unverified.
+  std::vector<std::string> lines = Lines(path);
+  lines[2][40] ^= 0x01;
+  WriteLines(path, lines);
+  found = Find(TestKey(), "c-2", {path.string()});
+  ASSERT_TRUE(found.ok());
+  ASSERT_FALSE(found->report.ok());
+  ASSERT_EQ(found->records.size(), 6u);
+  EXPECT_FALSE(found->records.back().verified);
+}
+
+}  // namespace
+}  // namespace lawful::audit

@@ -1,0 +1,691 @@
+// `lawful eval`'s input and output formats against protobuf itself: the JSON transcoder must
+// accept and reject what JsonStringToMessage does and write the bytes SerializeToString writes;
+// the decision printer must print what MessageToJsonString prints; CSV rows must give the same
+// contact as the JSON line of that contact.
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <google/protobuf/wrappers.pb.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "csv.h"
+#include "decision_lines.h"
+#include "decision_output.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lawful/dsl.h"
+#include "lawful/engine.h"
+#include "lawful/synth.h"
+#include "transcoder.h"
+
+namespace lawful::cli {
+namespace {
+
+namespace pb = google::protobuf;
+using ::testing::HasSubstr;
+
+absl::Time At() { return absl::FromUnixSeconds(1772442000); }  // 2026-03-02T09:00:00Z
+
+std::vector<v1::Contact> Contacts(size_t count) { return synth::Generate(7, count, At()); }
+
+// Transcodes `json` with the padding simdjson wants; the bytes, or the error.
+struct Transcoded {
+  bool ok = false;
+  std::string bytes;
+  FieldError error;
+};
+Transcoded Transcode(JsonTranscoder& transcoder, const std::string& json) {
+  std::string padded = json + std::string(kJsonPadding, '\0');
+  Transcoded result;
+  result.ok = transcoder.Transcode(std::string_view(padded.data(), json.size()), &result.bytes,
+                                   &result.error);
+  return result;
+}
+
+// What protobuf makes of `json`: the serialized contact, or nothing when it refuses it.
+std::optional<std::string> ProtobufBytes(const std::string& json) {
+  v1::Contact contact;
+  if (!pb::util::JsonStringToMessage(json, &contact).ok()) return std::nullopt;
+  return contact.SerializeAsString();
+}
+
+TEST(TranscoderTest, WritesTheBytesProtobufWritesForGeneratedContacts) {
+  JsonTranscoder transcoder(v1::Contact::descriptor());
+  // Camel-case and proto names, with and without the fields at their default values.
+  std::vector<pb::util::JsonPrintOptions> styles(4);
+  styles[1].preserve_proto_field_names = true;
+  styles[2].always_print_primitive_fields = true;
+  styles[3].always_print_enums_as_ints = true;
+  styles[3].preserve_proto_field_names = true;
+  int checked = 0;
+  for (const v1::Contact& contact : Contacts(3000)) {
+    for (const pb::util::JsonPrintOptions& style : styles) {
+      std::string json;
+      ASSERT_TRUE(pb::util::MessageToJsonString(contact, &json, style).ok());
+      const std::optional<std::string> expected = ProtobufBytes(json);
+      ASSERT_TRUE(expected.has_value()) << json;
+      const Transcoded ours = Transcode(transcoder, json);
+      ASSERT_TRUE(ours.ok) << json << "\n" << ours.error.path << ": " << ours.error.message;
+      ASSERT_EQ(ours.bytes, *expected) << json;
+      ASSERT_EQ(ours.bytes, contact.SerializeAsString()) << json;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 12000);
+}
+
+// Inputs protobuf's parser and the transcoder judge alike, and the field each error names.
+TEST(TranscoderTest, AcceptsAndRejectsWhatProtobufDoes) {
+  struct Case {
+    const char* json;
+    bool accepted;
+    const char* path;  // when rejected: the field named
+  };
+  const Case cases[] = {
+      {R"({})", true, ""},
+      {R"({"id":"a","birth_date":"1990-01-01","lastActivityAt":"2026-01-01T00:00:00Z"})", true, ""},
+      {R"({"id":null,"relationship":null,"consents":null})", true, ""},
+      {R"({"consents":[null,{"channel":"CHANNEL_SMS"}]})", true, ""},
+      {R"({"consents":[{"channel":2}]})", true, ""},
+      {R"({"consents":[{"channel":"2"}]})", true, ""},
+      {R"({"consents":[{"channel":2.0}]})", true, ""},
+      {R"({"consents":[{"channel":99}]})", true, ""},  // proto3 enums are open
+      {R"({"consents":[{"channel":-1}]})", true, ""},
+      {R"({"consents":[{"channel":0}]})", true, ""},
+      {R"({"consents":[{}]})", true, ""},
+      {R"({"relationship":{}})", true, ""},
+      {R"({"relationship":{"isCustomer":"true","softOptInNoticeGiven":false}})", true, ""},
+      {R"({"relationship":{"optedOutChannels":["CHANNEL_SMS",3,null]}})", true, ""},
+      {R"({"suppressions":[]})", true, ""},
+      {R"({"collectionPurposes":["newsletter","",null]})", true, ""},
+      {R"({"id":"\u00e9\ud83d\ude00 \"quoted\" \\ \n"})", true, ""},
+      {R"({"consents":[{"grantedAt":"2024-01-01T00:00:00.5Z"}]})", true, ""},
+      {R"({"consents":[{"grantedAt":"2024-01-01T00:00:00.123456789123Z"}]})", true, ""},
+      {R"({"consents":[{"grantedAt":"2024-01-01T00:00:00+01:00"}]})", true, ""},
+      {R"({"consents":[{"grantedAt":"2024-01-01T00:00:00-23:59"}]})", true, ""},
+      {R"({"consents":[{"grantedAt":"2024-02-29T23:59:59Z"}]})", true, ""},
+      {R"({"consents":[{"grantedAt":"0001-01-01T00:00:00Z"}]})", true, ""},
+      {R"({"consents":[{"grantedAt":"9999-12-31T23:59:59.999999999Z"}]})", true, ""},
+      {R"({"consents":[{"grantedAt":"1969-12-31T23:59:59.9Z"}]})", true, ""},
+      {R"({"consents":[{"grantedAt":"1970-01-01T00:00:00Z"}]})", true, ""},
+      {R"( {"id":"a"} )", true, ""},
+      // Rejected by both.
+      {R"({"favouriteColour":"blue"})", false, "favouriteColour"},
+      {R"({"ID":"a"})", false, "ID"},
+      {R"({"consents":[{"purpse":"newsletter"}]})", false, "consents[0].purpse"},
+      {R"({"id":1})", false, "id"},
+      {R"({"id":true})", false, "id"},
+      {R"({"relationship":{"isCustomer":1}})", false, "relationship.is_customer"},
+      {R"({"relationship":"yes"})", false, "relationship"},
+      {R"({"consents":[{"channel":"CHANNEL_FAX"}]})", false, "consents[0].channel"},
+      {R"({"consents":[{"channel":"channel_email"}]})", false, "consents[0].channel"},
+      {R"({"consents":[{"channel":2147483648}]})", false, "consents[0].channel"},
+      {R"({"consents":[{"channel":1.5}]})", false, "consents[0].channel"},
+      {R"({"consents":[{},{"grantedAt":"2024-13-01T00:00:00Z"}]})", false,
+       "consents[1].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-02-30T00:00:00Z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2023-02-29T00:00:00Z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-01-01T24:00:00Z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-01-01T23:59:60Z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-01-01t00:00:00z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-01-01 00:00:00Z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-01-01T00:00:00"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-01-01T00:00:00.Z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-01-01T00:00:00+0100"}]})", false,
+       "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"2024-01-01T00:00:00+24:00"}]})", false,
+       "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"0000-01-01T00:00:00Z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":"10000-01-01T00:00:00Z"}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":""}]})", false, "consents[0].granted_at"},
+      {R"({"consents":[{"grantedAt":1}]})", false, "consents[0].granted_at"},
+      {R"({"lastActivityAt":" 2024-01-01T00:00:00Z"})", false, "last_activity_at"},
+      {R"({"suppressions":["SUPPRESSION_NIX"]})", false, "suppressions[0]"},
+      {R"([])", false, ""},
+      {R"(1)", false, ""},
+      {R"({"id":"a"} x)", false, ""},
+      {R"({"id":"a"}{"id":"b"})", false, ""},
+      {R"({"id":"\ud800"})", false, ""},
+      {R"({"id":)", false, ""},
+      {R"()", false, ""},
+  };
+  JsonTranscoder transcoder(v1::Contact::descriptor());
+  for (const Case& c : cases) {
+    const std::optional<std::string> expected = ProtobufBytes(c.json);
+    const Transcoded ours = Transcode(transcoder, c.json);
+    EXPECT_EQ(expected.has_value(), c.accepted) << "protobuf on " << c.json;
+    EXPECT_EQ(ours.ok, c.accepted) << c.json << ": " << ours.error.message;
+    if (c.accepted && expected.has_value() && ours.ok) {
+      EXPECT_EQ(ours.bytes, *expected) << c.json;
+    }
+    if (!c.accepted) {
+      EXPECT_EQ(ours.error.path, c.path) << c.json << ": " << ours.error.message;
+      EXPECT_FALSE(ours.error.message.empty()) << c.json;
+      EXPECT_TRUE(ours.bytes.empty()) << c.json;
+    }
+  }
+}
+
+// Where the transcoder is deliberately stricter than protobuf's lenient parser: each of these
+// is a sign of a broken export rather than a contact, and is rejected naming the field.
+TEST(TranscoderTest, IsStricterThanProtobufInDocumentedCorners) {
+  struct Case {
+    const char* json;
+    const char* path;
+  };
+  const Case cases[] = {
+      {R"({"id":"a","id":"b"})", "id"},  // last would win
+      {R"({"birthDate":"1990-01-01","birth_date":"1991-01-01"})", "birth_date"},
+      {R"({"consents":{"channel":"CHANNEL_SMS"}})", "consents"},  // one value, no array
+      {R"({"suppressions":"SUPPRESSION_INTERNAL"})", "suppressions"},
+      {R"({"lastActivityAt":{"seconds":1}})", "last_activity_at"},          // an object, no string
+      {R"({"lastActivityAt":"2024-1-01T00:00:00Z"})", "last_activity_at"},  // no leading zero
+      // Out of the Timestamp range once the offset is applied: protobuf stores it anyway.
+      {R"({"lastActivityAt":"0001-01-01T00:00:00+00:01"})", "last_activity_at"},
+      {R"({"lastActivityAt":"9999-12-31T23:59:59-00:01"})", "last_activity_at"},
+  };
+  JsonTranscoder transcoder(v1::Contact::descriptor());
+  for (const Case& c : cases) {
+    EXPECT_TRUE(ProtobufBytes(c.json).has_value()) << "protobuf now refuses " << c.json;
+    const Transcoded ours = Transcode(transcoder, c.json);
+    EXPECT_FALSE(ours.ok) << c.json;
+    EXPECT_EQ(ours.error.path, c.path) << c.json;
+  }
+}
+
+TEST(TranscoderTest, ErrorsSayWhatIsWrong) {
+  JsonTranscoder transcoder(v1::Contact::descriptor());
+  EXPECT_EQ(Transcode(transcoder, R"({"consents":[{},{"grantedAt":"yesterday"}]})").error.message,
+            "not an RFC 3339 timestamp such as 2026-03-02T09:00:00Z");
+  EXPECT_EQ(Transcode(transcoder, R"({"favouriteColour":"blue"})").error.message, "unknown field");
+  EXPECT_EQ(Transcode(transcoder, R"({"emial":"a@example.com"})").error.message,
+            "unknown field (did you mean email?)");
+  EXPECT_EQ(
+      Transcode(transcoder, R"({"consents":[{"grantedat":"2024-01-01T00:00:00Z"}]})").error.message,
+      "unknown field (did you mean granted_at?)");
+  EXPECT_EQ(Transcode(transcoder, R"({"consents":[{"channel":"CHANNEL_FAX"}]})").error.message,
+            "\"CHANNEL_FAX\" is not a lawful.v1.Channel");
+  EXPECT_THAT(Transcode(transcoder, R"({"id":)").error.message, HasSubstr("not valid JSON"));
+  EXPECT_EQ(Transcode(transcoder, R"({"email":42})").error.message,
+            "expected a string, not a number");
+}
+
+TEST(Rfc3339Test, AgreesWithProtobufsTimeUtil) {
+  std::vector<std::string> texts = {
+      "2026-03-02T09:00:00Z",           "2026-03-02T09:00:00.000000001Z",
+      "2026-03-02T09:00:00.1+05:30",    "1900-02-28T23:59:59-00:01",
+      "2000-02-29T00:00:00Z",           "2100-02-29T00:00:00Z",
+      "1600-02-29T12:00:00Z",           "2024-04-31T00:00:00Z",
+      "2024-06-30T00:60:00Z",           "2024-06-30T00:00:00+23:59",
+      "0001-01-01T00:00:00-00:01",      "9999-12-31T23:59:59+00:01",
+      "2024-06-30T00:00:00.1234567890Z"};
+  // Instants all over the range, at several precisions.
+  for (int64_t s = -62135596800; s < 253402300799; s += 7919 * 86400 + 3607) {
+    pb::Timestamp t;
+    t.set_seconds(s);
+    t.set_nanos(static_cast<int32_t>((s % 1000) * 1000003 % 1000000000));
+    if (t.nanos() < 0) t.set_nanos(-t.nanos());
+    texts.push_back(pb::util::TimeUtil::ToString(t));
+  }
+  for (const std::string& text : texts) {
+    pb::Timestamp expected;
+    const bool protobuf_ok = pb::util::TimeUtil::FromString(text, &expected);
+    int64_t seconds = 0;
+    int32_t nanos = 0;
+    ASSERT_EQ(ParseRfc3339(text, &seconds, &nanos), protobuf_ok) << text;
+    if (!protobuf_ok) continue;
+    EXPECT_EQ(seconds, expected.seconds()) << text;
+    EXPECT_EQ(nanos, expected.nanos()) << text;
+    std::string printed;
+    ASSERT_TRUE(AppendRfc3339(seconds, nanos, &printed));
+    pb::Timestamp reparsed;
+    ASSERT_TRUE(pb::util::TimeUtil::FromString(printed, &reparsed)) << printed;
+    EXPECT_EQ(printed, pb::util::TimeUtil::ToString(reparsed));
+  }
+}
+
+std::string EncodeUtf8(uint32_t c) {
+  std::string s;
+  if (c < 0x80) {
+    s += static_cast<char>(c);
+  } else if (c < 0x800) {
+    s += static_cast<char>(0xC0 | (c >> 6));
+    s += static_cast<char>(0x80 | (c & 63));
+  } else if (c < 0x10000) {
+    s += static_cast<char>(0xE0 | (c >> 12));
+    s += static_cast<char>(0x80 | ((c >> 6) & 63));
+    s += static_cast<char>(0x80 | (c & 63));
+  } else {
+    s += static_cast<char>(0xF0 | (c >> 18));
+    s += static_cast<char>(0x80 | ((c >> 12) & 63));
+    s += static_cast<char>(0x80 | ((c >> 6) & 63));
+    s += static_cast<char>(0x80 | (c & 63));
+  }
+  return s;
+}
+
+// Every Unicode scalar value, 512 at a time, escaped as protobuf escapes it.
+TEST(ProtoJsonPrinterTest, EscapesEveryCodePointAsProtobufDoes) {
+  pb::StringValue value;
+  for (uint32_t first = 0; first < 0x110000; first += 512) {
+    std::string text;
+    for (uint32_t c = first; c < first + 512 && c < 0x110000; ++c) {
+      if (c < 0xD800 || c > 0xDFFF) text += EncodeUtf8(c);
+    }
+    value.set_value(text);
+    std::string expected;
+    ASSERT_TRUE(pb::util::MessageToJsonString(value, &expected).ok());
+    std::string ours;
+    ASSERT_TRUE(AppendProtoJsonString(text, &ours));
+    ASSERT_EQ(ours, expected) << "code points from U+" << std::hex << first;
+  }
+  std::string out = "x";
+  EXPECT_FALSE(AppendProtoJsonString("ok \xC3", &out));       // truncated sequence
+  EXPECT_FALSE(AppendProtoJsonString("\xED\xA0\x80", &out));  // a surrogate
+  EXPECT_FALSE(AppendProtoJsonString("\xC0\xAF", &out));      // overlong
+  EXPECT_EQ(out, "x");
+}
+
+// Decisions of the shipped rules for every purpose and channel, plus hand-made ones with every
+// field, print exactly as MessageToJsonString prints them.
+TEST(ProtoJsonPrinterTest, PrintsDecisionsAndContactsAsProtobufDoes) {
+  absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ProtoJsonPrinter printer(v1::Decision::descriptor());
+  ProtoJsonPrinter contact_printer(v1::Contact::descriptor());
+  pb::util::JsonPrintOptions options;
+  Evaluator evaluator;
+  const std::vector<v1::Contact> contacts = Contacts(400);
+  int checked = 0;
+  for (const std::string& purpose : loaded->rule_set->program().purposes) {
+    for (const v1::Channel channel :
+         {v1::CHANNEL_EMAIL, v1::CHANNEL_SMS, v1::CHANNEL_POST, v1::CHANNEL_PHONE}) {
+      absl::StatusOr<PreparedOutreach> prepared =
+          loaded->rule_set->Prepare(Outreach{purpose, channel, v1::NOTICE_TYPE_UNSPECIFIED, At()});
+      if (!prepared.ok()) continue;
+      for (size_t i = 0; i < contacts.size(); ++i) {
+        v1::Decision decision;
+        loaded->rule_set->ToProto(evaluator.Decide(*prepared, contacts[i]), &decision);
+        decision.set_contact_id(contacts[i].id());
+        decision.set_index(static_cast<uint32_t>(i));
+        std::string expected, ours;
+        ASSERT_TRUE(pb::util::MessageToJsonString(decision, &expected, options).ok());
+        printer.Print(decision, &ours);
+        ASSERT_EQ(ours, expected);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 4000);
+  for (const v1::Contact& contact : contacts) {
+    std::string expected, ours;
+    ASSERT_TRUE(pb::util::MessageToJsonString(contact, &expected, options).ok());
+    contact_printer.Print(contact, &ours);
+    ASSERT_EQ(ours, expected);
+  }
+
+  v1::Decision full;
+  full.set_contact_id("<é> \"§\" \u2028 \xF0\x9F\x98\x80");
+  full.set_index(4000000000u);
+  full.set_outcome(static_cast<v1::Outcome>(42));  // unknown: printed as a number
+  full.set_reason("r");
+  full.set_citation("MFL 19 §");
+  full.mutable_rule()->set_line(1);
+  full.add_obligations("a");
+  full.add_obligations("");
+  full.mutable_evidence();  // present but empty
+  full.mutable_valid_until()->set_seconds(-62135596800);
+  full.mutable_valid_until()->set_nanos(1000);
+  full.mutable_error()->set_message("m\n");
+  for (const int32_t nanos : {0, 5000000, 123000, 7}) {
+    full.mutable_valid_until()->set_nanos(nanos);
+    std::string expected, ours;
+    ASSERT_TRUE(pb::util::MessageToJsonString(full, &expected, options).ok());
+    printer.Print(full, &ours);
+    EXPECT_EQ(ours, expected);
+  }
+  // Out of protobuf's range: protobuf's own output, whatever it is.
+  full.mutable_valid_until()->set_seconds(253402300800);
+  std::string expected, ours;
+  (void)pb::util::MessageToJsonString(full, &expected, options);
+  printer.Print(full, &ours);
+  EXPECT_EQ(ours, expected);
+}
+
+// In-process lines are written without a message per contact; they must be the bytes of the
+// definition (ToProto, then the printer or the CSV row) for every decision of the shipped rules.
+TEST(DecisionLineWriterTest, WritesWhatTheDefinitionWrites) {
+  absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const RuleSet& rule_set = *loaded->rule_set;
+  for (const bool csv : {false, true}) {
+    DecisionLineWriter writer(rule_set, csv);
+    ASSERT_TRUE(writer.fast()) << "the shortcut no longer matches ToProto for the shipped rules";
+    ProtoJsonPrinter printer(v1::Decision::descriptor());
+    Evaluator evaluator;
+    const std::vector<v1::Contact> contacts = Contacts(300);
+    int checked = 0;
+    for (const std::string& purpose : rule_set.program().purposes) {
+      for (const v1::Channel channel :
+           {v1::CHANNEL_EMAIL, v1::CHANNEL_SMS, v1::CHANNEL_POST, v1::CHANNEL_PHONE}) {
+        absl::StatusOr<PreparedOutreach> prepared =
+            rule_set.Prepare(Outreach{purpose, channel, v1::NOTICE_TYPE_UNSPECIFIED, At()});
+        if (!prepared.ok()) continue;
+        for (size_t i = 0; i < contacts.size(); ++i) {
+          const std::string bytes = contacts[i].SerializeAsString();
+          const Decision decision = evaluator.Decide(*prepared, bytes);
+          v1::Decision message;
+          rule_set.ToProto(decision, &message, bytes);
+          message.set_contact_id(contacts[i].id());
+          message.set_index(static_cast<uint32_t>(i));
+          std::string expected, ours;
+          if (csv) {
+            AppendDecisionCsv(message, &expected);
+          } else {
+            printer.Print(message, &expected);
+            expected.push_back('\n');
+          }
+          writer.Append(decision, bytes, contacts[i].id(), static_cast<uint32_t>(i), &ours);
+          ASSERT_EQ(ours, expected);
+          ++checked;
+        }
+      }
+    }
+    EXPECT_GT(checked, 3000);
+  }
+}
+
+TEST(DecisionCsvTest, QuotesCellsThatNeedIt) {
+  v1::Decision d;
+  d.set_contact_id("c,1");
+  d.set_index(3);
+  d.set_outcome(v1::OUTCOME_ALLOW);
+  d.set_reason("consent");
+  d.set_citation("GDPR \"Art.\" 6(1)(a)");
+  d.mutable_rule()->set_name("consent");
+  d.mutable_rule()->set_policy("marketing");
+  d.mutable_rule()->set_file("marketing.lawful");
+  d.mutable_rule()->set_line(12);
+  d.add_obligations("include_opt_out_link");
+  d.add_obligations("log");
+  d.mutable_evidence()->set_field("consents");
+  d.mutable_evidence()->set_index(1);
+  d.mutable_evidence()->set_record_id("k-9");
+  d.mutable_valid_until()->set_seconds(1772442000);
+  std::string row;
+  AppendDecisionCsv(d, &row);
+  EXPECT_EQ(
+      row,
+      "3,\"c,1\",allow,consent,\"GDPR \"\"Art.\"\" 6(1)(a)\",marketing.consent,"
+      "marketing.lawful:12,include_opt_out_link|log,consents[1],k-9,2026-03-02T09:00:00Z,,\n");
+  v1::Decision error;
+  error.set_outcome(v1::OUTCOME_ERROR);
+  error.mutable_error()->set_field_path("consents[0].purpose");
+  error.mutable_error()->set_message("required");
+  row.clear();
+  AppendDecisionCsv(error, &row);
+  EXPECT_EQ(row, "0,,error,,,,,,,,,consents[0].purpose,required\n");
+  const std::string header = kDecisionCsvHeader;
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), std::count(row.begin(), row.end(), ','));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+// ---------------------------------------------------------------------------------------------
+
+TEST(CsvTest, SplitsRecordsAsRfc4180Says) {
+  std::vector<std::string_view> cells;
+  std::string scratch, error;
+  ASSERT_TRUE(SplitCsvRecord(R"(a,"b,c","say ""hi""",,"multi
+line")",
+                             ',', &cells, &scratch, &error));
+  EXPECT_THAT(cells, ::testing::ElementsAre("a", "b,c", "say \"hi\"", "", "multi\nline"));
+  ASSERT_TRUE(SplitCsvRecord("x;y;", ';', &cells, &scratch, &error));
+  EXPECT_THAT(cells, ::testing::ElementsAre("x", "y", ""));
+  ASSERT_TRUE(SplitCsvRecord("", ',', &cells, &scratch, &error));
+  EXPECT_THAT(cells, ::testing::ElementsAre(""));
+  EXPECT_FALSE(SplitCsvRecord(R"(a,"open)", ',', &cells, &scratch, &error));
+  EXPECT_THAT(error, HasSubstr("not closed"));
+  EXPECT_FALSE(SplitCsvRecord(R"("a"b,c)", ',', &cells, &scratch, &error));
+  EXPECT_EQ(DetectCsvDelimiter("id;email;\"a,b\""), ';');
+  EXPECT_EQ(DetectCsvDelimiter("\"x;y\",email"), ',');
+  EXPECT_EQ(DetectCsvDelimiter("id\temail"), '\t');
+  EXPECT_EQ(DetectCsvDelimiter("id"), ',');
+}
+
+absl::StatusOr<std::shared_ptr<const CsvContactMapping>> Mapping(
+    const std::vector<std::string>& header, const std::vector<std::string>& ignored = {}) {
+  return CsvContactMapping::Create(header, ignored, v1::Contact::descriptor());
+}
+
+TEST(CsvTest, HeaderErrorsNameTheColumn) {
+  EXPECT_TRUE(Mapping({"id", "email", "consents.0.purpose", "consents.2.granted_at",
+                       "relationship.is_customer", "lastActivityAt", "", "suppressions"})
+                  .ok());
+  const struct {
+    std::vector<std::string> header;
+    const char* error;
+  } cases[] = {
+      {{"id", "first_name"}, "column 2 `first_name`: lawful.v1.Contact has no field `first_name`"},
+      {{"id", "id"}, "column 2 `id`: given twice (also column 1)"},
+      {{"consents.0.purpse"}, "lawful.v1.Consent has no field `purpse`"},
+      {{"consents.purpose"}, "`consents` holds records"},
+      {{"consents.0"}, "`consents` holds records"},
+      {{"consents", "consents.0.purpose"}, "is also given whole, by column `consents`"},
+      {{"consents.0.purpose", "consents"}, "`consents` is also given by other columns"},
+      {{"email.domain"}, "`email` has no fields"},
+      {{"birthDate", "birth_date"}, "`birth_date` is also given by other columns"},
+  };
+  for (const auto& c : cases) {
+    const auto mapping = Mapping(c.header);
+    ASSERT_FALSE(mapping.ok()) << absl::StrJoin(c.header, ",");
+    EXPECT_THAT(std::string(mapping.status().message()), HasSubstr(c.error));
+  }
+  EXPECT_TRUE(Mapping({"id", "first_name", "last_name"}, {"first_name", "last_name"}).ok());
+}
+
+// The same contact, as a CSV row: scalar columns, indexed records, `|` lists.
+class CsvContacts {
+ public:
+  explicit CsvContacts(const std::vector<v1::Contact>& contacts) {
+    for (const v1::Contact& c : contacts) {
+      consents_ = std::max(consents_, c.consents_size());
+      objections_ = std::max(objections_, c.objections_size());
+    }
+    header_ = {"id",
+               "birth_date",
+               "country",
+               "email",
+               "phone",
+               "postal_address",
+               "postal_address_verified_at",
+               "erasure_requested_at",
+               "last_activity_at",
+               "relationship.is_customer",
+               "relationship.customer_since",
+               "relationship.last_purchase_at",
+               "relationship.opted_out_channels",
+               "relationship.soft_opt_in_notice_given",
+               "suppressions",
+               "collection_purposes"};
+    for (int i = 0; i < consents_; ++i) {
+      for (const char* f : {"id", "purpose", "channel", "granted_at", "withdrawn_at", "source"}) {
+        header_.push_back(absl::StrCat("consents.", i, ".", f));
+      }
+    }
+    for (int i = 0; i < objections_; ++i) {
+      for (const char* f : {"id", "scope", "lodged_at", "withdrawn_at", "lodged_via"}) {
+        header_.push_back(absl::StrCat("objections.", i, ".", f));
+      }
+    }
+  }
+  const std::vector<std::string>& header() const { return header_; }
+
+  std::string Row(const v1::Contact& c) const {
+    std::vector<std::string> cells;
+    auto time = [](bool has, const pb::Timestamp& t) {
+      return has ? pb::util::TimeUtil::ToString(t) : std::string();
+    };
+    cells = {c.id(),
+             c.birth_date(),
+             c.country(),
+             c.email(),
+             c.phone(),
+             c.postal_address(),
+             time(c.has_postal_address_verified_at(), c.postal_address_verified_at()),
+             time(c.has_erasure_requested_at(), c.erasure_requested_at()),
+             time(c.has_last_activity_at(), c.last_activity_at())};
+    if (c.has_relationship()) {
+      const v1::Relationship& r = c.relationship();
+      std::vector<std::string> channels;
+      for (const int ch : r.opted_out_channels()) {
+        // Short names, in several cases, as a CRM might export them.
+        std::string name = v1::Channel_Name(static_cast<v1::Channel>(ch)).substr(8);
+        if (channels.size() % 2 == 0) name = absl::AsciiStrToLower(name);
+        channels.push_back(name);
+      }
+      cells.insert(
+          cells.end(),
+          {r.is_customer() ? "yes" : "false", time(r.has_customer_since(), r.customer_since()),
+           time(r.has_last_purchase_at(), r.last_purchase_at()), absl::StrJoin(channels, "|"),
+           r.soft_opt_in_notice_given() ? "TRUE" : "0"});
+    } else {
+      cells.insert(cells.end(), 5, "");
+    }
+    std::vector<std::string> suppressions;
+    for (const int s : c.suppressions()) {
+      suppressions.push_back(v1::Suppression_Name(static_cast<v1::Suppression>(s)));
+    }
+    cells.push_back(absl::StrJoin(suppressions, " | "));
+    cells.push_back(absl::StrJoin(c.collection_purposes(), "|"));
+    for (int i = 0; i < consents_; ++i) {
+      if (i >= c.consents_size()) {
+        cells.insert(cells.end(), 6, "");
+        continue;
+      }
+      const v1::Consent& k = c.consents(i);
+      cells.insert(
+          cells.end(),
+          {k.id(), k.purpose(), k.channel() == 0 ? "" : v1::Channel_Name(k.channel()),
+           time(k.has_granted_at(), k.granted_at()), time(k.has_withdrawn_at(), k.withdrawn_at()),
+           k.source() == 0 ? "" : absl::StrCat(static_cast<int>(k.source()))});
+    }
+    for (int i = 0; i < objections_; ++i) {
+      if (i >= c.objections_size()) {
+        cells.insert(cells.end(), 5, "");
+        continue;
+      }
+      const v1::Objection& o = c.objections(i);
+      cells.insert(cells.end(), {o.id(), o.scope() == 0 ? "" : v1::ObjectionScope_Name(o.scope()),
+                                 time(o.has_lodged_at(), o.lodged_at()),
+                                 time(o.has_withdrawn_at(), o.withdrawn_at()), o.lodged_via()});
+    }
+    std::string row;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) row.push_back(',');
+      AppendCsvCell(cells[i], &row);
+    }
+    return row;
+  }
+
+ private:
+  int consents_ = 0;
+  int objections_ = 0;
+  std::vector<std::string> header_;
+};
+
+TEST(CsvTest, RowsGiveTheSameContactsAsTheirJsonLines) {
+  const std::vector<v1::Contact> contacts = Contacts(3000);
+  const CsvContacts csv(contacts);
+  const auto mapping = Mapping(csv.header());
+  ASSERT_TRUE(mapping.ok()) << mapping.status();
+  CsvRowConverter converter(*mapping, ',');
+  JsonTranscoder transcoder(v1::Contact::descriptor());
+  FieldError error;
+  std::string json;
+  for (const v1::Contact& contact : contacts) {
+    const std::string row = csv.Row(contact);
+    ASSERT_TRUE(converter.ToJson(row, &json, &error)) << row << "\n"
+                                                      << error.column << ": " << error.message;
+    const Transcoded ours = Transcode(transcoder, json);
+    ASSERT_TRUE(ours.ok) << json << "\n" << ours.error.path << ": " << ours.error.message;
+    ASSERT_EQ(ours.bytes, contact.SerializeAsString()) << row << "\n" << json;
+  }
+}
+
+TEST(CsvTest, CellErrorsNameTheColumnAndTheField) {
+  const auto mapping =
+      Mapping({"id", "consents.0.purpose", "consents.3.granted_at", "consents.3.channel",
+               "relationship.is_customer", "suppressions", "objections", "first_name"},
+              {"first_name"});
+  ASSERT_TRUE(mapping.ok()) << mapping.status();
+  CsvRowConverter converter(*mapping, ',');
+  JsonTranscoder transcoder(v1::Contact::descriptor());
+  struct Case {
+    const char* row;
+    const char* column;
+    const char* path;
+    const char* message;
+  };
+  const Case cases[] = {
+      // The first record is empty, so consents.3 is consents[0] in the contact.
+      {"c-1,,yesterday,email,,,,Ada", "consents.3.granted_at", "consents[0].granted_at",
+       "not an RFC 3339 timestamp such as 2026-03-02T09:00:00Z"},
+      {"c-1,newsletter,yesterday,email,,,,Ada", "consents.3.granted_at", "consents[1].granted_at",
+       "not an RFC 3339 timestamp"},
+      {"c-1,,,fax,,,,Ada", "consents.3.channel", "",
+       "`fax` is not a lawful.v1.Channel: expected email, sms, post or phone"},
+      {"c-1,,,,maybe,,,Ada", "relationship.is_customer", "", "`maybe` is not a boolean"},
+      {"c-1,,,,,nix_phone|bogus,,Ada", "suppressions", "",
+       "`bogus` is not a lawful.v1.Suppression"},
+      {R"(c-1,,,,,,"[{""scope"":""OBJECTION_SCOPE_PROFILING"",""lodgedAt"":""x""}]",Ada)",
+       "objections", "objections[0].lodged_at", "not an RFC 3339 timestamp"},
+      {R"(c-1,,,,,,"[], ""erasureRequestedAt"": ""2020-01-01T00:00:00Z""",Ada)", "objections", "",
+       "not valid JSON"},
+      {R"(c-1,,,,,,"{}",Ada)", "objections", "", "expected a JSON array"},
+      {"c-1,,,,,,", "", "", "7 cells, but the header has 8 columns"},
+      {"c-\xE9,,,,,,,Ada", "id", "", "not UTF-8 text"},
+  };
+  for (const Case& c : cases) {
+    FieldError error;
+    std::string json;
+    bool ok = converter.ToJson(c.row, &json, &error);
+    if (ok) {
+      const Transcoded ours = Transcode(transcoder, json);
+      ok = ours.ok;
+      error = ours.error;
+      converter.NameColumn(&error);
+    }
+    ASSERT_FALSE(ok) << c.row << " -> " << json;
+    EXPECT_EQ(error.column, c.column) << c.row;
+    EXPECT_EQ(error.path, c.path) << c.row;
+    EXPECT_THAT(error.message, HasSubstr(c.message)) << c.row;
+  }
+
+  // Short and full enum names, numbers, yes/no, `|` lists and a JSON cell all read.
+  FieldError error;
+  std::string json;
+  ASSERT_TRUE(converter.ToJson(
+      R"(c-2,survey,2025-01-01T00:00:00Z,SMS,Yes,INTERNAL| nix_phone |3,"[{""scope"":""OBJECTION_SCOPE_PROFILING""}]",Ada)",
+      &json, &error))
+      << error.message;
+  const Transcoded ours = Transcode(transcoder, json);
+  ASSERT_TRUE(ours.ok) << json;
+  v1::Contact contact;
+  ASSERT_TRUE(contact.ParseFromString(ours.bytes));
+  EXPECT_EQ(contact.ShortDebugString(),
+            "id: \"c-2\" consents { purpose: \"survey\" } consents { channel: CHANNEL_SMS "
+            "granted_at { seconds: 1735689600 } } objections { scope: "
+            "OBJECTION_SCOPE_PROFILING } suppressions: SUPPRESSION_INTERNAL suppressions: "
+            "SUPPRESSION_NIX_PHONE suppressions: SUPPRESSION_NIX_ADDRESSED relationship { "
+            "is_customer: true }");
+}
+
+}  // namespace
+}  // namespace lawful::cli
