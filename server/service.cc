@@ -842,21 +842,34 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* LawfulService::Deci
                                  options_.audit_log);
 }
 
-grpc::ServerUnaryReactor* LawfulService::GetRuleSet(
-    grpc::CallbackServerContext* context, const lawful::v1::GetRuleSetRequest* /*request*/,
-    lawful::v1::RuleSetInfo* response) {
+grpc::ServerUnaryReactor* LawfulService::GetRuleSet(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* request_bytes,
+                                                    grpc::ByteBuffer* response_bytes) {
   const absl::Time start = absl::Now();
+  grpc::ByteBuffer bytes(*request_bytes);  // a reference, not a copy of the bytes
+  lawful::v1::GetRuleSetRequest request;
+  if (grpc::Status status = ParseRequest(&bytes, &request); !status.ok()) {
+    return Finish(context, "GetRuleSet", 0, start, status);
+  }
   const std::shared_ptr<const Snapshot> snapshot = store_->Current();
   if (snapshot == nullptr) return Finish(context, "GetRuleSet", 0, start, NoRuleSet());
-  *response = snapshot->info;
-  response->set_last_reload_error(store_->last_reload_error());
-  return Finish(context, "GetRuleSet", 0, start, grpc::Status::OK);
+  lawful::v1::RuleSetInfo response = snapshot->info;
+  response.set_last_reload_error(store_->last_reload_error());
+  return Finish(context, "GetRuleSet", 0, start, SerializeResponse(response, response_bytes));
 }
 
 grpc::ServerUnaryReactor* LawfulService::Explain(grpc::CallbackServerContext* context,
-                                                 const lawful::v1::ExplainRequest* request,
-                                                 lawful::v1::Explanation* response) {
+                                                 const grpc::ByteBuffer* request_bytes,
+                                                 grpc::ByteBuffer* response_bytes) {
   const absl::Time start = absl::Now();
+  grpc::ByteBuffer bytes(*request_bytes);  // a reference, not a copy of the bytes
+  lawful::v1::ExplainRequest parsed;
+  if (grpc::Status status = ParseRequest(&bytes, &parsed); !status.ok()) {
+    return Finish(context, "Explain", 0, start, status);
+  }
+  const lawful::v1::ExplainRequest* const request = &parsed;
+  lawful::v1::Explanation answer;
+  lawful::v1::Explanation* const response = &answer;
   const int64_t contacts = request->has_contact() ? 1 : 0;
   if (grpc::Status denied = Authorize(options_.authorizer, *context, request->outreach().purpose());
       !denied.ok()) {
@@ -893,7 +906,8 @@ grpc::ServerUnaryReactor* LawfulService::Explain(grpc::CallbackServerContext* co
   }
   const grpc::Status audited = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
                                      request->outreach(), outreach->at, {&response->decision()});
-  return Finish(context, "Explain", contacts, start, audited);
+  return Finish(context, "Explain", contacts, start,
+                audited.ok() ? SerializeResponse(answer, response_bytes) : audited);
 }
 
 }  // namespace lawful::server

@@ -90,7 +90,7 @@ struct ServiceOptions {
 //
 // DecideBatch is served raw: its request reaches the engine's SplitBatchRequest as bytes, so the
 // contacts are never parsed into messages (the engine decodes only the fields the rules read).
-// Decide and DecideStream are served raw too, to answer a request that does not parse with
+// Every other method is served raw too, to answer a request that does not parse with
 // INVALID_ARGUMENT (service.cc, ParseRequest). A raw bidi method cannot be layered over the
 // generated CallbackService, so the callback methods are listed one by one: an RPC added to
 // service.proto must be added here, or it is served by the synchronous default (UNIMPLEMENTED).
@@ -98,8 +98,8 @@ class LawfulService final
     : public lawful::v1::Lawful::WithRawCallbackMethod_Decide<
           lawful::v1::Lawful::WithRawCallbackMethod_DecideBatch<
               lawful::v1::Lawful::WithRawCallbackMethod_DecideStream<
-                  lawful::v1::Lawful::WithCallbackMethod_GetRuleSet<
-                      lawful::v1::Lawful::WithCallbackMethod_Explain<
+                  lawful::v1::Lawful::WithRawCallbackMethod_GetRuleSet<
+                      lawful::v1::Lawful::WithRawCallbackMethod_Explain<
                           lawful::v1::Lawful::Service>>>>> {
  public:
   LawfulService(const RuleSetStore* store, ServiceOptions options);
@@ -119,12 +119,14 @@ class LawfulService final
   // are serialized DecideStreamRequests and DecideStreamResponses.
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DecideStream(
       grpc::CallbackServerContext* context) override;
+  // Raw too, like the rest: a GetRuleSetRequest / ExplainRequest that does not parse is
+  // INVALID_ARGUMENT, not UNIMPLEMENTED.
   grpc::ServerUnaryReactor* GetRuleSet(grpc::CallbackServerContext* context,
-                                       const lawful::v1::GetRuleSetRequest* request,
-                                       lawful::v1::RuleSetInfo* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context,
-                                    const lawful::v1::ExplainRequest* request,
-                                    lawful::v1::Explanation* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
 
  private:
   // The two halves of DecideBatch, on the request's bytes: fill `response` on OK only, and

@@ -537,7 +537,7 @@ TEST_F(AbuseTest, GarbageOnThePortIsDroppedAndTheServerServesOn) {
 // ends that stream (trailers or RST_STREAM) and serves on.
 TEST_F(AbuseTest, TruncatedMessageOnTheWireEndsItsStream) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  for (const std::string method : {"Decide", "DecideBatch", "DecideStream", "GetRuleSet"}) {
+  for (const std::string method : {"Decide", "DecideBatch", "DecideStream", "GetRuleSet", "Explain"}) {
     for (const uint32_t claimed : {1000u, 64u << 20}) {
       SCOPED_TRACE(absl::StrCat(method, ", ", claimed, " bytes claimed"));
       Socket socket(server_->port());
@@ -603,6 +603,9 @@ TEST_F(AbuseTest, MalformedRequestBytesAreInvalidArgument) {
       {"DecideBatch cut one byte short", "DecideBatch",
        batch_bytes.substr(0, batch_bytes.size() - 1)},
       {"DecideBatch, a tag of wire type 7", "DecideBatch", std::string("\xff\xff\x07", 3)},
+      {"Explain cut in half", "Explain", decide_bytes.substr(0, decide_bytes.size() / 2)},
+      {"Explain, a tag of wire type 7", "Explain", std::string("\xff\xff\x07", 3)},
+      {"GetRuleSet, a tag of wire type 7", "GetRuleSet", std::string("\xff\xff\x07", 3)},
   };
   for (int round = 0; round < 10; ++round) {
     for (const Case& c : cases) {
