@@ -27,7 +27,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -36,6 +35,7 @@
 #include "decision_lines.h"
 #include "decision_output.h"
 #include "input.h"
+#include "lawful/audit.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
@@ -252,6 +252,9 @@ class Decider {
   virtual absl::Status Decide(Chunk& chunk, WorkerScratch& scratch) = 0;
   // Appends the line of the chunk's i-th decision to `out`.
   virtual Verdict Line(Chunk& chunk, size_t i, WorkerScratch& scratch, std::string* out) = 0;
+  // The chunk's decisions as lawful.v1.Decision messages, in order, with their input positions:
+  // what the audit log records.
+  virtual void Messages(Chunk& chunk, DecisionBatch* out) = 0;
   virtual const std::string& version() const = 0;
   virtual absl::Time at() const = 0;
 };
@@ -309,6 +312,23 @@ class EngineDecider final : public Decider {
                 : std::string_view(decision.rule->reason)};
   }
 
+  void Messages(Chunk& chunk, DecisionBatch* out) override {
+    auto problem = chunk.problems.begin();
+    for (size_t i = 0; i < chunk.views.size(); ++i) {
+      lawful::v1::Decision* message = out->Add();
+      if (problem != chunk.problems.end() && problem->first == i) {
+        message->set_outcome(lawful::v1::OUTCOME_ERROR);
+        message->mutable_error()->set_field_path(problem->second.field_path);
+        message->mutable_error()->set_message(problem->second.message);
+        ++problem;
+      } else {
+        loaded_.rule_set->ToProto(chunk.verdicts[i], message, chunk.views[i]);
+      }
+      message->set_contact_id(chunk.ids[i].data(), chunk.ids[i].size());
+      message->set_index(static_cast<uint32_t>(chunk.contacts[i].index));
+    }
+  }
+
   const std::string& version() const override { return loaded_.rule_set->version(); }
   absl::Time at() const override { return outreach_.at; }
 
@@ -363,6 +383,14 @@ class ServerDecider final : public Decider {
       out->push_back('\n');
     }
     return {decision.outcome(), decision.reason()};
+  }
+
+  void Messages(Chunk& chunk, DecisionBatch* out) override {
+    for (int i = 0; i < chunk.decisions->size(); ++i) {
+      lawful::v1::Decision* message = out->Add();
+      *message = chunk.decisions->Get(i);
+      message->set_index(static_cast<uint32_t>(chunk.contacts[static_cast<size_t>(i)].index));
+    }
   }
 
   const std::string& version() const override { return version_; }
@@ -489,13 +517,19 @@ class EvalRun {
   int Run(int fd, int64_t input_size, std::string pending, uint64_t first_line, FILE* allowed,
           FILE* denied, FILE* rejects);
 
+  // Every decision is recorded in `log` before its line is written (--audit_log).
+  void RecordIn(audit::Log* log) { audit_log_ = log; }
+
  private:
   void Reader(int fd, std::string carry, uint64_t first_line);
   void Worker();
   void Process(Chunk& chunk, JsonTranscoder& transcoder, CsvRowConverter* csv, std::string& json,
                WorkerScratch& scratch);
   void Reject(Chunk& chunk, uint64_t line, std::string_view record, const FieldError& error);
-  void Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects);
+  // Records the chunk's decisions when auditing, then writes its outputs. An error (the audit
+  // log cannot be written) leaves the chunk's outputs unwritten.
+  absl::Status Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects);
+  absl::Status Audit(Chunk& chunk);
   void Progress(bool final);
   void Summary(bool stopped);
 
@@ -540,6 +574,8 @@ class EvalRun {
   StageTimes times_;
   int64_t write_cpu_ = 0;
   bool write_failed_ = false;
+  audit::Log* audit_log_ = nullptr;
+  DecisionBatch audit_messages_;  // reused from chunk to chunk
 };
 
 Chunk* EvalRun::AcquireFree() {
@@ -787,7 +823,34 @@ bool WriteAll(FILE* file, const std::string& bytes) {
          std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
 }
 
-void EvalRun::Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects) {
+absl::Status EvalRun::Audit(Chunk& chunk) {
+  if (audit_log_ == nullptr || chunk.views.empty()) return absl::OkStatus();
+  audit_messages_.Clear();
+  decider_->Messages(chunk, &audit_messages_);
+  // The caller is whoever runs the command on this machine; the request is this run.
+  static const std::string caller = [] {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    const char* user = std::getenv("USER");
+    return absl::StrCat("lawful eval: ", user != nullptr ? user : absl::StrCat("uid ", getuid()), "@", host);
+  }();
+  static const std::string request_id = absl::StrFormat("eval-%x-%d", absl::ToUnixNanos(absl::Now()), getpid());
+  audit::Request request;
+  request.caller = caller;
+  request.request_id = request_id;
+  request.rule_set = decider_->version();
+  request.purpose = options_.purpose;
+  request.channel = options_.channel;
+  request.notice_type = options_.notice_type;
+  request.at = decider_->at();
+  return audit::AppendDecisions(*audit_log_, request, audit_messages_);
+}
+
+absl::Status EvalRun::Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects) {
+  if (absl::Status recorded = Audit(chunk); !recorded.ok()) {
+    return absl::UnavailableError(absl::StrCat("the audit log cannot be written (", recorded.message(),
+                                               "); no decision is written without its record"));
+  }
   const int64_t t0 = ThreadCpuNanos();
   // The one place every chunk's decisions pass, in input order, with the contacts' wire bytes
   // (chunk.views into chunk.wire) still alive: an audit log (--audit_log) attaches here. The
@@ -812,6 +875,7 @@ void EvalRun::Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects) {
   times_.decide += chunk.times.decide;
   times_.format += chunk.times.format;
   write_cpu_ += ThreadCpuNanos() - t0;
+  return absl::OkStatus();
 }
 
 std::string FormatDuration(double seconds) {
@@ -929,7 +993,10 @@ int EvalRun::Run(int fd, int64_t input_size, std::string pending, uint64_t first
       failure = chunk->failure;
       break;
     }
-    Emit(*chunk, allowed, denied, rejects);
+    if (absl::Status emitted = Emit(*chunk, allowed, denied, rejects); !emitted.ok()) {
+      failure = emitted;
+      break;
+    }
     if (chunk->stopped) {
       stopped = true;
       if (progress_shown_) std::fputs("\r\x1b[K", stderr);
@@ -1172,7 +1239,26 @@ int RunEval(const EvalOptions& options, const std::string& input) {
   }
   if (*out_format == Format::kCsv) std::fputs(kDecisionCsvHeader, stdout);
 
+  std::unique_ptr<audit::Log> audit_log;
+  if (!options.audit_log.empty() || !options.audit_key_file.empty()) {
+    if (options.audit_log.empty() || options.audit_key_file.empty()) {
+      return Usage("--audit_log and --audit_key_file go together");
+    }
+    absl::StatusOr<audit::Key> key = audit::LoadKey(options.audit_key_file);
+    if (!key.ok()) return Usage(std::string(key.status().message()));
+    audit::Options log_options;
+    log_options.path = options.audit_log;
+    log_options.key = *std::move(key);
+    log_options.notice = [](absl::string_view message) {
+      std::fprintf(stderr, "lawful eval: audit log: %s\n", std::string(message).c_str());
+    };
+    absl::StatusOr<std::unique_ptr<audit::Log>> opened = audit::Log::Open(std::move(log_options));
+    if (!opened.ok()) return Usage(std::string(opened.status().message()));
+    audit_log = *std::move(opened);
+  }
+
   EvalRun run(options, *in_format, *out_format, name, decider.get(), mapping, delimiter);
+  run.RecordIn(audit_log.get());
   return run.Run(fd, size, std::move(pending), first_line, outputs.allowed, outputs.denied,
                  outputs.rejects);
 }

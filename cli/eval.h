@@ -24,6 +24,8 @@ struct EvalOptions {
   bool strict = false;                      // stop at the first malformed line
   bool timings = false;                     // report where the time went
   int threads = 0;                          // parsing and deciding threads; 0 means one per core
+  std::string audit_log;       // record every decision here before it is written (lawful/audit.h)
+  std::string audit_key_file;  // the audit log's key
 };
 
 // Exit codes.

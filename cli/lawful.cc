@@ -92,8 +92,11 @@ ABSL_FLAG(bool, timings, false,
           "format, write) on stderr.");
 ABSL_FLAG(int32_t, threads, 0, "eval: threads that parse and decide (0: one per core).");
 ABSL_FLAG(std::string, audit_key_file, "",
-          "audit: the key the audit log was written with (lawfuld's --audit_key_file): raw or "
-          "hex, at least 32 bytes.");
+          "audit, eval: the audit log's key (as lawfuld's --audit_key_file): raw or hex, at "
+          "least 32 bytes.");
+ABSL_FLAG(std::string, audit_log, "",
+          "eval: record every decision in this tamper-evident audit log (lawful/audit.h) before "
+          "its line is written; needs --audit_key_file.");
 ABSL_FLAG(std::string, contact, "",
           "audit find: the contact id whose decisions to list (matched through its pseudonym).");
 ABSL_FLAG(std::string, anchor, "",
@@ -187,7 +190,8 @@ constexpr char kEvalUsage[] =
     "                   [--at=RFC3339] (--rules=DIR | --server=HOST:PORT)\n"
     "                   [--input_format=auto|jsonl|csv] [--output_format=jsonl|csv]\n"
     "                   [--allowed=FILE] [--denied=FILE] [--rejects=FILE] [--strict]\n"
-    "                   [--ignore_columns=A,B] [--threads=N] [--timings] INPUT\n"
+    "                   [--ignore_columns=A,B] [--threads=N] [--timings]\n"
+    "                   [--audit_log=FILE --audit_key_file=KEY] INPUT\n"
     "INPUT (- reads stdin) holds one lawful.v1.Contact in proto JSON per line, or is a CSV file\n"
     "with a header row naming a field per column (, ; or TAB between cells, RFC 4180 quotes):\n"
     "  id, email, birth_date, country, last_activity_at, erasure_requested_at,\n"
@@ -206,7 +210,9 @@ constexpr char kEvalUsage[] =
     "reported with its line number and field and written to --rejects; --strict stops there.\n"
     "The summary on stderr: lines = decided + rejected + blank, and counts per outcome and\n"
     "reason. Exit 0 ok, 1 when lines were rejected, 2 on bad flags, unreadable files, rules that\n"
-    "do not load or a server that cannot be used, 3 when it failed part-way (output incomplete).";
+    "do not load or a server that cannot be used, 3 when it failed part-way (output incomplete).\n"
+    "With --audit_log, every decision is recorded (and synced) in that tamper-evident log before\n"
+    "its line is written; when the log cannot be written the run stops (exit 3).";
 
 constexpr char kExplainUsage[] =
     "explain why contacts get their decisions, rule by rule.\n"
@@ -474,6 +480,8 @@ int Main(int argc, char** argv) {
   options.ignore_columns = absl::GetFlag(FLAGS_ignore_columns);
   options.timings = absl::GetFlag(FLAGS_timings);
   options.threads = absl::GetFlag(FLAGS_threads);
+  options.audit_log = absl::GetFlag(FLAGS_audit_log);
+  options.audit_key_file = absl::GetFlag(FLAGS_audit_key_file);
   return RunEval(options, input);
 }
 

@@ -524,5 +524,71 @@ TEST(Accountability, AnArchivedRuleSetReplaysALoggedDecision) {
   EXPECT_EQ(offline.rule_set_version(), before);
 }
 
+// `lawful eval --audit_log` records every decision it writes, in-process and through a server,
+// and stops (exit 3) rather than write a decision the log could not take.
+TEST(Accountability, EvalRecordsEveryDecisionItWrites) {
+  TempDir dir;
+  AuditKey key(dir.path());
+  std::string jsonl;
+  const std::vector<v1::Contact> contacts = Contacts(7, 500);
+  for (const v1::Contact& c : contacts) {
+    std::string line;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(c, &line).ok());
+    absl::StrAppend(&jsonl, line, "\n");
+  }
+  WriteFile(dir.path() / "contacts.jsonl", jsonl);
+  Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "lawfuld.log");
+  ASSERT_EQ(server.error(), "");
+  struct Case {
+    std::string name;
+    std::string source;
+  };
+  for (const Case& c : {Case{"in-process", "--rules=" LAWFUL_SOURCE_DIR "/rules"},
+                        Case{"through lawfuld", "--server=" + server.address()}}) {
+    SCOPED_TRACE(c.name);
+    const fs::path log = dir.path() / (c.name + ".audit.log");
+    const CommandResult run = RunCommand({LAWFUL_CLI_PATH, "eval", "--purpose=newsletter", "--channel=email",
+                                          std::string("--at=") + kAt, c.source, "--audit_log=" + log.string(),
+                                          "--audit_key_file=" + key.path.string(),
+                                          (dir.path() / "contacts.jsonl").string()});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    std::vector<v1::Decision> written;
+    std::stringstream out(run.out);
+    std::string line;
+    while (std::getline(out, line)) {
+      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &written.emplace_back()).ok()) << line;
+    }
+    ASSERT_EQ(written.size(), contacts.size());
+    const std::vector<Logged> logged = ReadDecisionLines(log);
+    ASSERT_EQ(logged.size(), written.size());
+    for (size_t i = 0; i < written.size(); ++i) {
+      EXPECT_EQ(logged[i].contact, key.key.Pseudonym(contacts[i].id()));
+      EXPECT_EQ(logged[i].index, static_cast<int64_t>(i));
+      EXPECT_EQ(logged[i].outcome, OutcomeWord(written[i].outcome()));
+      EXPECT_EQ(logged[i].facts, written[i].facts_digest());
+      EXPECT_EQ(logged[i].rule_set, server.version());
+    }
+    auto report = audit::Verify(key.key, {log.string()});
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_TRUE(report->ok());
+    EXPECT_EQ(ReadFile(log).find(contacts[0].id()), std::string::npos);
+  }
+
+  SmallDisk disk(dir.path(), "64k");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
+  const CommandResult full = RunCommand({LAWFUL_CLI_PATH, "eval", "--purpose=newsletter", "--channel=email",
+                                         std::string("--at=") + kAt, "--rules=" LAWFUL_SOURCE_DIR "/rules",
+                                         "--audit_log=" + (disk.path() / "audit.log").string(),
+                                         "--audit_key_file=" + key.path.string(), "--threads=1",
+                                         (dir.path() / "contacts.jsonl").string()});
+  EXPECT_EQ(full.exit_code, 3) << full.err;
+  EXPECT_THAT(full.err, HasSubstr("audit log cannot be written"));
+  // Whatever was written is on record.
+  const std::vector<Logged> logged = ReadDecisionLines(disk.path() / "audit.log");
+  const size_t lines = static_cast<size_t>(std::count(full.out.begin(), full.out.end(), '\n'));
+  EXPECT_LT(lines, contacts.size());
+  EXPECT_LE(lines, logged.size());
+}
+
 }  // namespace
 }  // namespace lawful::testing

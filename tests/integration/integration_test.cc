@@ -1126,20 +1126,24 @@ TEST_F(LawfuldTest, RoundRobinSpreadsCallsOverTwoServers) {
       absl::StrCat("ipv4:127.0.0.1:", port(a.address()), ",127.0.0.1:", port(b.address())),
       grpc::InsecureChannelCredentials(), arguments);
   auto stub = v1::Lawful::NewStub(channel);
-  constexpr int kCalls = 20;
-  for (int i = 0; i < kCalls; ++i) {
-    v1::DecideRequest request;
-    *request.mutable_outreach() = NewsletterByEmail();
-    *request.mutable_contact() = ParseContact(i % 2 == 0 ? kConsentingContact : kErasureContact);
-    v1::DecideResponse response;
-    const grpc::Status status = stub->Decide(Context().get(), request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    EXPECT_EQ(response.decision().reason(), i % 2 == 0 ? "consent" : "erasure_pending");
-    EXPECT_EQ(response.rule_set_version(), a.version());
+  // round_robin only picks connections that are ready, and on a loaded machine the second may
+  // come up a little after the first: call in rounds of 20 until both have served (bounded).
+  int calls = 0, on_a = 0, on_b = 0;
+  for (int round = 0; round < 50 && (on_a == 0 || on_b == 0); ++round) {
+    for (int i = 0; i < 20; ++i, ++calls) {
+      v1::DecideRequest request;
+      *request.mutable_outreach() = NewsletterByEmail();
+      *request.mutable_contact() = ParseContact(i % 2 == 0 ? kConsentingContact : kErasureContact);
+      v1::DecideResponse response;
+      const grpc::Status status = stub->Decide(Context().get(), request, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      EXPECT_EQ(response.decision().reason(), i % 2 == 0 ? "consent" : "erasure_pending");
+      EXPECT_EQ(response.rule_set_version(), a.version());
+    }
+    on_a = CountLogLines(log_a, "Decide", "OK");
+    on_b = CountLogLines(log_b, "Decide", "OK");
   }
-  const int on_a = CountLogLines(log_a, "Decide", "OK");
-  const int on_b = CountLogLines(log_b, "Decide", "OK");
-  EXPECT_EQ(on_a + on_b, kCalls);
+  EXPECT_EQ(on_a + on_b, calls);
   EXPECT_GT(on_a, 0);
   EXPECT_GT(on_b, 0);
 }
