@@ -187,10 +187,14 @@ std::string Summary(const RuleSet& rule_set, const PreparedOutreach& outreach, c
   if (!rule.obligations.empty()) {
     absl::StrAppend(&text, " Obligations: ", absl::StrJoin(rule.obligations, ", "), ".");
   }
-  absl::StrAppend(&text, " Decided for ", p.purposes[outreach.registers[kRegPurpose]], " by ",
-                  absl::AsciiStrToLower(lawful::v1::Channel_Name(static_cast<lawful::v1::Channel>(outreach.registers[kRegChannel])).substr(8)),
-                  " at ", calendar::FormatInstant(outreach.registers[kRegAt]), " under rule set ",
-                  rule_set.version(), ".");
+  // Shown as the tracer shows them: by kind, whatever values the registers hold.
+  const Facts none;
+  const std::string purpose =
+      Display(p, none, FactInfo{"purpose", FactKind::kPurpose, nullptr}, outreach.registers[kRegPurpose]);
+  const std::string channel = Display(p, none, FactInfo{"channel", FactKind::kEnum, lawful::v1::Channel_descriptor()},
+                                      outreach.registers[kRegChannel]);
+  absl::StrAppend(&text, " Decided for ", purpose, " by ", channel, " at ",
+                  calendar::FormatInstant(outreach.registers[kRegAt]), " under rule set ", rule_set.version(), ".");
   return text;
 }
 

@@ -99,6 +99,11 @@ class Verifier {
         break;
       case OperandShape::kReg:
         if (!InRange(in.b, static_cast<size_t>(p_.num_registers))) return Error(pc, "register out of range");
+        // The request's own registers (at, purpose, channel, notice type) are set by Prepare and
+        // mean what they say for every reader (Explain names them); only hoisted ones are written.
+        if (in.op == Op::kStoreReg && in.b < kNumFixedRegisters) {
+          return Error(pc, "code may not write the request's own registers (at, purpose, channel, notice type)");
+        }
         break;
       case OperandShape::kLocal:
         if (!InRange(in.b, static_cast<size_t>(p_.num_locals))) return Error(pc, "local out of range");

@@ -327,6 +327,19 @@ TEST(Verifier, PreludeMayNotReadFacts) {
   EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("prelude may not read contact facts"));
 }
 
+// Found by the program fuzzer: a prelude that overwrote the purpose register made Explain's
+// summary index the purposes with it. Prepare sets those registers; nothing may change them.
+TEST(Verifier, PreludeMayNotWriteTheRequestsOwnRegisters) {
+  for (int32_t reg : {kRegAt, kRegPurpose, kRegChannel, kRegNoticeType}) {
+    Program p = ConditionProgram({I(Op::kPushInt, 1)});
+    p.code.back() = I(Op::kPushInt, 99);
+    p.code.push_back(I(Op::kStoreReg, reg));
+    p.code.push_back(I(Op::kHalt));
+    p.spans.resize(p.code.size());
+    EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("may not write the request's own registers")) << reg;
+  }
+}
+
 TEST(Verifier, ControlMayNotFallOffTheEnd) {
   Program p = ConditionProgram({I(Op::kPushInt, 1)});
   p.code.back() = I(Op::kPushInt, 1);
