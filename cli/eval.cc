@@ -59,18 +59,6 @@ constexpr int kMaxReportedRejects = 20;
 
 enum class Format { kJsonl, kCsv };
 
-void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
-  // ToUnixSeconds rounds towards the past, so the nanos are never negative.
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 // The outreach the flags describe. `at` stays unset when --at is not given.
 absl::StatusOr<lawful::v1::Outreach> OutreachFromFlags(const EvalOptions& options) {
   lawful::v1::Outreach outreach;

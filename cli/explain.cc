@@ -113,9 +113,7 @@ int RunExplain(const ExplainOptions& options, const std::string& input) {
     absl::StatusOr<absl::Time> parsed = ParseAt(options.at);
     if (!parsed.ok()) return Fail(2, std::string(parsed.status().message()));
     at = *parsed;
-    outreach.mutable_at()->set_seconds(absl::ToUnixSeconds(at));
-    outreach.mutable_at()->set_nanos(
-        static_cast<int32_t>((at - absl::FromUnixSeconds(absl::ToUnixSeconds(at))) / absl::Nanoseconds(1)));
+    lawful::ToProto(at, outreach.mutable_at());
   }
   const int sources = !options.rules_dir.empty() + !options.server.empty() + !options.archive_dir.empty();
   if (sources != 1) {

@@ -11,11 +11,12 @@ echo "== build (RelWithDebInfo) =="
 scripts/build.sh build
 (cd build && ctest --output-on-failure -j "$jobs")
 
-echo "== build (ThreadSanitizer: the engine's worker pool and batch path, the audit log's writers; no gRPC) =="
+echo "== build (ThreadSanitizer: the engine's worker pool and batch path, the rule-set swap, the audit log's writers; no gRPC) =="
 scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAWFUL_TSAN=ON -DLAWFUL_BUILD_BENCH=OFF \
-  --target lawful_unit_tests --target audit_test
+  --target lawful_unit_tests --target audit_test --target rule_set_store_test
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   build-tsan/tests/lawful_unit_tests --gtest_filter='Batch*:Equivalence.Shipped*' --gtest_brief=1
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/tests/rule_set_store_test --gtest_brief=1
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   build-tsan/tests/audit_test --gtest_filter='AuditLog.Concurrent*:AuditLog.AFailed*' --gtest_brief=1
 

@@ -1,8 +1,5 @@
-// The lawful.v1.Lawful gRPC service and the rule set it serves.
-//
-// The rule set is held as an immutable snapshot behind a shared_ptr. Every RPC takes one snapshot
-// when it starts and decides everything with it, so a reload (SIGHUP) never mixes two rule sets
-// within one answer and never blocks a request for longer than a pointer copy.
+// The lawful.v1.Lawful gRPC service. Every RPC decides with the one snapshot of the rule set
+// (rule_set_store.h) it took when it started.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +10,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -22,50 +18,9 @@
 #include "lawful/audit.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
+#include "rule_set_store.h"
 
 namespace lawful::server {
-
-// One loaded rule set and what GetRuleSet reports about it, computed once at load.
-struct Snapshot {
-  std::shared_ptr<const RuleSet> rule_set;
-  absl::Time loaded_at;
-  // The formatted warnings the rules compiled with; empty when there were none.
-  std::string warnings;
-  // GetRuleSet's answer for this snapshot, without last_reload_error (that belongs to the store).
-  lawful::v1::RuleSetInfo info;
-};
-
-// The rule set currently served, and the outcome of the last attempt to replace it.
-class RuleSetStore {
- public:
-  // With `archive_dir`, every rule set loaded is first archived there (dsl::ArchiveRuleSet): a
-  // rule set that cannot be archived is not served, so every decision can be replayed later.
-  explicit RuleSetStore(std::string rules_dir, std::string archive_dir = "");
-
-  // Loads the rule files from the rules directory. On success the new snapshot is served from
-  // the next RPC on and last_reload_error is cleared. On failure the served snapshot (if any) is
-  // kept, the error (formatted diagnostics) is remembered as last_reload_error and returned.
-  absl::Status Reload();
-
-  // The snapshot to decide with; null until the first successful Reload().
-  std::shared_ptr<const Snapshot> Current() const;
-  // The snapshot of rule-set `version`: the one served, or one from the archive (loaded once and
-  // kept). NotFound when neither has it.
-  absl::StatusOr<std::shared_ptr<const Snapshot>> Version(const std::string& version) const;
-  std::string last_reload_error() const;
-  const std::string& rules_dir() const { return rules_dir_; }
-
- private:
-  const std::string rules_dir_;
-  const std::string archive_dir_;
-  mutable absl::Mutex archived_mu_;  // held while an archived rule set loads (rare: Explain only)
-  mutable absl::flat_hash_map<std::string, std::shared_ptr<const Snapshot>> archived_
-      ABSL_GUARDED_BY(archived_mu_);
-  absl::Mutex reload_mu_;   // held for a whole Reload(), never by RPCs
-  mutable absl::Mutex mu_;  // held only to copy or swap the fields below
-  std::shared_ptr<const Snapshot> current_ ABSL_GUARDED_BY(mu_);
-  std::string last_reload_error_ ABSL_GUARDED_BY(mu_);
-};
 
 struct ServiceOptions {
   // Larger DecideBatch requests and DecideStream chunks are refused with RESOURCE_EXHAUSTED.

@@ -239,9 +239,7 @@ void RuleSet::Explain(const PreparedOutreach& outreach, std::string_view contact
   }
   ToProto(d, out->mutable_decision(), contact_bytes);
   out->mutable_decision()->set_rule_set_version(version_);
-  const absl::Time at = calendar::ToTime(outreach.registers[kRegAt]);
-  out->mutable_at()->set_seconds(absl::ToUnixSeconds(at));
-  out->mutable_at()->set_nanos(static_cast<int32_t>((at - absl::FromUnixSeconds(absl::ToUnixSeconds(at))) / absl::Nanoseconds(1)));
+  lawful::ToProto(calendar::ToTime(outreach.registers[kRegAt]), out->mutable_at());
   out->set_summary(Summary(*this, outreach, *out, d));
 }
 

@@ -57,4 +57,26 @@ const char* OutcomeName(Outcome outcome) {
   return "error";
 }
 
+lawful::v1::Outcome ToProto(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kAllow:
+      return lawful::v1::OUTCOME_ALLOW;
+    case Outcome::kDeny:
+      return lawful::v1::OUTCOME_DENY;
+    case Outcome::kError:
+      return lawful::v1::OUTCOME_ERROR;
+  }
+  return lawful::v1::OUTCOME_UNSPECIFIED;
+}
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
 }  // namespace lawful

@@ -123,10 +123,7 @@ void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out, std::string_
   }
   if (d.has_facts_digest) out->set_facts_digest(Hex(d.facts_digest, sizeof d.facts_digest));
   if (d.valid_until != kMissing) {
-    auto* t = out->mutable_valid_until();
-    absl::Time time = calendar::ToTime(d.valid_until);
-    t->set_seconds(absl::ToUnixSeconds(time));
-    t->set_nanos(static_cast<int32_t>((time - absl::FromUnixSeconds(absl::ToUnixSeconds(time))) / absl::Nanoseconds(1)));
+    lawful::ToProto(calendar::ToTime(d.valid_until), out->mutable_valid_until());
   }
 }
 

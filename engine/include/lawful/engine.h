@@ -111,6 +111,12 @@ enum class Outcome : uint8_t { kAllow = 1, kDeny = 2, kError = 3 };
 // "allow", "deny" or "error": how tools and fixtures spell an outcome.
 const char* OutcomeName(Outcome outcome);
 
+// The API's spelling of the engine's outcomes and instants; every caller converts through these.
+lawful::v1::Outcome ToProto(Outcome outcome);
+// `t` as a Timestamp: seconds rounded towards the past, so the nanos are never negative.
+void ToProto(absl::Time t, google::protobuf::Timestamp* out);
+absl::Time FromProto(const google::protobuf::Timestamp& ts);
+
 struct Rule {
   std::string name;    // unique within its policy; names the rule in decisions
   std::string reason;  // the reason code reported (the name unless the rule says otherwise)
