@@ -4,10 +4,10 @@
 // contact. Besides "never crash", three paths that must agree are compared:
 //   - the batch pool and a lone Evaluator decide each contact alike;
 //   - a contact decided from its bytes (the raw batch path) and from the parsed message (the path
-//     of Decide) gets the same decision, unless it sets a singular field twice (see below);
+//     of Decide) gets the same decision, also when it sets a singular field more than once
+//     (protobuf keeps the last value and merges messages; the fact decoder must read it alike);
 //   - the server's wire-level contact check finds what the message-level check finds (when both
 //     read the contact).
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -16,9 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/stubs/logging.h"
-#include "google/protobuf/wire_format_lite.h"
 #include "harness.h"
 #include "lawful/dsl.h"
 #include "server/validate.h"
@@ -52,33 +50,6 @@ lawful::PreparedOutreach Prepare(const lawful::v1::Outreach& requested) {
   prepared = Shipped().Prepare(outreach);
   Require(prepared.ok(), "the fallback outreach prepares");
   return *std::move(prepared);
-}
-
-// Whether `bytes`, read as a `type` message, sets a singular field twice at any depth. Protobuf
-// then keeps the last value (and merges messages field by field), while the fact decoder checks
-// every occurrence and, for timestamps, keeps the last whole: a known difference between the raw
-// batch path and the message path for such non-canonical encodings, left out of the comparison.
-bool RepeatsSingularField(std::string_view bytes, const google::protobuf::Descriptor* type, int depth = 0) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
-  std::vector<int> seen;
-  while (const uint32_t tag = in.ReadTag()) {
-    const google::protobuf::FieldDescriptor* field = type->FindFieldByNumber(static_cast<int>(tag >> 3));
-    if (field != nullptr && !field->is_repeated()) {
-      if (std::find(seen.begin(), seen.end(), field->number()) != seen.end()) return true;
-      seen.push_back(field->number());
-    }
-    if (field != nullptr && field->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE &&
-        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED && depth < 16) {
-      uint32_t length;
-      std::string body;
-      if (!in.ReadVarint32(&length) || !in.ReadString(&body, static_cast<int>(length))) return false;
-      if (RepeatsSingularField(body, field->message_type(), depth + 1)) return true;
-    } else if (!WireFormatLite::SkipField(&in, tag)) {
-      return false;
-    }
-  }
-  return false;
 }
 
 bool Same(const lawful::Decision& a, const lawful::Decision& b) {
@@ -126,7 +97,7 @@ void DecideContact(std::string_view bytes, lawful::Evaluator& evaluator) {
     lawful::Decision from_bytes = evaluator.Decide(prepared, bytes);
     lawful::v1::Decision proto;
     Shipped().ToProto(from_bytes, &proto);
-    if (parses && !RepeatsSingularField(bytes, lawful::v1::Contact::descriptor())) {
+    if (parses) {
       lawful::Decision from_message = evaluator.Decide(prepared, parsed);
       Require(from_bytes.outcome == lawful::Outcome::kError
                   ? from_message.outcome == lawful::Outcome::kError

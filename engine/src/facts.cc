@@ -2,6 +2,9 @@
 // protobuf parse, no reflection, no field-name lookups per contact.
 #include "facts.h"
 
+#include <limits>
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -11,9 +14,15 @@
 namespace lawful {
 namespace {
 
-bool DecodeTimestamp(std::string_view bytes, int64_t& out) {
+// Marks a singular date or instant slot whose latest occurrence was malformed (see Pending). No
+// decoded value is this: dates are YYYYMMDD, and FromTimestamp's lowest value is INT64_MIN + 1
+// (saturated) with the next lowest far above.
+constexpr int64_t kMalformed = std::numeric_limits<int64_t>::min() + 2;
+
+// Reads a google.protobuf.Timestamp over `seconds` and `nanos`: protobuf merges a message that
+// occurs again into the one before it, field by field, so each field read replaces only itself.
+bool MergeTimestamp(std::string_view bytes, int64_t& seconds, int32_t& nanos) {
   WireReader r(bytes);
-  int64_t seconds = 0, nanos = 0;
   while (!r.done()) {
     uint64_t tag, v;
     if (!r.Varint(tag)) return false;
@@ -25,9 +34,39 @@ bool DecodeTimestamp(std::string_view bytes, int64_t& out) {
     if ((tag >> 3) == 1) seconds = static_cast<int64_t>(v);
     if ((tag >> 3) == 2) nanos = static_cast<int32_t>(v);
   }
-  if (nanos < 0 || nanos > 999'999'999) return false;
+  return true;
+}
+
+bool ValidNanos(int32_t nanos) { return nanos >= 0 && nanos <= 999'999'999; }
+
+bool DecodeTimestamp(std::string_view bytes, int64_t& out) {
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  if (!MergeTimestamp(bytes, seconds, nanos) || !ValidNanos(nanos)) return false;
   out = calendar::FromTimestamp(seconds, nanos);
   return true;
+}
+
+// Within these seconds (years 1685..2255, inside the instant range) FromTimestamp neither
+// saturates nor loses the nanos, so SplitInstant gives a decoded slot's seconds and nanos back.
+constexpr int64_t kExactSeconds = 9'000'000'000;
+
+bool ExactSeconds(int64_t seconds) { return seconds >= -kExactSeconds && seconds <= kExactSeconds; }
+
+void SplitInstant(int64_t instant, int64_t& seconds, int32_t& nanos) {
+  constexpr int64_t kNanosPerSecond = 1'000'000'000;
+  seconds = instant / kNanosPerSecond;
+  int64_t rest = instant % kNanosPerSecond;
+  if (rest < 0) {
+    rest += kNanosPerSecond;
+    --seconds;
+  }
+  nanos = static_cast<int32_t>(rest);
+}
+
+std::string NotADate(std::string_view s) {
+  return absl::StrCat("`", absl::CHexEscape(std::string(s.substr(0, 40))),
+                      "` is not a date of the form YYYY-MM-DD");
 }
 
 int64_t DefaultOf(FactKind kind) {
@@ -63,9 +102,68 @@ struct FactDecoder::Frame {
   int32_t index;  // -1 for a singular field
 };
 
+// A singular date or instant slot of the scope being decoded (the contact, or one record) that
+// the slot alone cannot describe. Protobuf keeps a singular field's last occurrence and merges a
+// message's occurrences field by field; the message path (Evaluator::Decide on a parsed Contact)
+// decodes that one merged value, so the bytes must decide as it does:
+// - its latest occurrence left it malformed: the slot holds kMalformed and the decode fails with
+//   this error unless a later occurrence makes the field valid again;
+// - a timestamp whose seconds are not ExactSeconds: the slot's instant does not give the parts
+//   back, and a later occurrence merges into them.
+// Entries exist only for such fields: a canonical encoding (each field once) of a contact whose
+// timestamps fall within ExactSeconds has none.
+struct FactDecoder::Pending {
+  const int64_t* slot = nullptr;  // where the field is decoded to: identifies it in its scope
+  int64_t seconds = 0;            // kInstant: the merged timestamp so far
+  int32_t nanos = 0;
+  bool malformed = false;
+  std::string path;  // when malformed: the error the decode ends with
+  std::string message;
+};
+
 namespace {
 std::string PathOf(const FactDecoder::Frame* frame, const std::string& leaf);
+
+FactDecoder::Pending* FindPending(FactDecoder::PendingList& pending, const int64_t* slot) {
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+    if (it->slot == slot) return &*it;
+  }
+  return nullptr;
 }
+
+FactDecoder::Pending& AddPending(FactDecoder::PendingList& pending, const int64_t* slot) {
+  FactDecoder::Pending& entry = pending.emplace_back();
+  entry.slot = slot;
+  return entry;
+}
+
+void ErasePending(FactDecoder::PendingList& pending, FactDecoder::Pending* entry) {
+  pending.erase(pending.begin() + (entry - pending.data()));
+}
+
+// Sets `error` to the first field from `mark` on whose latest occurrence is malformed, if any.
+bool FirstMalformed(FactDecoder::PendingList& pending, size_t mark, FactDecoder::Error& error) {
+  for (size_t i = mark; i < pending.size(); ++i) {
+    if (pending[i].malformed) {
+      error.path = std::move(pending[i].path);
+      error.message = std::move(pending[i].message);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Ends the scope of the entries from `mark` on: an error if a field there was left malformed
+// (reported as the first malformed value met, which may be in an enclosing scope), else they are
+// dropped (a record's slots may move once the next record is added).
+bool SettlePending(FactDecoder::PendingList& pending, size_t mark, FactDecoder::Error& error) {
+  for (size_t i = mark; i < pending.size(); ++i) {
+    if (pending[i].malformed) return !FirstMalformed(pending, 0, error);
+  }
+  pending.resize(mark);
+  return true;
+}
+}  // namespace
 
 FactDecoder::FactDecoder(const FactLayout& layout, const std::vector<std::string>& purposes)
     : layout_(layout) {
@@ -96,14 +194,19 @@ bool FactDecoder::Decode(std::string_view bytes, Facts& facts, Error& error) con
   facts.strings.clear();
   facts.strings.emplace_back();
   if (layout_.messages.empty()) return true;
-  return DecodeMessage(0, bytes, facts.slots.data(), facts, nullptr, error);
+  PendingList pending;
+  if (!DecodeMessage(0, bytes, facts.slots.data(), facts, nullptr, pending, error)) return false;
+  return pending.empty() || SettlePending(pending, 0, error);
 }
 
-bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t* slots, Facts& facts,
-                                Frame* parent, Error& error) const {
+bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t* slots,
+                                Facts& facts, Frame* parent, PendingList& pending,
+                                Error& error) const {
   const MessageLayout& layout = layout_.messages[message];
   WireReader r(bytes);
   auto fail = [&](const FactField* f, std::string message_text) {
+    // A malformed value met before this error was the first error, and still is.
+    if (FirstMalformed(pending, 0, error)) return false;
     static const std::string kUnknown = "?";
     error.path = PathOf(parent, f ? f->name : kUnknown);
     error.message = std::move(message_text);
@@ -152,7 +255,7 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
             return true;
           }
           auto date = calendar::ParseDate(s);
-          if (!date) return fail(&f, absl::StrCat("`", absl::CHexEscape(std::string(s.substr(0, 40))), "` is not a date of the form YYYY-MM-DD"));
+          if (!date) return fail(&f, NotADate(s));
           out = *date;
           return true;
         }
@@ -180,7 +283,7 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
         std::string_view body;
         if (wire_type != kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
         Frame frame{parent, &f.name, -1};
-        if (!DecodeMessage(f.message, body, slots, facts, &frame, error)) return false;
+        if (!DecodeMessage(f.message, body, slots, facts, &frame, pending, error)) return false;
         break;
       }
       case FactKind::kRecordList: {
@@ -192,7 +295,13 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
         list.data.insert(list.data.end(), defaults.begin(), defaults.end());
         Frame frame{parent, &f.name, list.count};
         ++list.count;
-        if (!DecodeMessage(f.message, body, list.data.data() + base, facts, &frame, error)) return false;
+        const size_t mark = pending.size();
+        if (!DecodeMessage(f.message, body, list.data.data() + base, facts, &frame, pending,
+                           error)) {
+          return false;
+        }
+        // Each record is a message of its own: no later occurrence can reach its fields.
+        if (pending.size() > mark && !SettlePending(pending, mark, error)) return false;
         break;
       }
       case FactKind::kScalarList: {
@@ -214,6 +323,64 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
           list.data.push_back(v);
           ++list.count;
         }
+        break;
+      }
+      // A singular date or instant that occurs again replaces (a date) or merges into (a
+      // timestamp) the occurrence before, which decides only if it is the last (see Pending).
+      case FactKind::kInstant: {
+        std::string_view body;
+        if (wire_type != kLengthDelimited || !r.Bytes(body)) {
+          return fail(&f, "expected a timestamp");
+        }
+        int64_t& slot = slots[f.slot];
+        int64_t seconds = 0;
+        int32_t nanos = 0;
+        Pending* kept = nullptr;
+        if (slot != kMissing) {  // it occurred before (a present timestamp is never kMissing)
+          kept = FindPending(pending, &slot);
+          if (kept != nullptr) {
+            seconds = kept->seconds;
+            nanos = kept->nanos;
+          } else {
+            SplitInstant(slot, seconds, nanos);
+          }
+        }
+        if (!MergeTimestamp(body, seconds, nanos)) return fail(&f, "expected a timestamp");
+        const bool valid = ValidNanos(nanos);
+        if (valid && ExactSeconds(seconds)) {
+          slot = calendar::FromTimestamp(seconds, nanos);
+          if (kept != nullptr) ErasePending(pending, kept);
+          break;
+        }
+        if (kept == nullptr) kept = &AddPending(pending, &slot);
+        kept->seconds = seconds;
+        kept->nanos = nanos;
+        kept->malformed = !valid;
+        if (valid) {
+          slot = calendar::FromTimestamp(seconds, nanos);
+        } else {
+          slot = kMalformed;
+          kept->path = PathOf(parent, f.name);
+          kept->message = "expected a timestamp";
+        }
+        break;
+      }
+      case FactKind::kDate: {
+        std::string_view s;
+        if (wire_type != kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a date string");
+        int64_t& slot = slots[f.slot];
+        Pending* kept = slot == kMalformed ? FindPending(pending, &slot) : nullptr;
+        const std::optional<int64_t> date = s.empty() ? kMissing : calendar::ParseDate(s);
+        if (date) {
+          slot = *date;
+          if (kept != nullptr) ErasePending(pending, kept);
+          break;
+        }
+        if (kept == nullptr) kept = &AddPending(pending, &slot);
+        slot = kMalformed;
+        kept->malformed = true;
+        kept->path = PathOf(parent, f.name);
+        kept->message = NotADate(s);
         break;
       }
       default: {

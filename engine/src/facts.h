@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "lawful/engine.h"
 
 namespace lawful {
@@ -93,10 +94,14 @@ class FactDecoder {
 
   // One step of the path to the field being decoded (see facts.cc).
   struct Frame;
+  // What a singular field's slot cannot hold between its occurrences (see facts.cc). Held
+  // inline: a contact with a few such fields (a timestamp past 2255, say) allocates nothing.
+  struct Pending;
+  using PendingList = absl::InlinedVector<Pending, 4>;
 
  private:
   bool DecodeMessage(int32_t message, std::string_view bytes, int64_t* slots, Facts& facts,
-                     Frame* parent, Error& error) const;
+                     Frame* parent, PendingList& pending, Error& error) const;
 
   const FactLayout& layout_;
   std::vector<int64_t> contact_defaults_;

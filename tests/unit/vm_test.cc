@@ -1,11 +1,16 @@
-// The VM, one opcode at a time, on hand-built programs; and the verifier's refusals.
+// The VM, one opcode at a time, on hand-built programs; the fact decoder on repeated fields; and
+// the verifier's refusals.
+#include <algorithm>
 #include <functional>
+#include <iterator>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "calendar.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "gtest/gtest.h"
 #include "lawful/engine.h"
 #include "lawful/v1/contact.pb.h"
@@ -248,6 +253,196 @@ TEST(Evaluator, TruncatedBytesAreAnErrorNotACrash) {
     EXPECT_TRUE(d.outcome == Outcome::kError || d.rule != nullptr) << n;
   }
 }
+
+// Protobuf reads a singular field that occurs more than once (legal: e.g. two contacts
+// concatenated) as its last occurrence, merging message occurrences field by field. The message
+// path (Decide on a parsed Contact) sees only that result, so the bytes must decode to it too.
+// RepeatProgram adds to ConditionProgram's layout consents[].channel (record slot 3) and
+// relationship.customer_since (contact slot 3, through a nested message); ints[2] and ints[3] are
+// the instants kSeconds + 7 ns and kSeconds + 1 day + 7 ns.
+constexpr int64_t kSeconds = 1'748'736'000;  // 2025-06-01T00:00:00Z
+
+Program RepeatProgram(std::vector<Instr> condition) {
+  Program p = ConditionProgram(std::move(condition));
+  FactLayout& l = p.layout;
+  l.contact_slots = 4;
+  l.messages[0].fields.push_back(
+      FactField{12, FactKind::kMessage, FactKind::kInt, -1, 2, "relationship"});
+  l.messages[1].fields.push_back(FactField{3, FactKind::kEnum, FactKind::kInt, 3, -1, "channel"});
+  l.messages.push_back(
+      MessageLayout{{FactField{2, FactKind::kInstant, FactKind::kInt, 3, -1, "customer_since"}}});
+  l.lists[0].width = 4;
+  p.ints.push_back(kSeconds * 1'000'000'000 + 7);
+  p.ints.push_back((kSeconds + 86'400) * 1'000'000'000 + 7);
+  return p;
+}
+
+std::string Ts(int64_t seconds, int32_t nanos) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(seconds);
+  t.set_nanos(nanos);
+  return t.SerializeAsString();
+}
+
+std::string TsSeconds(int64_t seconds) { return Ts(seconds, 0); }
+std::string TsNanos(int32_t nanos) { return Ts(0, nanos); }
+
+// A length-delimited field, written by hand for what protobuf never writes itself (an empty
+// string, a field twice in one message).
+std::string Field(uint32_t number, const std::string& body) {
+  std::string out;
+  auto varint = [&](uint64_t v) {
+    for (; v >= 0x80; v >>= 7) out.push_back(static_cast<char>(v | 0x80));
+    out.push_back(static_cast<char>(v));
+  };
+  varint(uint64_t{number} << 3 | 2);
+  varint(body.size());
+  return out + body;
+}
+
+std::string Consent(const std::string& fields) { return Field(8, fields); }
+
+struct RepeatCase {
+  const char* name;
+  std::string contact;           // wire bytes that repeat a singular field
+  std::vector<Instr> condition;  // holds (allow) if the field reads as protobuf reads it
+  Outcome expected;
+  const char* error_path = "";  // for kError
+};
+
+// The case's name is in the test's; its bytes would print as a dump of the struct.
+void PrintTo(const RepeatCase& c, std::ostream* os) { *os << c.name; }
+
+class RepeatedFieldTest : public testing::TestWithParam<RepeatCase> {};
+
+TEST_P(RepeatedFieldTest, BytesDecideAsTheParsedMessage) {
+  const RepeatCase& c = GetParam();
+  auto rule_set = RuleSet::Create(RepeatProgram(c.condition), "v1");
+  ASSERT_TRUE(rule_set.ok()) << rule_set.status();
+  auto prepared =
+      (*rule_set)->Prepare({"newsletter", lawful::v1::CHANNEL_EMAIL, {}, absl::UnixEpoch()});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  lawful::v1::Contact parsed;
+  ASSERT_TRUE(parsed.ParseFromString(c.contact));
+  Evaluator evaluator;
+  const Decision from_message = evaluator.Decide(*prepared, parsed);
+  const Decision from_bytes = evaluator.Decide(*prepared, c.contact);
+
+  EXPECT_EQ(from_bytes.outcome, c.expected)
+      << from_bytes.error_path << ": " << from_bytes.error_message;
+  EXPECT_EQ(from_bytes.error_path, c.error_path);
+  EXPECT_EQ(from_message.outcome, from_bytes.outcome)
+      << from_message.error_path << ": " << from_message.error_message;
+  EXPECT_EQ(from_message.rule, from_bytes.rule);
+  EXPECT_EQ(from_message.error_path, from_bytes.error_path);
+  EXPECT_EQ(from_message.error_message, from_bytes.error_message);
+  EXPECT_EQ(from_message.has_facts_digest, from_bytes.has_facts_digest);
+  EXPECT_TRUE(std::equal(std::begin(from_message.facts_digest), std::end(from_message.facts_digest),
+                         std::begin(from_bytes.facts_digest)));
+}
+
+// Condition pieces: contact slot 0 = last_activity_at, 1 = email, 2 = birth_date,
+// 3 = relationship.customer_since; consents[0] field 1 = granted_at, 3 = channel.
+std::vector<Instr> FactIsConst(int32_t slot, int32_t constant) {
+  return {I(Op::kLoadFact, slot), I(Op::kPushConst, constant), I(Op::kEq)};
+}
+std::vector<Instr> ConsentFieldIsConst(int32_t field, int32_t constant) {
+  return {I(Op::kPushInt, 0), I(Op::kLoadField, field, 0), I(Op::kPushConst, constant), I(Op::kEq)};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, RepeatedFieldTest,
+    testing::Values(
+        RepeatCase{"string_last_wins",
+                   Field(4, "x@example.com") + Field(4, "a@example.com"),
+                   {I(Op::kLoadFact, 1), I(Op::kPushStr, 0), I(Op::kStrEq)},
+                   Outcome::kAllow},
+        RepeatCase{
+            "enum_last_wins_in_a_record",
+            Consent("\x18\x02"    // channel: SMS
+                    "\x18\x01"),  // channel: EMAIL
+            {I(Op::kPushInt, 0), I(Op::kLoadField, 3, 0), I(Op::kEqImm, lawful::v1::CHANNEL_EMAIL)},
+            Outcome::kAllow},
+        RepeatCase{"date_malformed_then_valid",
+                   Field(2, "2013-02-30") + Field(2, "2013-03-02"),
+                   {I(Op::kLoadFact, 2), I(Op::kEqImm, 20130302)},
+                   Outcome::kAllow},
+        RepeatCase{"date_valid_then_malformed",
+                   Field(2, "2013-03-02") + Field(2, "2013-02-30"),
+                   {I(Op::kPushInt, 1)},
+                   Outcome::kError,
+                   "birth_date"},
+        RepeatCase{"date_malformed_then_empty",
+                   Field(2, "not a date") + Field(2, ""),
+                   {I(Op::kLoadFact, 2), I(Op::kIsMissing)},
+                   Outcome::kAllow},
+        RepeatCase{"date_valid_then_empty",
+                   Field(2, "2013-03-02") + Field(2, ""),
+                   {I(Op::kLoadFact, 2), I(Op::kIsMissing)},
+                   Outcome::kAllow},
+        RepeatCase{"date_malformed_twice_then_valid",
+                   Field(2, "x") + Field(2, "2013-02-30") + Field(2, "2013-03-02"),
+                   {I(Op::kLoadFact, 2), I(Op::kEqImm, 20130302)},
+                   Outcome::kAllow},
+        RepeatCase{"timestamp_merges_seconds_and_nanos",
+                   Field(13, TsSeconds(kSeconds)) + Field(13, TsNanos(7)), FactIsConst(0, 2),
+                   Outcome::kAllow},
+        RepeatCase{"timestamp_later_seconds_keep_the_nanos",
+                   Field(13, Ts(kSeconds, 7)) + Field(13, TsSeconds(kSeconds + 86'400)),
+                   FactIsConst(0, 3), Outcome::kAllow},
+        RepeatCase{"timestamp_malformed_nanos_then_valid",
+                   Field(13, Ts(kSeconds, -1)) + Field(13, TsNanos(7)), FactIsConst(0, 2),
+                   Outcome::kAllow},
+        RepeatCase{"timestamp_valid_then_malformed_nanos",
+                   Field(13, TsSeconds(kSeconds)) + Field(13, TsNanos(1'000'000'000)),
+                   {I(Op::kPushInt, 1)},
+                   Outcome::kError,
+                   "last_activity_at"},
+        RepeatCase{"timestamp_beyond_the_instant_range_then_seconds",
+                   Field(13, Ts(int64_t{1} << 50, 7)) + Field(13, TsSeconds(kSeconds)),
+                   FactIsConst(0, 2), Outcome::kAllow},
+        RepeatCase{"timestamp_in_a_nested_message_merges",
+                   Field(12, Field(2, TsSeconds(kSeconds))) + Field(12, Field(2, TsNanos(7))),
+                   FactIsConst(3, 2), Outcome::kAllow},
+        RepeatCase{"timestamp_twice_in_a_record",
+                   Consent(Field(4, TsSeconds(kSeconds)) + Field(4, TsNanos(7))),
+                   ConsentFieldIsConst(1, 2), Outcome::kAllow},
+        RepeatCase{"timestamp_malformed_then_valid_in_a_record",
+                   Consent(Field(4, Ts(kSeconds, -5)) + Field(4, TsNanos(7))),
+                   ConsentFieldIsConst(1, 2), Outcome::kAllow},
+        RepeatCase{"timestamp_valid_then_malformed_in_a_record",
+                   Consent(Field(4, Ts(kSeconds, 7)) + Field(4, TsNanos(-1))),
+                   {I(Op::kPushInt, 1)},
+                   Outcome::kError,
+                   "consents[0].granted_at"},
+        // Each record is its own message: a later record does not repair an earlier one.
+        RepeatCase{"malformed_record_not_repaired_by_the_next",
+                   Consent(Field(4, Ts(kSeconds, -1))) + Consent(Field(4, TsNanos(7))),
+                   {I(Op::kPushInt, 1)},
+                   Outcome::kError,
+                   "consents[0].granted_at"},
+        // The first malformed value met is the error, as the message path reports it.
+        RepeatCase{"malformed_date_before_a_malformed_record",
+                   Field(2, "2013-02-30") + Consent(Field(4, Ts(kSeconds, -1))),
+                   {I(Op::kPushInt, 1)},
+                   Outcome::kError,
+                   "birth_date"},
+        // Protobuf keeps an occurrence of the wrong wire type as an unknown field and writes it
+        // back, so the message path meets it too: a later valid occurrence does not clear it.
+        RepeatCase{"wrong_wire_type_then_valid",
+                   "\x20\x01" + Field(4, "a@example.com"),  // email as a varint, then a string
+                   {I(Op::kPushInt, 1)},
+                   Outcome::kError,
+                   "email"},
+        // Two whole contacts concatenated: singular fields from the second, records from both.
+        RepeatCase{"contacts_concatenated",
+                   SampleContact().SerializeAsString() + Field(4, "b@example.com") +
+                       Field(2, "2000-01-01") + Consent(Field(4, TsSeconds(kSeconds))),
+                   {I(Op::kListLen, 0), I(Op::kEqImm, 3), I(Op::kAndJump, 9), I(Op::kLoadFact, 2),
+                    I(Op::kEqImm, 20000101), I(Op::kAndJump, 9), I(Op::kLoadFact, 1),
+                    I(Op::kPushStr, 0), I(Op::kStrNe)},
+                   Outcome::kAllow}),
+    [](const testing::TestParamInfo<RepeatCase>& p) { return std::string(p.param.name); });
 
 TEST(Prepare, RejectsUndeclaredPurposeAndMissingChannel) {
   auto rule_set = RuleSet::Create(ConditionProgram({I(Op::kPushInt, 1)}), "v1");
