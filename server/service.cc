@@ -303,10 +303,12 @@ absl::Span<const lawful::v1::Decision* const> AsSpan(
 }
 
 // Records the decisions answered by one call, before the answer leaves. UNAVAILABLE when the
-// audit log cannot be written: then the decisions are not returned at all.
+// audit log cannot be written: then the decisions are not returned at all. A batch's records are
+// formatted on `pool`'s threads, as its decisions were made.
 grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& rule_set_version,
                    const lawful::v1::Outreach& outreach, absl::Time at,
-                   absl::Span<const lawful::v1::Decision* const> decisions) {
+                   absl::Span<const lawful::v1::Decision* const> decisions,
+                   BatchEvaluator* pool = nullptr) {
   if (log == nullptr || decisions.empty()) return grpc::Status::OK;
   std::string notice_type;
   if (outreach.notice_type() != lawful::v1::NOTICE_TYPE_UNSPECIFIED) {
@@ -320,7 +322,14 @@ grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& 
   request.channel = audit::ChannelName(outreach.channel());
   request.notice_type = notice_type;
   request.at = at;
-  if (const absl::Status status = audit::AppendDecisions(*log, request, decisions); !status.ok()) {
+  audit::ParallelFor parallel_for;
+  if (pool != nullptr) {
+    parallel_for = [pool](size_t n, const std::function<void(size_t, size_t)>& body) {
+      pool->ParallelFor(n, 1, body);
+    };
+  }
+  if (const absl::Status status = audit::AppendDecisions(*log, request, decisions, &parallel_for);
+      !status.ok()) {
     // The status names the file and the system error, never a record's content.
     const std::string line = absl::StrCat("lawfuld: audit log write failed, answering UNAVAILABLE: ",
                                           status.message(), "\n");
@@ -479,7 +488,7 @@ class DecideStreamReactor final
       return;
     }
     if (grpc::Status recorded = Audit(audit_log_, who_, snapshot_->rule_set->version(), outreach_message_,
-                                      outreach_->at, AsSpan(*decisions));
+                                      outreach_->at, AsSpan(*decisions), evaluator_);
         !recorded.ok()) {
       Stop(recorded);
       return;
@@ -699,7 +708,8 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
     }
   }
   if (grpc::Status recorded = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
-                                    header.outreach(), outreach->at, AsSpan(response->decisions()));
+                                    header.outreach(), outreach->at, AsSpan(response->decisions()),
+                                    &batch_evaluator_);
       !recorded.ok()) {
     response->Clear();
     return recorded;

@@ -39,16 +39,23 @@ Hmac::Hmac(absl::string_view key) {
   OPENSSL_cleanse(pad, sizeof pad);
 }
 
-Mac Hmac::Sign(absl::string_view a, absl::string_view b) const {
+Digest Hmac::Sign(absl::string_view a, absl::string_view b) const {
   SHA256_CTX ctx = inner_;
   SHA256_Update(&ctx, a.data(), a.size());
   SHA256_Update(&ctx, b.data(), b.size());
-  Mac inner_digest;
+  Digest inner_digest;
   SHA256_Final(inner_digest.data(), &ctx);
   ctx = outer_;
   SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
-  Mac out;
+  Digest out;
   SHA256_Final(out.data(), &ctx);
+  return out;
+}
+
+Mac Hmac::Tag(absl::string_view a, absl::string_view b) const {
+  const Digest digest = Sign(a, b);
+  Mac out;
+  std::copy_n(digest.begin(), out.size(), out.begin());
   return out;
 }
 
@@ -100,7 +107,7 @@ bool IsHex(absl::string_view text) {
 }
 
 std::string Derive(absl::string_view master, absl::string_view label) {
-  const internal::Mac mac = internal::Hmac(master).Sign(label);
+  const internal::Digest mac = internal::Hmac(master).Sign(label);
   return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
 }
 
@@ -144,7 +151,7 @@ absl::StatusOr<Key> Key::FromKeyFile(absl::string_view contents, absl::string_vi
 }
 
 std::string Key::Pseudonym(absl::string_view contact_id) const {
-  return internal::Hex(internal::Hmac(pseudonym_key_).Sign(contact_id));
+  return internal::Hex(internal::PseudonymOf(internal::Hmac(pseudonym_key_), contact_id));
 }
 
 absl::StatusOr<Key> LoadKey(const std::string& path) {

@@ -14,7 +14,14 @@
 
 namespace lawful::audit::internal {
 
-inline constexpr size_t kMacBytes = 32;
+// An HMAC-SHA256 output, whole: what the key derivations use.
+inline constexpr size_t kDigestBytes = 32;
+using Digest = std::array<uint8_t, kDigestBytes>;
+// What the log keeps of an HMAC-SHA256: its first 128 bits (RFC 2104 §5 truncation), for the
+// chain's macs and the pseudonyms. Forging a line then takes 2^128 guesses, and two of a billion
+// contacts share a pseudonym with odds of about 10^-21; the full 256 bits would add 64 hex digits
+// to every line the disk writes and the chain hashes.
+inline constexpr size_t kMacBytes = 16;
 using Mac = std::array<uint8_t, kMacBytes>;
 
 // HMAC-SHA256 (RFC 2104) under one key, with the SHA-256 states after the key's inner and outer
@@ -22,13 +29,15 @@ using Mac = std::array<uint8_t, kMacBytes>;
 // on every context copy or re-init, which cost more than the hashing itself for 10,000 records a
 // batch; the low-level SHA256_* calls (deprecated in 3.0, built here with OPENSSL_API_COMPAT set
 // to 1.1.1) run the same SHA-NI code without allocating. The result is checked against OpenSSL's
-// HMAC() in the tests.
+// HMAC() in the tests. Sign only reads the pad states, so threads may share one Hmac.
 class Hmac {
  public:
   explicit Hmac(absl::string_view key);
 
   // HMAC(key, a || b).
-  Mac Sign(absl::string_view a, absl::string_view b = {}) const;
+  Digest Sign(absl::string_view a, absl::string_view b = {}) const;
+  // Its first kMacBytes.
+  Mac Tag(absl::string_view a, absl::string_view b = {}) const;
 
  private:
   SHA256_CTX inner_;  // after absorbing key ^ ipad
@@ -36,15 +45,21 @@ class Hmac {
 };
 
 // The chain's mac of a line: HMAC(chain key, previous mac || the line's bytes before `,"mac":"`).
-inline Mac ChainMac(Hmac& chain, const Mac& prev, absl::string_view body) {
-  return chain.Sign(absl::string_view(reinterpret_cast<const char*>(prev.data()), prev.size()),
-                    body);
+inline Mac ChainMac(const Hmac& chain, const Mac& prev, absl::string_view body) {
+  return chain.Tag(absl::string_view(reinterpret_cast<const char*>(prev.data()), prev.size()),
+                   body);
+}
+
+// A contact's pseudonym: HMAC(pseudonym key, contact id).
+inline Mac PseudonymOf(const Hmac& pseudonym, absl::string_view contact_id) {
+  return pseudonym.Tag(contact_id);
 }
 
 void AppendHex(const uint8_t* data, size_t size, std::string* out);
-inline std::string Hex(const Mac& mac) {
+template <size_t N>
+std::string Hex(const std::array<uint8_t, N>& bytes) {
   std::string out;
-  AppendHex(mac.data(), mac.size(), &out);
+  AppendHex(bytes.data(), bytes.size(), &out);
   return out;
 }
 // Lower- or upper-case hex of exactly 2 * kMacBytes digits.

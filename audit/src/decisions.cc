@@ -1,7 +1,5 @@
 // The bridge from lawful.v1.Decision messages to audit records: one place for lawfuld and
 // `lawful eval`, so both logs read alike.
-#include <vector>
-
 #include "absl/strings/str_cat.h"
 #include "lawful/audit.h"
 
@@ -30,34 +28,35 @@ absl::string_view ChannelName(lawful::v1::Channel channel) {
 }
 
 absl::Status AppendDecisions(Log& log, const Request& request,
-                             absl::Span<const lawful::v1::Decision* const> decisions) {
-  std::vector<DecisionRecord> records(static_cast<size_t>(decisions.size()));
-  for (size_t i = 0; i < decisions.size(); ++i) {
-    const lawful::v1::Decision& d = *decisions[i];
-    DecisionRecord& r = records[i];
-    r.contact_id = d.contact_id();
-    r.index = d.index();
-    r.outcome = OutcomeWord(d.outcome());
-    if (d.outcome() == lawful::v1::OUTCOME_ERROR) {
-      // No rule decided: the record says which field made the contact invalid.
-      r.reason = d.error().field_path();
-    } else {
-      r.reason = d.reason();
-    }
-    if (d.has_rule()) {
-      r.rule_policy = d.rule().policy();  // written as "policy.name", without a copy here
-      r.rule = d.rule().name();
-      r.rule_file = d.rule().file();
-      r.rule_line = d.rule().line();
-    }
-    if (d.has_evidence()) {
-      r.evidence_field = d.evidence().field();
-      r.evidence_index = d.evidence().index();
-      r.evidence_id = d.evidence().record_id();
-    }
-    r.facts = d.facts_digest();
-  }
-  return log.Append(request, records);
+                             absl::Span<const lawful::v1::Decision* const> decisions,
+                             const ParallelFor* parallel_for) {
+  return log.Append(
+      request, decisions.size(),
+      [&](size_t i, DecisionRecord* r) {
+        const lawful::v1::Decision& d = *decisions[i];
+        r->contact_id = d.contact_id();
+        r->index = d.index();
+        r->outcome = OutcomeWord(d.outcome());
+        if (d.outcome() == lawful::v1::OUTCOME_ERROR) {
+          // No rule decided: the record says which field made the contact invalid.
+          r->reason = d.error().field_path();
+        } else {
+          r->reason = d.reason();
+        }
+        if (d.has_rule()) {
+          r->rule_policy = d.rule().policy();  // written as "policy.name", without a copy here
+          r->rule = d.rule().name();
+          r->rule_file = d.rule().file();
+          r->rule_line = d.rule().line();
+        }
+        if (d.has_evidence()) {
+          r->evidence_field = d.evidence().field();
+          r->evidence_index = d.evidence().index();
+          r->evidence_id = d.evidence().record_id();
+        }
+        r->facts = d.facts_digest();
+      },
+      parallel_for);
 }
 
 }  // namespace lawful::audit

@@ -2,6 +2,7 @@
 #include "format.h"
 
 #include <array>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -201,6 +202,19 @@ void AppendJsonChars(absl::string_view s, std::string* out) {
   size_t plain = 0;  // start of the run not yet copied
   size_t i = 0;
   while (true) {
+    // Eight bytes at a time while none of them is a control byte, non-ASCII, `"` or `\` (each
+    // test may also fire on a plain byte; the byte loop below then decides).
+    constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+    while (i + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      const uint64_t quote = w ^ (kOnes * '"');
+      const uint64_t backslash = w ^ (kOnes * '\\');
+      const uint64_t special = ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
+                               ((backslash - kOnes) & ~backslash) | w;
+      if ((special & kHigh) != 0) break;
+      i += 8;
+    }
     while (i < s.size() && kPlain[static_cast<unsigned char>(s[i])]) ++i;
     if (i == s.size()) break;
     const unsigned char c = static_cast<unsigned char>(s[i]);

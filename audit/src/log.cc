@@ -156,7 +156,7 @@ struct Log::Chain {
   }
 
   internal::Hmac chain_mac;
-  internal::Hmac pseudonym_mac;
+  internal::Hmac pseudonym_mac;  // never changes: Format reads it without the lock
   // Shared: a batch syncs the file it was written to even if a rotation has replaced it since.
   std::shared_ptr<AppendFile> file;
   uint64_t file_size = 0;         // bytes written (or, at open, verified) in the live file
@@ -372,15 +372,124 @@ void Log::Notice(absl::string_view message) const {
   if (options_.notice) options_.notice(message);
 }
 
-absl::Status Log::Append(const Request& request, absl::Span<const DecisionRecord> decisions) {
-  if (decisions.empty()) return absl::OkStatus();
-  Written written;
-  if (absl::Status s = Write(request, decisions, &written); !s.ok()) return s;
-  return Sync(written, decisions.size());
+// A batch's decision lines as formatted outside the lock: each line's bytes after
+// `{"seq":N,"request":R,` and before its mac, in parts that threads fill independently.
+struct Log::Batch {
+  struct Part {
+    std::string text;            // the lines' bodies, one after another
+    std::vector<uint32_t> ends;  // where each ends in `text`
+  };
+  std::vector<Part> parts;
+  size_t decisions = 0;
+};
+
+namespace {
+
+// Records per part: enough to amortize handing a part to a thread, few enough to share 10,000
+// records between the cores.
+constexpr size_t kRecordsPerPart = 512;
+
+void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac, std::string& out) {
+  out += "\"contact\":\"";
+  const internal::Mac pseudonym = internal::PseudonymOf(pseudonym_mac, d.contact_id);
+  internal::AppendHex(pseudonym.data(), pseudonym.size(), &out);
+  absl::StrAppend(&out, "\",\"index\":", d.index, ",\"outcome\":");
+  internal::AppendJsonString(d.outcome, &out);
+  out += ",\"reason\":";
+  internal::AppendJsonString(d.reason, &out);
+  out += ",\"rule\":\"";
+  if (!d.rule_policy.empty()) {
+    internal::AppendJsonChars(d.rule_policy, &out);
+    out += ".";
+  }
+  internal::AppendJsonChars(d.rule, &out);
+  out += "\"";
+  // What a decision does not have (no rule source for an invalid contact, no evidence for most
+  // denials) is left out rather than written empty: every byte is written, synced and hashed.
+  if (!d.rule_file.empty()) {
+    out += ",\"rule_source\":\"";
+    internal::AppendJsonChars(d.rule_file, &out);
+    absl::StrAppend(&out, ":", d.rule_line, "\"");
+  }
+  if (!d.evidence_field.empty()) {
+    out += ",\"evidence\":\"";
+    internal::AppendJsonChars(d.evidence_field, &out);
+    absl::StrAppend(&out, "[", d.evidence_index, "]");
+    if (!d.evidence_id.empty()) {
+      out += " id=";
+      internal::AppendJsonChars(d.evidence_id, &out);
+    }
+    out += "\"";
+  }
+  out += ",\"facts\":";
+  internal::AppendJsonString(d.facts, &out);
 }
 
-absl::Status Log::Write(const Request& request, absl::Span<const DecisionRecord> decisions,
-                        Written* written) {
+}  // namespace
+
+void Log::Format(size_t count, absl::FunctionRef<void(size_t, DecisionRecord*)> record,
+                 const ParallelFor* parallel_for, Batch* batch) const {
+  batch->decisions = count;
+  batch->parts.resize((count + kRecordsPerPart - 1) / kRecordsPerPart);
+  // The pseudonym key's pad states are only read (Sign copies them), so threads share them.
+  const internal::Hmac& pseudonym_mac = chain_->pseudonym_mac;
+  const auto format = [&](size_t begin, size_t end) {
+    DecisionRecord d;
+    for (size_t p = begin; p < end; ++p) {
+      Batch::Part& part = batch->parts[p];
+      part.text.clear();
+      part.ends.clear();
+      const size_t first = p * kRecordsPerPart;
+      const size_t last = std::min(count, first + kRecordsPerPart);
+      part.text.reserve((last - first) * 360);
+      part.ends.reserve(last - first);
+      for (size_t i = first; i < last; ++i) {
+        d = DecisionRecord();
+        record(i, &d);
+        FormatDecision(d, pseudonym_mac, part.text);
+        part.ends.push_back(static_cast<uint32_t>(part.text.size()));
+      }
+    }
+  };
+  if (parallel_for != nullptr && *parallel_for && batch->parts.size() > 1) {
+    (*parallel_for)(batch->parts.size(), format);
+  } else {
+    format(0, batch->parts.size());
+  }
+}
+
+absl::Status Log::Append(const Request& request, absl::Span<const DecisionRecord> decisions,
+                         const ParallelFor* parallel_for) {
+  return Append(
+      request, decisions.size(), [&](size_t i, DecisionRecord* out) { *out = decisions[i]; },
+      parallel_for);
+}
+
+absl::Status Log::Append(const Request& request, size_t count,
+                         absl::FunctionRef<void(size_t, DecisionRecord*)> record,
+                         const ParallelFor* parallel_for) {
+  if (count == 0) return absl::OkStatus();
+  std::unique_ptr<Batch> batch;
+  {
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    if (!spare_.empty()) {
+      batch = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  if (batch == nullptr) batch = std::make_unique<Batch>();
+  Format(count, record, parallel_for, batch.get());
+  Written written;
+  absl::Status status = Write(request, *batch, &written);
+  {
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    spare_.push_back(std::move(batch));
+  }
+  if (!status.ok()) return status;
+  return Sync(written, count);
+}
+
+absl::Status Log::Write(const Request& request, const Batch& batch, Written* written) {
   std::lock_guard<std::mutex> lock(mu_);
   Chain& c = *chain_;
   if (c.broken) {
@@ -405,9 +514,11 @@ absl::Status Log::Write(const Request& request, absl::Span<const DecisionRecord>
   // lines are what the chain hashes, so what is not repeated is not hashed 10,000 times either.
   std::string& out = c.buffer;
   out.clear();
-  out.reserve(512 + decisions.size() * 400);
+  size_t bytes = 512;
+  for (const Batch::Part& part : batch.parts) bytes += part.text.size() + part.ends.size() * 128;
+  out.reserve(bytes);
   uint64_t seq = c.next_seq;
-  Mac prev = c.prev;
+  internal::Mac prev = c.prev;
   const uint64_t request_seq = seq;
   absl::StrAppend(
       &out, internal::kSeqField, seq, ",", internal::kEventField, "request\",\"time\":\"",
@@ -427,47 +538,24 @@ absl::Status Log::Write(const Request& request, absl::Span<const DecisionRecord>
     internal::AppendJsonString(request.notice_type, &out);
   }
   absl::StrAppend(&out, ",\"at\":\"", internal::FormatTime(request.at),
-                  "\",\"decisions\":", decisions.size());
+                  "\",\"decisions\":", batch.decisions);
   prev = internal::ChainMac(c.chain_mac, prev, out);
   internal::AppendMacAndEnd(prev, &out);
   ++seq;
 
-  for (const DecisionRecord& d : decisions) {
-    const size_t start = out.size();
-    absl::StrAppend(&out, internal::kSeqField, seq, ",\"request\":", request_seq,
-                    ",\"contact\":\"");
-    const Mac pseudonym = c.pseudonym_mac.Sign(d.contact_id);
-    internal::AppendHex(pseudonym.data(), pseudonym.size(), &out);
-    absl::StrAppend(&out, "\",\"index\":", d.index, ",\"outcome\":");
-    internal::AppendJsonString(d.outcome, &out);
-    out += ",\"reason\":";
-    internal::AppendJsonString(d.reason, &out);
-    out += ",\"rule\":\"";
-    if (!d.rule_policy.empty()) {
-      internal::AppendJsonChars(d.rule_policy, &out);
-      out += ".";
+  // The serial part: each line's seq, then its mac over the one before.
+  for (const Batch::Part& part : batch.parts) {
+    uint32_t begin = 0;
+    for (const uint32_t end : part.ends) {
+      const size_t start = out.size();
+      absl::StrAppend(&out, internal::kSeqField, seq, ",\"request\":", request_seq, ",");
+      out.append(part.text, begin, end - begin);
+      begin = end;
+      prev = internal::ChainMac(c.chain_mac, prev,
+                                absl::string_view(out.data() + start, out.size() - start));
+      internal::AppendMacAndEnd(prev, &out);
+      ++seq;
     }
-    internal::AppendJsonChars(d.rule, &out);
-    out += "\",\"rule_source\":\"";
-    if (!d.rule_file.empty()) {
-      internal::AppendJsonChars(d.rule_file, &out);
-      absl::StrAppend(&out, ":", d.rule_line);
-    }
-    out += "\",\"evidence\":\"";
-    if (!d.evidence_field.empty()) {
-      internal::AppendJsonChars(d.evidence_field, &out);
-      absl::StrAppend(&out, "[", d.evidence_index, "]");
-      if (!d.evidence_id.empty()) {
-        out += " id=";
-        internal::AppendJsonChars(d.evidence_id, &out);
-      }
-    }
-    out += "\",\"facts\":";
-    internal::AppendJsonString(d.facts, &out);
-    prev = internal::ChainMac(c.chain_mac, prev,
-                              absl::string_view(out.data() + start, out.size() - start));
-    internal::AppendMacAndEnd(prev, &out);
-    ++seq;
   }
 
   if (absl::Status s = c.file->Append(out); !s.ok()) {
@@ -476,13 +564,13 @@ absl::Status Log::Write(const Request& request, absl::Span<const DecisionRecord>
       c.MarkBroken(absl::StrCat(s.message(), ", then ", t.message()));
     }
     return absl::UnavailableError(absl::StrCat("audit log ", options_.path, ": ", s.message(),
-                                               "; the ", decisions.size(),
+                                               "; the ", batch.decisions,
                                                " decisions were not recorded"));
   }
   c.next_seq = seq;
   c.prev = prev;
   c.file_size += out.size();
-  c.file_lines += decisions.size() + 1;
+  c.file_lines += batch.decisions + 1;
   c.written_total += out.size();
   *written = Written{c.written_total, c.epoch_durable.size()};
   return absl::OkStatus();

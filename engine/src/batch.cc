@@ -1,11 +1,13 @@
 // The batch path's fixed worker pool. Standard mutexes (not Abseil's) so ThreadSanitizer, which
-// cannot see inside Debian's uninstrumented Abseil, checks the synchronization too. A batch is cut into chunks that the workers and the calling
-// thread take in turn; each thread decides with its own Evaluator, writing into the caller's
-// output at the contact's own index, so the order is the input order whoever decides what.
+// cannot see inside Debian's uninstrumented Abseil, checks the synchronization too. A batch is
+// cut into chunks that the workers and the calling thread take in turn; each thread decides with
+// its own Evaluator, writing into the caller's output at the contact's own index, so the order is
+// the input order whoever decides what.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -20,12 +22,11 @@ constexpr size_t kChunk = 256;
 
 struct BatchEvaluator::Pool {
   struct Task {
-    const PreparedOutreach* outreach;
-    const std::vector<std::string_view>* contacts;
-    std::vector<Decision>* out;
+    // Runs chunk `chunk` with the running thread's evaluator.
+    const std::function<void(size_t chunk, Evaluator& evaluator)>* run = nullptr;
     std::atomic<size_t> next{0};
     size_t chunks = 0;
-    size_t done = 0;   // guarded by mu: chunks decided
+    size_t done = 0;   // guarded by mu: chunks run
     int workers = 0;   // guarded by mu: pool threads still holding this task
   };
 
@@ -36,21 +37,40 @@ struct BatchEvaluator::Pool {
   bool stopping = false;    // guarded by mu
   std::vector<std::thread> threads;
 
-  // Takes and decides chunks of `task` until none are left; returns how many it finished.
+  // Takes and runs chunks of `task` until none are left; returns how many it finished.
   static size_t Work(Task& task, Evaluator& evaluator) {
     size_t finished = 0;
-    const size_t n = task.contacts->size();
     for (;;) {
       const size_t chunk = task.next.fetch_add(1, std::memory_order_relaxed);
       if (chunk >= task.chunks) return finished;
-      const size_t end = std::min(n, (chunk + 1) * kChunk);
-      for (size_t i = chunk * kChunk; i < end; ++i) {
-        (*task.out)[i] = evaluator.Decide(*task.outreach, (*task.contacts)[i]);
-      }
+      (*task.run)(chunk, evaluator);
       ++finished;
     }
   }
 
+  // Runs `chunks` chunks on the workers and the calling thread; returns when all are done.
+  void Run(size_t chunks, const std::function<void(size_t, Evaluator&)>& run) {
+    if (chunks == 0) return;
+    Task task;
+    task.run = &run;
+    task.chunks = chunks;
+    thread_local Evaluator evaluator;
+    if (task.chunks > 1) {
+      {
+        std::lock_guard lock(mu);
+        queue.push_back(&task);
+      }
+      work_ready.notify_all();
+    }
+    const size_t mine = Work(task, evaluator);
+    std::unique_lock lock(mu);
+    task.done += mine;
+    // The task lives on this stack frame: wait until every chunk is done and no worker holds
+    // it; removing it from the queue under the same lock keeps new workers away.
+    task_done.wait(lock, [&task] { return task.done == task.chunks && task.workers == 0; });
+    auto it = std::find(queue.begin(), queue.end(), &task);
+    if (it != queue.end()) queue.erase(it);
+  }
 
   void WorkerLoop() {
     Evaluator evaluator;
@@ -99,28 +119,18 @@ int BatchEvaluator::workers() const { return static_cast<int>(pool_->threads.siz
 void BatchEvaluator::Decide(const PreparedOutreach& outreach, const std::vector<std::string_view>& contacts,
                             std::vector<Decision>& out) {
   out.resize(contacts.size());
-  if (contacts.empty()) return;
-  Pool::Task task;
-  task.outreach = &outreach;
-  task.contacts = &contacts;
-  task.out = &out;
-  task.chunks = (contacts.size() + kChunk - 1) / kChunk;
-  thread_local Evaluator evaluator;
-  if (task.chunks > 1) {
-    {
-      std::lock_guard lock(pool_->mu);
-      pool_->queue.push_back(&task);
-    }
-    pool_->work_ready.notify_all();
-  }
-  const size_t mine = Pool::Work(task, evaluator);
-  std::unique_lock lock(pool_->mu);
-  task.done += mine;
-  // The task lives on this stack frame: wait until every chunk is decided and no worker holds
-  // it; removing it from the queue under the same lock keeps new workers away.
-  pool_->task_done.wait(lock, [&task] { return task.done == task.chunks && task.workers == 0; });
-  auto it = std::find(pool_->queue.begin(), pool_->queue.end(), &task);
-  if (it != pool_->queue.end()) pool_->queue.erase(it);
+  const size_t n = contacts.size();
+  pool_->Run((n + kChunk - 1) / kChunk, [&](size_t chunk, Evaluator& evaluator) {
+    const size_t end = std::min(n, (chunk + 1) * kChunk);
+    for (size_t i = chunk * kChunk; i < end; ++i) out[i] = evaluator.Decide(outreach, contacts[i]);
+  });
+}
+
+void BatchEvaluator::ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body) {
+  grain = std::max<size_t>(grain, 1);
+  pool_->Run((n + grain - 1) / grain, [&](size_t chunk, Evaluator&) {
+    body(chunk * grain, std::min(n, (chunk + 1) * grain));
+  });
 }
 
 }  // namespace lawful

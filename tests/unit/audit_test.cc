@@ -174,16 +174,19 @@ TEST(AuditKey, DerivationsArePlainHmacSha256) {
   EXPECT_EQ(TestKey().id(),
             absl::BytesToHexString(hmac(master, "lawful audit key id v1")).substr(0, 16));
   const std::string pseudonym_key = hmac(master, "lawful audit pseudonym v1");
-  EXPECT_EQ(TestKey().Pseudonym("c-0001"), absl::BytesToHexString(hmac(pseudonym_key, "c-0001")));
+  // Pseudonyms and chain macs keep the first 128 bits (RFC 2104 §5).
+  EXPECT_EQ(TestKey().Pseudonym("c-0001"),
+            absl::BytesToHexString(hmac(pseudonym_key, "c-0001")).substr(0, 32));
 }
 
 TEST(AuditHead, ParsesWhatItPrints) {
-  const Head head{42, std::string(64, 'a')};
+  const Head head{42, std::string(32, 'a')};
   absl::StatusOr<Head> parsed = ParseHead(head.ToString());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(*parsed, head);
   EXPECT_FALSE(ParseHead("42").ok());
-  EXPECT_FALSE(ParseHead("x:" + std::string(64, 'a')).ok());
+  EXPECT_FALSE(ParseHead("x:" + std::string(32, 'a')).ok());
+  EXPECT_FALSE(ParseHead("42:" + std::string(64, 'a')).ok());
   EXPECT_FALSE(ParseHead("42:abc").ok());
 }
 
@@ -200,7 +203,7 @@ TEST(AuditLog, WritesOneJsonLinePerDecisionWithEveryField) {
   EXPECT_THAT(lines[0],
               HasSubstr(absl::StrCat(R"({"seq":0,"event":"start","time":"2026-03-02T09:00:00Z",)",
                                      R"("log":"lawful audit v1","key":")", TestKey().id(),
-                                     R"(","prev":")", std::string(64, '0'), R"(","mac":")")));
+                                     R"(","prev":")", std::string(32, '0'), R"(","mac":")")));
   EXPECT_THAT(
       lines[1],
       HasSubstr(R"({"seq":1,"event":"request","time":"2026-03-02T09:00:00Z",)"
@@ -249,6 +252,73 @@ TEST(AuditLog, EscapesStringsSoEveryLineStaysOneJsonObject) {
             "f\xef\xbf\xbd"
             "g\xc3\xa9");
   EXPECT_EQ(found->records[0].caller, "O=\"Acme\"\r\n");
+}
+
+// The escaper copies plain runs eight bytes at a time: every byte value, at every offset of a
+// word and past it, in strings of every length around a word, reads back as written (a lone
+// byte >= 0x80 is invalid UTF-8 and reads back as U+FFFD), and every line stays one JSON object.
+TEST(AuditLog, EscapesEveryByteAtEveryOffsetOfAWord) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  std::vector<std::string> reasons, expected;
+  for (int byte = 0; byte < 256; ++byte) {
+    for (size_t length : {1, 7, 8, 9, 16, 17, 23}) {
+      for (size_t at = 0; at < length; ++at) {
+        std::string reason(length, 'x');
+        reason[at] = static_cast<char>(byte);
+        reasons.push_back(reason);
+        expected.push_back(byte < 0x80 ? reason
+                                       : absl::StrCat(reason.substr(0, at), "\xef\xbf\xbd",
+                                                      reason.substr(at + 1)));
+      }
+    }
+  }
+  std::vector<DecisionRecord> records(reasons.size());
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    records[i].contact_id = "c";
+    records[i].index = static_cast<int64_t>(i);
+    records[i].outcome = "deny";
+    records[i].reason = reasons[i];
+  }
+  ASSERT_TRUE(log->Append(TestRequest(), records).ok());
+  absl::StatusOr<FindResult> found = Find(TestKey(), "c", {path.string()});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->report.ok()) << found->report.problem->ToString();
+  ASSERT_EQ(found->records.size(), reasons.size());
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    EXPECT_EQ(found->records[i].reason, expected[i]) << absl::CEscape(reasons[i]);
+  }
+}
+
+// With threads lent, a batch's records are formatted in parts on them; the log reads the same
+// as one written by the calling thread alone, under the same key and clock.
+TEST(AuditLog, ABatchFormattedOnLentThreadsReadsAsOneFormattedAlone) {
+  TempDir dir;
+  const Batch batch("c", 5000);
+  std::atomic<int> ranges{0};
+  const ParallelFor parallel_for = [&](size_t n, const std::function<void(size_t, size_t)>& body) {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        body(i, i + 1);
+        ranges.fetch_add(1);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  };
+  std::vector<std::string> texts;
+  for (const ParallelFor* lent : {static_cast<const ParallelFor*>(nullptr), &parallel_for}) {
+    const fs::path path = dir.path() / (lent == nullptr ? "alone.jsonl" : "lent.jsonl");
+    auto log = OpenOrDie(TestOptions(path));
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(log->Append(TestRequest(), batch.records, lent).ok());
+    ASSERT_TRUE(log->Append(TestRequest(), absl::MakeConstSpan(batch.records).subspan(0, 3), lent).ok());
+    texts.push_back(ReadFile(path));
+  }
+  EXPECT_GT(ranges.load(), 1);
+  EXPECT_EQ(texts[0], texts[1]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -398,7 +468,7 @@ std::vector<TamperCase> TamperCases() {
          return log.live();
        },
        ProblemKind::kTruncated, 0, std::nullopt, "seq 16..17 were cut off",
-       Head{17, std::string(64, '0')}},
+       Head{17, std::string(32, '0')}},
   };
 }
 
@@ -442,7 +512,7 @@ TEST(AuditVerify, RefusesAnotherKeyAndAForeignAnchor) {
   EXPECT_EQ(report->problem->line, 1);
 
   VerifyOptions options;
-  options.anchor = Head{8, std::string(64, 'a')};
+  options.anchor = Head{8, std::string(32, 'a')};
   report = Verify(TestKey(), {log.live().string()}, options);
   ASSERT_TRUE(report.ok());
   ASSERT_FALSE(report->ok());

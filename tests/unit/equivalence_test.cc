@@ -1,5 +1,9 @@
 // The shipped rules, compiled and run by the VM, decide exactly as the hand-written reference
 // implementation of the memo, on a generated campaign, for every purpose and channel.
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -117,6 +121,40 @@ TEST(Batch, DecidesInInputOrderExactlyAsOneByOne) {
   EXPECT_TRUE(Same(small[0], expected[0]));
   pool.Decide(*prepared, {}, small);
   EXPECT_TRUE(small.empty());
+}
+
+// The pool lends its threads to other work of a batch (the audit log's formatting): every index
+// is covered exactly once per caller, by more than the callers' own threads when there is enough
+// work, while two callers share the pool.
+TEST(Batch, ParallelForCoversEveryIndexOnceForTwoCallersAtOnce) {
+  BatchEvaluator pool(3);
+  struct Case {
+    size_t n, grain;
+  };
+  for (const Case c : {Case{0, 1}, Case{1, 1}, Case{7, 3}, Case{1000, 1}, Case{10000, 512}, Case{5, 0}}) {
+    std::vector<std::atomic<int>> covered(c.n);
+    std::mutex mu;
+    std::set<std::thread::id> threads;
+    std::vector<std::thread> callers;
+    for (int caller = 0; caller < 2; ++caller) {
+      callers.emplace_back([&] {
+        pool.ParallelFor(c.n, c.grain, [&](size_t begin, size_t end) {
+          ASSERT_LE(begin, end);
+          ASSERT_LE(end, c.n);
+          for (size_t i = begin; i < end; ++i) covered[i].fetch_add(1);
+          std::lock_guard<std::mutex> lock(mu);
+          threads.insert(std::this_thread::get_id());
+          // Long enough that the workers take ranges too, not only the caller.
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        });
+      });
+    }
+    for (std::thread& t : callers) t.join();
+    for (size_t i = 0; i < c.n; ++i) ASSERT_EQ(covered[i].load(), 2) << "n=" << c.n << " i=" << i;
+    if (c.n >= 1000) {
+      EXPECT_GT(threads.size(), 2u) << "n=" << c.n;
+    }
+  }
 }
 
 TEST(Batch, PreDecodedFactsEvaluateLikeDecide) {

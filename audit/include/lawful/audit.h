@@ -7,36 +7,40 @@
 // The format (one JSON object per line, "JSONL", so that a regulator can grep it):
 //
 //   {"seq":0,"event":"start","time":"…","log":"lawful audit v1","key":"<key id>",
-//    "prev":"<64 hex>","mac":"…"}
+//    "prev":"<32 hex>","mac":"…"}
 //   {"seq":1,"event":"request","time":"2026-03-02T09:00:00.5Z","caller":"CN=crm",
 //    "request_id":"r-1","rule_set":"e0fd…","purpose":"newsletter","channel":"email",
 //    "at":"2026-03-02T09:00:00Z","decisions":2,"mac":"…"}
-//   {"seq":2,"request":1,"contact":"<64 hex>","index":0,"outcome":"allow","reason":"consent",
+//   {"seq":2,"request":1,"contact":"<32 hex>","index":0,"outcome":"allow","reason":"consent",
 //    "rule":"marketing.consent","rule_source":"marketing.lawful:12",
 //    "evidence":"consents[0] id=k-1","facts":"<hex>","mac":"…"}
-//   {"seq":3,"request":1,"contact":"<64 hex>","index":1,"outcome":"deny",…}
+//   {"seq":3,"request":1,"contact":"<32 hex>","index":1,"outcome":"deny","reason":"objection",…}
 //
 // - `seq` counts every line of the chain, across files, from 0.
 // - Each Append writes one `request` line with what its decisions share (when, who asked, the
 //   rule-set version, the outreach), then one line per decision naming it by seq. Repeating the
 //   shared fields on every line would make each line a third longer, and the chain hashes every
 //   byte: `Find` joins them back into whole records.
-// - `mac` = HMAC-SHA256(chain key, previous line's mac (32 bytes) || this line's bytes up to
-//   `,"mac":"`). The first line of every file is a `start` event carrying the previous file's last
+// - `mac` = HMAC-SHA256(chain key, previous line's mac (16 bytes) || this line's bytes up to
+//   `,"mac":"`), its first 128 bits (RFC 2104 §5; so are the pseudonyms). The first line of every file is a `start` event carrying the previous file's last
 //   mac in `prev` (zeros for the first file), so the chain spans rotated files, and the key id.
 //   Without the key nobody can alter, remove, reorder or add a line without `Verify` naming it.
 //   Cutting records off the end at a line boundary is the one change the file alone cannot show:
 //   anchor `Head()` elsewhere (e.g. `lawful audit head` from cron) and pass it to `Verify`.
 // - `contact` is HMAC-SHA256(pseudonym key, contact id): the file holds no direct identifier and
 //   survives the person's erasure from the CRM; `Find` recomputes it to answer an access request.
+// - A decision without a rule source (an invalid contact) or without evidence leaves that field
+//   out.
 // - The chain key and the pseudonym key are derived from the key file by domain separation
 //   (HMAC(key file bytes, "lawful audit chain v1" / "lawful audit pseudonym v1")).
 // - A `repair` event records that `Open` cut a torn final record left by a crash.
 //
-// Durability: `Append` formats a whole batch and writes it with one write() under the log's lock,
-// then fdatasync()s outside it, and only then returns OK. Syncs are group commits: batches written
-// while one fdatasync runs are covered by the next, so concurrent callers share them and one
-// caller's formatting overlaps another's sync. On a failed write the file is truncated back to the
+// Durability: `Append` formats a batch's decision lines (pseudonyms included) outside the log's
+// lock, on the caller's threads when it lends some (ParallelFor), then under the lock gives each
+// line its seq and chain mac, the one step that must be serial, and writes the batch with one
+// write(); it fdatasync()s outside the lock, and only then returns OK. Syncs are group commits:
+// batches written while one fdatasync runs are covered by the next, so concurrent callers share
+// them and one caller's formatting overlaps another's sync. On a failed write the file is truncated back to the
 // end of the batch before, so the chain never continues past a hole; when that truncation or an
 // fdatasync fails (after which the kernel's page cache cannot be trusted), every batch not yet
 // synced fails, the log is marked broken, and the next `Append` first reopens it as `Open` does
@@ -62,6 +66,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -89,7 +94,7 @@ class Key {
   const std::string& id() const { return id_; }
   bool valid() const { return !id_.empty(); }
 
-  // The contact's pseudonym as written in `contact` (64 hex digits).
+  // The contact's pseudonym as written in `contact` (32 hex digits).
   std::string Pseudonym(absl::string_view contact_id) const;
 
  private:
@@ -108,7 +113,7 @@ absl::StatusOr<Key> LoadKey(const std::string& path);
 
 struct Head {
   uint64_t seq = 0;
-  std::string mac;  // 64 hex digits
+  std::string mac;  // 32 hex digits
 
   std::string ToString() const;  // "SEQ:MAC"
   friend bool operator==(const Head&, const Head&) = default;
@@ -189,6 +194,12 @@ struct DecisionRecord {
   absl::string_view facts;  // the facts digest
 };
 
+// Runs body(begin, end) over ranges covering [0, n), possibly several at once on other threads,
+// and returns when all are done: how a caller lends its threads to `Append` (lawfuld lends its
+// batch pool, lawful::BatchEvaluator::ParallelFor).
+using ParallelFor =
+    std::function<void(size_t n, const std::function<void(size_t begin, size_t end)>& body)>;
+
 struct Options {
   std::string path;  // the live file
   Key key;
@@ -222,8 +233,15 @@ class Log {
 
   // Records a batch, durably, in order; whole batches from concurrent callers never interleave.
   // OK only once every record is written and synced; otherwise UNAVAILABLE (see the top of this
-  // file for the state the file is left in).
-  absl::Status Append(const Request& request, absl::Span<const DecisionRecord> decisions);
+  // file for the state the file is left in). With `parallel_for`, the records are formatted on
+  // the threads it lends.
+  absl::Status Append(const Request& request, absl::Span<const DecisionRecord> decisions,
+                      const ParallelFor* parallel_for = nullptr);
+  // The same for `count` decisions that `record(i, &out)` describes one at a time, on whichever
+  // thread formats record i: a caller converts its own decisions without building them all first.
+  absl::Status Append(const Request& request, size_t count,
+                      absl::FunctionRef<void(size_t i, DecisionRecord* out)> record,
+                      const ParallelFor* parallel_for = nullptr);
 
   // The last line written: to anchor elsewhere.
   Head head() const;
@@ -232,14 +250,17 @@ class Log {
 
  private:
   struct Chain;
+  struct Batch;
   struct Written {  // where a batch ended, for its sync
     uint64_t end = 0;    // Chain::written_total after it
     size_t epoch = 0;    // reopenings before it
   };
   explicit Log(Options options);
-  // Formats and writes a batch (under mu_).
-  absl::Status Write(const Request& request, absl::Span<const DecisionRecord> decisions,
-                     Written* written);
+  // The decision lines, each without its seq and mac (no lock: pseudonyms and formatting).
+  void Format(size_t count, absl::FunctionRef<void(size_t, DecisionRecord*)> record,
+              const ParallelFor* parallel_for, Batch* batch) const;
+  // Chains and writes a batch (under mu_).
+  absl::Status Write(const Request& request, const Batch& batch, Written* written);
   // Returns once the batch is on disk (group commit, under sync_mu_).
   absl::Status Sync(const Written& written, size_t decisions);
   // Reads the live file, cuts a torn tail (and, reopening after a failure, whatever lies past
@@ -257,6 +278,10 @@ class Log {
   mutable std::mutex mu_;
   std::mutex sync_mu_;
   std::unique_ptr<Chain> chain_;
+  // Batches' buffers kept for the next Append: a batch of 10,000 records is megabytes, and
+  // allocating it anew each time costs more than filling it.
+  std::mutex spare_mu_;
+  std::vector<std::unique_ptr<Batch>> spare_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -349,10 +374,13 @@ absl::string_view ChannelName(lawful::v1::Channel channel);
 // file:line, evidence as field[index] id=..., facts digest), in order, durably: OK only once
 // all are on disk. `request` carries what the decisions share.
 absl::Status AppendDecisions(Log& log, const Request& request,
-                             absl::Span<const lawful::v1::Decision* const> decisions);
+                             absl::Span<const lawful::v1::Decision* const> decisions,
+                             const ParallelFor* parallel_for = nullptr);
 inline absl::Status AppendDecisions(Log& log, const Request& request,
-                                    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions) {
-  return AppendDecisions(log, request, absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size())));
+                                    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
+                                    const ParallelFor* parallel_for = nullptr) {
+  return AppendDecisions(log, request, absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size())),
+                         parallel_for);
 }
 
 }  // namespace lawful::audit

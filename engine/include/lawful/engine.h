@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -322,6 +323,11 @@ class BatchEvaluator {
   // out[i] = the decision for contacts[i]. The outreach pins one rule-set snapshot for the batch.
   void Decide(const PreparedOutreach& outreach, const std::vector<std::string_view>& contacts,
               std::vector<Decision>& out);
+
+  // Runs body(begin, end) over [0, n) cut into ranges of `grain`, on the workers and the calling
+  // thread at once; returns when every range is done. For the work that goes with a batch's
+  // decisions, on the same cores (the audit log formats a batch's records here).
+  void ParallelFor(size_t n, size_t grain, const std::function<void(size_t begin, size_t end)>& body);
 
   int workers() const;
 
