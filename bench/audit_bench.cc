@@ -27,8 +27,6 @@ struct Decisions {
       d.reason = "consent";
       d.rule_policy = "marketing";
       d.rule = "consent";
-      d.rule_file = "marketing.lawful";
-      d.rule_line = 42;
       d.evidence_field = "consents";
       d.evidence_index = 0;
       d.evidence_id = "k-1";

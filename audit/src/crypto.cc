@@ -53,7 +53,19 @@ Digest Hmac::Sign(absl::string_view a, absl::string_view b) const {
 }
 
 Mac Hmac::Tag(absl::string_view a, absl::string_view b) const {
-  const Digest digest = Sign(a, b);
+  SHA256_CTX state = Start();
+  Absorb(&state, a);
+  Absorb(&state, b);
+  return Finish(&state);
+}
+
+Mac Hmac::Finish(SHA256_CTX* state) const {
+  Digest inner_digest;
+  SHA256_Final(inner_digest.data(), state);
+  SHA256_CTX ctx = outer_;
+  SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
+  Digest digest;
+  SHA256_Final(digest.data(), &ctx);
   Mac out;
   std::copy_n(digest.begin(), out.size(), out.begin());
   return out;

@@ -39,15 +39,28 @@ class Hmac {
   // Its first kMacBytes.
   Mac Tag(absl::string_view a, absl::string_view b = {}) const;
 
+  // The same in steps, for a message whose start is known before its end: Start(), Absorb() any
+  // number of times, Finish() gives Tag() of everything absorbed.
+  SHA256_CTX Start() const { return inner_; }
+  static void Absorb(SHA256_CTX* state, absl::string_view data) {
+    SHA256_Update(state, data.data(), data.size());
+  }
+  Mac Finish(SHA256_CTX* state) const;
+
  private:
   SHA256_CTX inner_;  // after absorbing key ^ ipad
   SHA256_CTX outer_;  // after absorbing key ^ opad
 };
 
-// The chain's mac of a line: HMAC(chain key, previous mac || the line's bytes before `,"mac":"`).
+inline absl::string_view AsBytes(const Mac& mac) {
+  return absl::string_view(reinterpret_cast<const char*>(mac.data()), mac.size());
+}
+
+// The chain's mac of a line: HMAC(chain key, the line's bytes before `,"mac":"` || previous
+// mac). The previous mac comes last so that a line's bytes up to its seq, which come last too,
+// can be absorbed before the line's place in the chain is known (Log::Format, outside the lock).
 inline Mac ChainMac(const Hmac& chain, const Mac& prev, absl::string_view body) {
-  return chain.Tag(absl::string_view(reinterpret_cast<const char*>(prev.data()), prev.size()),
-                   body);
+  return chain.Tag(body, AsBytes(prev));
 }
 
 // A contact's pseudonym: HMAC(pseudonym key, contact id).

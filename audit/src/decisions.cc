@@ -46,8 +46,6 @@ absl::Status AppendDecisions(Log& log, const Request& request,
         if (d.has_rule()) {
           r->rule_policy = d.rule().policy();  // written as "policy.name", without a copy here
           r->rule = d.rule().name();
-          r->rule_file = d.rule().file();
-          r->rule_line = d.rule().line();
         }
         if (d.has_evidence()) {
           r->evidence_field = d.evidence().field();

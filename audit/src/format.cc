@@ -269,31 +269,35 @@ void AppendMacAndEnd(const Mac& mac, std::string* out) {
 ScannedLine ScanLine(absl::string_view line) {
   ScannedLine out;
   constexpr size_t kTail = kMacField.size() + 2 * kMacBytes + 2;  // ,"mac":"<hex>"}
-  if (line.size() >= kSeqField.size() + kTail && absl::EndsWith(line, "\"}")) {
+  if (line.size() >= 1 + kSeqField.size() + 1 + kTail && absl::EndsWith(line, "\"}")) {
     const size_t mac_start = line.size() - 2 - 2 * kMacBytes;
     if (line.substr(mac_start - kMacField.size(), kMacField.size()) == kMacField) {
       out.mac = ParseMacHex(line.substr(mac_start, 2 * kMacBytes));
       if (out.mac) out.body = line.substr(0, mac_start - kMacField.size());
     }
   }
-  if (absl::StartsWith(line, kSeqField)) {
-    size_t i = kSeqField.size();
+  // The seq: the digits between the body's last `,"seq":` and its end (no string value can hold
+  // that text: its quotes would be escaped). A line torn inside its mac still shows its seq.
+  absl::string_view before_mac = out.body;
+  if (!out.mac) {
+    const size_t mac_field = line.rfind(kMacField);
+    before_mac = mac_field == absl::string_view::npos ? absl::string_view() : line.substr(0, mac_field);
+  }
+  if (const size_t at = before_mac.rfind(kSeqField); at != absl::string_view::npos) {
+    const absl::string_view digits = before_mac.substr(at + kSeqField.size());
     uint64_t seq = 0;
-    const size_t digits = i;
     // At most 19 digits: no overflow, and a real log never gets near.
-    while (i < line.size() && i - digits < 19 && line[i] >= '0' && line[i] <= '9') {
-      seq = seq * 10 + static_cast<uint64_t>(line[i] - '0');
-      ++i;
+    bool ok = !digits.empty() && digits.size() <= 19;
+    for (const char c : digits) {
+      ok = ok && c >= '0' && c <= '9';
+      seq = seq * 10 + static_cast<uint64_t>(c - '0');
     }
-    if (i > digits && i < line.size() && line[i] == ',') {
-      out.seq = seq;
-      absl::string_view rest = line.substr(i + 1);
-      if (absl::StartsWith(rest, kEventField)) {
-        rest.remove_prefix(kEventField.size());
-        const size_t quote = rest.find('"');
-        if (quote != absl::string_view::npos) out.event = rest.substr(0, quote);
-      }
-    }
+    if (ok) out.seq = seq;
+  }
+  if (absl::StartsWith(line, kEventField)) {
+    absl::string_view rest = line.substr(kEventField.size());
+    const size_t quote = rest.find('"');
+    if (quote != absl::string_view::npos) out.event = rest.substr(0, quote);
   }
   return out;
 }
@@ -346,11 +350,11 @@ bool ParseInto(absl::string_view line, bool request, Record* record) {
           &record->time,        &record->caller,   &record->request_id,  &record->rule_set,
           &record->purpose,     &record->channel,  &record->notice_type, &record->at,
           &record->contact,     &record->outcome,  &record->reason,      &record->rule,
-          &record->rule_source, &record->evidence, &record->facts,       &record->mac};
+          &record->evidence,    &record->facts,    &record->mac};
       static constexpr absl::string_view kNames[] = {
           "time",        "caller",   "request_id", "rule_set", "purpose", "channel",
           "notice_type", "at",       "contact",    "outcome",  "reason",  "rule",
-          "rule_source", "evidence", "facts",      "mac"};
+          "evidence",    "facts",    "mac"};
       static_assert(std::size(kNames) == std::size(targets));
       constexpr size_t kFirstDecisionField = 8;  // "contact"
       for (size_t i = 0; i < std::size(kNames); ++i) {

@@ -20,8 +20,8 @@ namespace lawful::audit::internal {
 
 inline constexpr absl::string_view kFormatName = "lawful audit v1";
 inline constexpr absl::string_view kMacField = ",\"mac\":\"";
-inline constexpr absl::string_view kSeqField = "{\"seq\":";
-inline constexpr absl::string_view kEventField = "\"event\":\"";
+inline constexpr absl::string_view kSeqField = ",\"seq\":";
+inline constexpr absl::string_view kEventField = "{\"event\":\"";
 
 // `s` as a JSON string with its quotes. Invalid UTF-8 becomes U+FFFD, so every line is valid JSON.
 void AppendJsonString(absl::string_view s, std::string* out);
@@ -34,8 +34,9 @@ std::string FormatTime(absl::Time t);
 // Appends `,"mac":"<hex>"}` and the newline that end every line.
 void AppendMacAndEnd(const Mac& mac, std::string* out);
 
-// A line as the chain sees it. Every line starts `{"seq":N,` and ends `,"mac":"<64 hex>"}`, so
-// both are found by position and a flipped byte elsewhere cannot hide them.
+// A line as the chain sees it. Every line ends `,"seq":N,"mac":"<32 hex>"}`, so both are found
+// by position and a flipped byte elsewhere cannot hide them; an event line starts
+// `{"event":"NAME"`.
 struct ScannedLine {
   std::optional<uint64_t> seq;
   std::optional<Mac> mac;

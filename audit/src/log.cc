@@ -289,8 +289,8 @@ absl::StatusOr<std::optional<Recovery>> Log::OpenLive(std::optional<uint64_t> ac
 absl::Status Log::WriteEvent(absl::string_view event, absl::string_view fields) {
   Chain& c = *chain_;
   std::string line =
-      absl::StrCat(internal::kSeqField, c.next_seq, ",", internal::kEventField, event,
-                   "\",\"time\":\"", internal::FormatTime(options_.clock()), "\"", fields);
+      absl::StrCat(internal::kEventField, event, "\",\"time\":\"",
+                   internal::FormatTime(options_.clock()), "\"", fields, internal::kSeqField, c.next_seq);
   const Mac mac = internal::ChainMac(c.chain_mac, c.prev, line);
   internal::AppendMacAndEnd(mac, &line);
   if (absl::Status s = c.file->Append(line); !s.ok()) return s;
@@ -372,12 +372,14 @@ void Log::Notice(absl::string_view message) const {
   if (options_.notice) options_.notice(message);
 }
 
-// A batch's decision lines as formatted outside the lock: each line's bytes after
-// `{"seq":N,"request":R,` and before its mac, in parts that threads fill independently.
+// A batch's decision lines as formatted outside the lock: each line's bytes before
+// `,"request":R,"seq":N`, and the chain mac's state after absorbing them, in parts that threads
+// fill independently.
 struct Log::Batch {
   struct Part {
-    std::string text;            // the lines' bodies, one after another
-    std::vector<uint32_t> ends;  // where each ends in `text`
+    std::string text;                 // the lines' starts, one after another
+    std::vector<uint32_t> ends;       // where each ends in `text`
+    std::vector<SHA256_CTX> states;   // the chain mac of each, started (Hmac::Start, Absorb)
   };
   std::vector<Part> parts;
   size_t decisions = 0;
@@ -390,7 +392,7 @@ namespace {
 constexpr size_t kRecordsPerPart = 512;
 
 void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac, std::string& out) {
-  out += "\"contact\":\"";
+  out += "{\"contact\":\"";
   const internal::Mac pseudonym = internal::PseudonymOf(pseudonym_mac, d.contact_id);
   internal::AppendHex(pseudonym.data(), pseudonym.size(), &out);
   absl::StrAppend(&out, "\",\"index\":", d.index, ",\"outcome\":");
@@ -404,13 +406,8 @@ void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac
   }
   internal::AppendJsonChars(d.rule, &out);
   out += "\"";
-  // What a decision does not have (no rule source for an invalid contact, no evidence for most
-  // denials) is left out rather than written empty: every byte is written, synced and hashed.
-  if (!d.rule_file.empty()) {
-    out += ",\"rule_source\":\"";
-    internal::AppendJsonChars(d.rule_file, &out);
-    absl::StrAppend(&out, ":", d.rule_line, "\"");
-  }
+  // Evidence most denials do not have is left out rather than written empty: every byte is
+  // written, synced and hashed.
   if (!d.evidence_field.empty()) {
     out += ",\"evidence\":\"";
     internal::AppendJsonChars(d.evidence_field, &out);
@@ -431,23 +428,30 @@ void Log::Format(size_t count, absl::FunctionRef<void(size_t, DecisionRecord*)> 
                  const ParallelFor* parallel_for, Batch* batch) const {
   batch->decisions = count;
   batch->parts.resize((count + kRecordsPerPart - 1) / kRecordsPerPart);
-  // The pseudonym key's pad states are only read (Sign copies them), so threads share them.
+  // The keys' pad states are only read (Sign and Start copy them), so threads share them.
   const internal::Hmac& pseudonym_mac = chain_->pseudonym_mac;
+  const internal::Hmac& chain_mac = chain_->chain_mac;
   const auto format = [&](size_t begin, size_t end) {
     DecisionRecord d;
     for (size_t p = begin; p < end; ++p) {
       Batch::Part& part = batch->parts[p];
       part.text.clear();
       part.ends.clear();
+      part.states.clear();
       const size_t first = p * kRecordsPerPart;
       const size_t last = std::min(count, first + kRecordsPerPart);
-      part.text.reserve((last - first) * 360);
+      part.text.reserve((last - first) * 300);
       part.ends.reserve(last - first);
+      part.states.reserve(last - first);
       for (size_t i = first; i < last; ++i) {
         d = DecisionRecord();
         record(i, &d);
+        const size_t start = part.text.size();
         FormatDecision(d, pseudonym_mac, part.text);
         part.ends.push_back(static_cast<uint32_t>(part.text.size()));
+        // Most of the line's chain mac, here on this thread rather than under the log's lock.
+        SHA256_CTX& state = part.states.emplace_back(chain_mac.Start());
+        internal::Hmac::Absorb(&state, absl::string_view(part.text).substr(start));
       }
     }
   };
@@ -489,7 +493,7 @@ absl::Status Log::Append(const Request& request, size_t count,
   return Sync(written, count);
 }
 
-absl::Status Log::Write(const Request& request, const Batch& batch, Written* written) {
+absl::Status Log::Write(const Request& request, Batch& batch, Written* written) {
   std::lock_guard<std::mutex> lock(mu_);
   Chain& c = *chain_;
   if (c.broken) {
@@ -521,7 +525,7 @@ absl::Status Log::Write(const Request& request, const Batch& batch, Written* wri
   internal::Mac prev = c.prev;
   const uint64_t request_seq = seq;
   absl::StrAppend(
-      &out, internal::kSeqField, seq, ",", internal::kEventField, "request\",\"time\":\"",
+      &out, internal::kEventField, "request\",\"time\":\"",
       internal::FormatTime(request.time == absl::InfinitePast() ? options_.clock() : request.time),
       "\",\"caller\":");
   internal::AppendJsonString(request.caller, &out);
@@ -538,21 +542,24 @@ absl::Status Log::Write(const Request& request, const Batch& batch, Written* wri
     internal::AppendJsonString(request.notice_type, &out);
   }
   absl::StrAppend(&out, ",\"at\":\"", internal::FormatTime(request.at),
-                  "\",\"decisions\":", batch.decisions);
+                  "\",\"decisions\":", batch.decisions, internal::kSeqField, seq);
   prev = internal::ChainMac(c.chain_mac, prev, out);
   internal::AppendMacAndEnd(prev, &out);
   ++seq;
 
-  // The serial part: each line's seq, then its mac over the one before.
-  for (const Batch::Part& part : batch.parts) {
+  // The serial part: each line's request and seq, then its mac, which covers the one before.
+  for (Batch::Part& part : batch.parts) {
     uint32_t begin = 0;
-    for (const uint32_t end : part.ends) {
-      const size_t start = out.size();
-      absl::StrAppend(&out, internal::kSeqField, seq, ",\"request\":", request_seq, ",");
+    for (size_t i = 0; i < part.ends.size(); ++i) {
+      const uint32_t end = part.ends[i];
       out.append(part.text, begin, end - begin);
       begin = end;
-      prev = internal::ChainMac(c.chain_mac, prev,
-                                absl::string_view(out.data() + start, out.size() - start));
+      const size_t tail = out.size();
+      absl::StrAppend(&out, ",\"request\":", request_seq, internal::kSeqField, seq);
+      SHA256_CTX& state = part.states[i];
+      internal::Hmac::Absorb(&state, absl::string_view(out).substr(tail));
+      internal::Hmac::Absorb(&state, internal::AsBytes(prev));
+      prev = c.chain_mac.Finish(&state);
       internal::AppendMacAndEnd(prev, &out);
       ++seq;
     }

@@ -300,7 +300,6 @@ std::string FormatRecord(const Record& r) {
   field("outcome", r.outcome);
   field("reason", r.reason);
   field("rule", r.rule);
-  field("rule_source", r.rule_source);
   field("evidence", r.evidence);
   field("facts", r.facts);
   field("mac", r.mac);

@@ -6,31 +6,35 @@
 //
 // The format (one JSON object per line, "JSONL", so that a regulator can grep it):
 //
-//   {"seq":0,"event":"start","time":"…","log":"lawful audit v1","key":"<key id>",
-//    "prev":"<32 hex>","mac":"…"}
-//   {"seq":1,"event":"request","time":"2026-03-02T09:00:00.5Z","caller":"CN=crm",
-//    "request_id":"r-1","rule_set":"e0fd…","purpose":"newsletter","channel":"email",
-//    "at":"2026-03-02T09:00:00Z","decisions":2,"mac":"…"}
-//   {"seq":2,"request":1,"contact":"<32 hex>","index":0,"outcome":"allow","reason":"consent",
-//    "rule":"marketing.consent","rule_source":"marketing.lawful:12",
-//    "evidence":"consents[0] id=k-1","facts":"<hex>","mac":"…"}
-//   {"seq":3,"request":1,"contact":"<32 hex>","index":1,"outcome":"deny","reason":"objection",…}
+//   {"event":"start","time":"…","log":"lawful audit v1","key":"<key id>","prev":"<32 hex>",
+//    "seq":0,"mac":"<32 hex>"}
+//   {"event":"request","time":"2026-03-02T09:00:00.5Z","caller":"CN=crm","request_id":"r-1",
+//    "rule_set":"e0fd…","purpose":"newsletter","channel":"email","at":"2026-03-02T09:00:00Z",
+//    "decisions":2,"seq":1,"mac":"…"}
+//   {"contact":"<32 hex>","index":0,"outcome":"allow","reason":"consent",
+//    "rule":"marketing.consent","evidence":"consents[0] id=k-1","facts":"<64 hex>",
+//    "request":1,"seq":2,"mac":"…"}
+//   {"contact":"<32 hex>","index":1,"outcome":"deny","reason":"objection",…,"request":1,"seq":3,…}
 //
-// - `seq` counts every line of the chain, across files, from 0.
+// - `seq` counts every line of the chain, across files, from 0. Every line ends with its seq and
+//   its mac, found by position.
 // - Each Append writes one `request` line with what its decisions share (when, who asked, the
 //   rule-set version, the outreach), then one line per decision naming it by seq. Repeating the
 //   shared fields on every line would make each line a third longer, and the chain hashes every
 //   byte: `Find` joins them back into whole records.
-// - `mac` = HMAC-SHA256(chain key, previous line's mac (16 bytes) || this line's bytes up to
-//   `,"mac":"`), its first 128 bits (RFC 2104 §5; so are the pseudonyms). The first line of every file is a `start` event carrying the previous file's last
-//   mac in `prev` (zeros for the first file), so the chain spans rotated files, and the key id.
+// - `mac` = HMAC-SHA256(chain key, this line's bytes up to `,"mac":"` || the previous line's mac
+//   (16 bytes)), its first 128 bits (RFC 2104 §5; so are the pseudonyms). The varying parts come
+//   last (request, seq, previous mac) so that most of each line is hashed before its place in the
+//   chain is known, on many threads; only the rest is hashed in chain order.
+// - The first line of every file is a `start` event carrying the previous file's last mac in
+//   `prev` (zeros for the first file), so the chain spans rotated files, and the key id.
 //   Without the key nobody can alter, remove, reorder or add a line without `Verify` naming it.
 //   Cutting records off the end at a line boundary is the one change the file alone cannot show:
 //   anchor `Head()` elsewhere (e.g. `lawful audit head` from cron) and pass it to `Verify`.
 // - `contact` is HMAC-SHA256(pseudonym key, contact id): the file holds no direct identifier and
 //   survives the person's erasure from the CRM; `Find` recomputes it to answer an access request.
-// - A decision without a rule source (an invalid contact) or without evidence leaves that field
-//   out.
+// - The rule is named, not located: its file and line are in the rule set the record names
+//   (archived, lawfuld --archive_dir). A decision without evidence leaves that field out.
 // - The chain key and the pseudonym key are derived from the key file by domain separation
 //   (HMAC(key file bytes, "lawful audit chain v1" / "lawful audit pseudonym v1")).
 // - A `repair` event records that `Open` cut a torn final record left by a crash.
@@ -186,8 +190,6 @@ struct DecisionRecord {
   absl::string_view reason;
   absl::string_view rule_policy;  // with rule: "rule":"policy.rule"; may be empty
   absl::string_view rule;
-  absl::string_view rule_file;  // with rule_line: "rule_source":"file:line"; empty: none
-  int64_t rule_line = 0;
   absl::string_view evidence_field;  // with the index and id: "consents[2] id=k-1"; empty: none
   int64_t evidence_index = 0;
   absl::string_view evidence_id;
@@ -260,7 +262,7 @@ class Log {
   void Format(size_t count, absl::FunctionRef<void(size_t, DecisionRecord*)> record,
               const ParallelFor* parallel_for, Batch* batch) const;
   // Chains and writes a batch (under mu_).
-  absl::Status Write(const Request& request, const Batch& batch, Written* written);
+  absl::Status Write(const Request& request, Batch& batch, Written* written);
   // Returns once the batch is on disk (group commit, under sync_mu_).
   absl::Status Sync(const Written& written, size_t decisions);
   // Reads the live file, cuts a torn tail (and, reopening after a failure, whatever lies past
@@ -342,7 +344,7 @@ struct Record {
   uint64_t request_seq = 0;  // the request line the fields from `time` to `at` come from
   std::string time, caller, request_id, rule_set, purpose, channel, notice_type, at, contact;
   int64_t index = 0;
-  std::string outcome, reason, rule, rule_source, evidence, facts, mac;
+  std::string outcome, reason, rule, evidence, facts, mac;
   std::string text;       // the decision line, without its newline
   bool verified = false;  // the chain is intact from its first line up to this one
 };
