@@ -554,43 +554,66 @@ LawfulService::LawfulService(const RuleSetStore* store, ServiceOptions options)
       batch_evaluator_(options.batch_threads),
       call_limiter_(options.limits.max_concurrent_calls) {}
 
+// Decide and Explain: one contact under one outreach. Parses the request, checks that the caller
+// may ask about its purpose, takes a call slot, picks the rule set (`replay`: the one the request
+// pins, served or archived; otherwise the one served, which a pinned version must match),
+// resolves the outreach and requires the contact. Then `answer(snapshot, outreach)` fills the
+// response and returns its decision, which is recorded before the response leaves.
+template <typename Request, typename Response, typename Answer>
+grpc::ServerUnaryReactor* LawfulService::AboutOneContact(const char* method,
+                                                         grpc::CallbackServerContext* context,
+                                                         const grpc::ByteBuffer* request_bytes,
+                                                         grpc::ByteBuffer* response_bytes,
+                                                         bool replay, Answer answer) {
+  const absl::Time start = absl::Now();
+  grpc::ByteBuffer bytes(*request_bytes);  // a reference, not a copy of the bytes
+  Request request;
+  if (grpc::Status status = ParseRequest(&bytes, &request); !status.ok()) {
+    return Finish(context, method, 0, start, status);
+  }
+  const int64_t contacts = request.has_contact() ? 1 : 0;
+  const auto finish = [&](const grpc::Status& status) {
+    return Finish(context, method, contacts, start, status);
+  };
+  if (grpc::Status denied = Authorize(options_.authorizer, *context, request.outreach().purpose());
+      !denied.ok()) {
+    return finish(denied);
+  }
+  const absl::StatusOr<CallLimiter::Slot> slot = call_limiter_.Admit();
+  if (!slot.ok()) return finish(ToGrpc(slot.status()));
+  std::shared_ptr<const Snapshot> snapshot = store_->Current();
+  if (replay && !request.rule_set_version().empty()) {
+    absl::StatusOr<std::shared_ptr<const Snapshot>> pinned = store_->Version(request.rule_set_version());
+    if (!pinned.ok()) return finish(ToGrpc(pinned.status()));
+    snapshot = *std::move(pinned);
+  }
+  if (snapshot == nullptr) return finish(NoRuleSet());
+  const std::string& version = snapshot->rule_set->version();
+  absl::StatusOr<ResolvedOutreach> outreach = ResolveOutreach(
+      *snapshot, request.has_outreach(), request.outreach(), replay ? version : request.rule_set_version());
+  if (!outreach.ok()) return finish(ToGrpc(outreach.status()));
+  if (!request.has_contact()) {
+    return finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "contact is required"));
+  }
+  Response response;
+  const lawful::v1::Decision* decision = answer(request, *snapshot, *outreach, response);
+  const grpc::Status audited =
+      Audit(options_.audit_log, Identify(context), version, request.outreach(), outreach->at, {decision});
+  return finish(audited.ok() ? SerializeResponse(response, response_bytes) : audited);
+}
+
 grpc::ServerUnaryReactor* LawfulService::Decide(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* request_bytes,
                                                 grpc::ByteBuffer* response_bytes) {
-  const absl::Time start = absl::Now();
-  grpc::ByteBuffer bytes(*request_bytes);  // a reference, not a copy of the bytes
-  lawful::v1::DecideRequest parsed;
-  if (grpc::Status status = ParseRequest(&bytes, &parsed); !status.ok()) {
-    return Finish(context, "Decide", 0, start, status);
-  }
-  const lawful::v1::DecideRequest* const request = &parsed;
-  lawful::v1::DecideResponse answer;
-  lawful::v1::DecideResponse* const response = &answer;
-  const int64_t contacts = request->has_contact() ? 1 : 0;
-  if (grpc::Status denied = Authorize(options_.authorizer, *context, request->outreach().purpose());
-      !denied.ok()) {
-    return Finish(context, "Decide", contacts, start, denied);
-  }
-  const absl::StatusOr<CallLimiter::Slot> slot = call_limiter_.Admit();
-  if (!slot.ok()) return Finish(context, "Decide", contacts, start, ToGrpc(slot.status()));
-  const std::shared_ptr<const Snapshot> snapshot = store_->Current();
-  if (snapshot == nullptr) return Finish(context, "Decide", contacts, start, NoRuleSet());
-
-  absl::StatusOr<ResolvedOutreach> outreach = ResolveOutreach(
-      *snapshot, request->has_outreach(), request->outreach(), request->rule_set_version());
-  if (!outreach.ok()) return Finish(context, "Decide", contacts, start, ToGrpc(outreach.status()));
-  if (!request->has_contact()) {
-    return Finish(context, "Decide", contacts, start,
-                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "contact is required"));
-  }
-
-  DecideOne(*snapshot, outreach->prepared, request->contact(), 0, response->mutable_decision());
-  response->set_rule_set_version(snapshot->rule_set->version());
-  ToProto(outreach->at, response->mutable_at());
-  const grpc::Status audited = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
-                                     request->outreach(), outreach->at, {&response->decision()});
-  return Finish(context, "Decide", contacts, start,
-                audited.ok() ? SerializeResponse(answer, response_bytes) : audited);
+  return AboutOneContact<lawful::v1::DecideRequest, lawful::v1::DecideResponse>(
+      "Decide", context, request_bytes, response_bytes, /*replay=*/false,
+      [](const lawful::v1::DecideRequest& request, const Snapshot& snapshot,
+         const ResolvedOutreach& outreach, lawful::v1::DecideResponse& response) {
+        DecideOne(snapshot, outreach.prepared, request.contact(), 0, response.mutable_decision());
+        response.set_rule_set_version(snapshot.rule_set->version());
+        ToProto(outreach.at, response.mutable_at());
+        return &response.decision();
+      });
 }
 
 grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext* context,
@@ -746,56 +769,29 @@ grpc::ServerUnaryReactor* LawfulService::GetRuleSet(grpc::CallbackServerContext*
   return Finish(context, "GetRuleSet", 0, start, SerializeResponse(response, response_bytes));
 }
 
+// A pinned version is explained under that rule set, served or archived: a replay.
 grpc::ServerUnaryReactor* LawfulService::Explain(grpc::CallbackServerContext* context,
                                                  const grpc::ByteBuffer* request_bytes,
                                                  grpc::ByteBuffer* response_bytes) {
-  const absl::Time start = absl::Now();
-  grpc::ByteBuffer bytes(*request_bytes);  // a reference, not a copy of the bytes
-  lawful::v1::ExplainRequest parsed;
-  if (grpc::Status status = ParseRequest(&bytes, &parsed); !status.ok()) {
-    return Finish(context, "Explain", 0, start, status);
-  }
-  const lawful::v1::ExplainRequest* const request = &parsed;
-  lawful::v1::Explanation answer;
-  lawful::v1::Explanation* const response = &answer;
-  const int64_t contacts = request->has_contact() ? 1 : 0;
-  if (grpc::Status denied = Authorize(options_.authorizer, *context, request->outreach().purpose());
-      !denied.ok()) {
-    return Finish(context, "Explain", contacts, start, denied);
-  }
-  const absl::StatusOr<CallLimiter::Slot> slot = call_limiter_.Admit();
-  if (!slot.ok()) return Finish(context, "Explain", contacts, start, ToGrpc(slot.status()));
-  // A pinned version is explained under that rule set, served or archived: a replay.
-  std::shared_ptr<const Snapshot> snapshot = store_->Current();
-  if (!request->rule_set_version().empty()) {
-    absl::StatusOr<std::shared_ptr<const Snapshot>> pinned = store_->Version(request->rule_set_version());
-    if (!pinned.ok()) return Finish(context, "Explain", contacts, start, ToGrpc(pinned.status()));
-    snapshot = *std::move(pinned);
-  }
-  if (snapshot == nullptr) return Finish(context, "Explain", contacts, start, NoRuleSet());
-  absl::StatusOr<ResolvedOutreach> outreach =
-      ResolveOutreach(*snapshot, request->has_outreach(), request->outreach(), snapshot->rule_set->version());
-  if (!outreach.ok()) return Finish(context, "Explain", contacts, start, ToGrpc(outreach.status()));
-  if (!request->has_contact()) {
-    return Finish(context, "Explain", contacts, start,
-                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "contact is required"));
-  }
-  const lawful::v1::Contact& contact = request->contact();
-  if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
-    ToProto(*problem, contact, 0, response->mutable_decision());
-    response->mutable_decision()->set_rule_set_version(snapshot->rule_set->version());
-    response->set_rule_set_version(snapshot->rule_set->version());
-    ToProto(outreach->at, response->mutable_at());
-    response->set_summary(absl::StrCat("Not decided: the contact's ", problem->field_path, " is invalid (",
-                                       problem->message, "). An invalid contact is never treated as allowed."));
-  } else {
-    snapshot->rule_set->Explain(outreach->prepared, contact.SerializeAsString(), response);
-    response->mutable_decision()->set_contact_id(contact.id());
-  }
-  const grpc::Status audited = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
-                                     request->outreach(), outreach->at, {&response->decision()});
-  return Finish(context, "Explain", contacts, start,
-                audited.ok() ? SerializeResponse(answer, response_bytes) : audited);
+  return AboutOneContact<lawful::v1::ExplainRequest, lawful::v1::Explanation>(
+      "Explain", context, request_bytes, response_bytes, /*replay=*/true,
+      [](const lawful::v1::ExplainRequest& request, const Snapshot& snapshot,
+         const ResolvedOutreach& outreach, lawful::v1::Explanation& response) {
+        const lawful::v1::Contact& contact = request.contact();
+        if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
+          ToProto(*problem, contact, 0, response.mutable_decision());
+          response.mutable_decision()->set_rule_set_version(snapshot.rule_set->version());
+          response.set_rule_set_version(snapshot.rule_set->version());
+          ToProto(outreach.at, response.mutable_at());
+          response.set_summary(absl::StrCat("Not decided: the contact's ", problem->field_path,
+                                            " is invalid (", problem->message,
+                                            "). An invalid contact is never treated as allowed."));
+        } else {
+          snapshot.rule_set->Explain(outreach.prepared, contact.SerializeAsString(), &response);
+          response.mutable_decision()->set_contact_id(contact.id());
+        }
+        return &response.decision();
+      });
 }
 
 }  // namespace lawful::server

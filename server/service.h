@@ -90,6 +90,12 @@ class LawfulService final
                               int64_t* contacts) const;
   grpc::Status DecideRawBatch(grpc::CallbackServerContext* context, std::string_view bytes,
                               lawful::v1::DecideBatchResponse* response, int64_t* contacts);
+  // What Decide and Explain share (service.cc).
+  template <typename Request, typename Response, typename Answer>
+  grpc::ServerUnaryReactor* AboutOneContact(const char* method, grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request_bytes,
+                                            grpc::ByteBuffer* response_bytes, bool replay,
+                                            Answer answer);
 
   const RuleSetStore* store_;
   const ServiceOptions options_;
