@@ -2,8 +2,9 @@
 // record quoted in decisions.
 #include "catalog.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -80,27 +81,60 @@ std::string ShortEnumName(const google::protobuf::EnumValueDescriptor& value) {
   return absl::AsciiStrToLower(name);
 }
 
-void AppendInt(std::string& out, int64_t v) {
-  char bytes[8];
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(static_cast<uint64_t>(v) >> (8 * i));
-  out.append(bytes, 8);
-}
+// Writes the digest's canonical encoding into a reused buffer: a contact has a few hundred
+// values, so each is written in place rather than appended (a std::string append per value cost
+// more than hashing the result).
+class DigestWriter {
+ public:
+  explicit DigestWriter(std::string& buffer) : buffer_(buffer) {}
 
-void AppendValue(std::string& out, const Facts& facts, FactKind kind, int64_t v) {
-  if (kind == FactKind::kString) {
-    // By content, so the digest does not depend on the order strings were met in the bytes.
-    std::string_view s = v >= 0 && static_cast<size_t>(v) < facts.strings.size() ? facts.strings[v] : "";
-    AppendInt(out, static_cast<int64_t>(s.size()));
-    out.append(s);
-  } else {
-    AppendInt(out, v);
+  // A varint: at most 10 bytes.
+  void Varint(uint64_t v) {
+    Room(10);
+    char* p = buffer_.data() + size_;
+    while (v >= 0x80) {
+      *p++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+    size_ = static_cast<size_t>(p - buffer_.data());
   }
-}
 
-const EVP_MD* Sha256() {
-  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
+  // One value: 0 for a missing one (kMissing), zigzag(v) + 1 otherwise, so small numbers, enums,
+  // booleans and absent facts, which most slots hold, take one byte. Injective: kMissing is the
+  // one value whose zigzag + 1 does not fit.
+  void Int(int64_t v) {
+    if (v == kMissing) return Varint(0);
+    Varint(((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)) + 1);
+  }
+
+  void Bytes(std::string_view s) {
+    Varint(s.size());
+    Room(s.size());
+    if (!s.empty()) std::memcpy(buffer_.data() + size_, s.data(), s.size());
+    size_ += s.size();
+  }
+
+  void Value(const Facts& facts, FactKind kind, int64_t v) {
+    if (kind == FactKind::kString) {
+      // By content, so the digest does not depend on the order strings were met in the bytes.
+      Bytes(v >= 0 && static_cast<size_t>(v) < facts.strings.size() ? facts.strings[v] : "");
+    } else {
+      Int(v);
+    }
+  }
+
+  std::string_view written() const { return std::string_view(buffer_.data(), size_); }
+
+ private:
+  void Room(size_t more) {
+    if (buffer_.size() - size_ < more) buffer_.resize(std::max(2 * buffer_.size(), size_ + more + 256));
+  }
+
+  std::string& buffer_;
+  size_t size_ = 0;
+};
+
 
 }  // namespace
 
@@ -165,24 +199,28 @@ std::string Hex(const uint8_t* bytes, size_t size) {
 
 void FactsDigest(const RuleSet::Catalog& catalog, const Facts& facts, std::string& scratch,
                  uint8_t out[32]) {
-  scratch.assign("lawful facts v1");
-  scratch.push_back('\0');
+  DigestWriter w(scratch);
+  w.Bytes("lawful facts v2");
   for (size_t i = 0; i < facts.slots.size(); ++i) {
-    AppendValue(scratch, facts, i < catalog.slots.size() ? catalog.slots[i].kind : FactKind::kInt,
-                facts.slots[i]);
+    w.Value(facts, i < catalog.slots.size() ? catalog.slots[i].kind : FactKind::kInt, facts.slots[i]);
   }
   for (size_t l = 0; l < facts.lists.size() && l < catalog.lists.size(); ++l) {
     const FactList& list = facts.lists[l];
     const ListInfo& info = catalog.lists[l];
-    AppendInt(scratch, list.count);
+    w.Varint(static_cast<uint64_t>(list.count));
     const size_t width = info.records ? std::max<size_t>(info.fields.size(), 1) : 1;
     for (size_t k = 0; k < list.data.size(); ++k) {
       const FactKind kind = info.records ? info.fields[k % width].kind : info.element.kind;
-      AppendValue(scratch, facts, kind, list.data[k]);
+      w.Value(facts, kind, list.data[k]);
     }
   }
-  unsigned int size = 0;
-  EVP_Digest(scratch.data(), scratch.size(), out, &size, Sha256(), nullptr);
+  const std::string_view encoded = w.written();
+  // SHA-256 without the EVP layer, which allocates a context per call: that cost as much as
+  // hashing a contact's ~150 bytes.
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, encoded.data(), encoded.size());
+  SHA256_Final(out, &ctx);
 }
 
 Decision Conclude(const Program& p, const RuleSet::Catalog& catalog, const Facts& facts,

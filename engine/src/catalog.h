@@ -47,7 +47,9 @@ struct RuleSet::Catalog {
 Decision Conclude(const Program& program, const RuleSet::Catalog& catalog, const Facts& facts,
                   const vm::Result& result, bool digest, std::string& scratch);
 
-// SHA-256 over the canonical encoding of `facts` (every slot and list, strings by content).
+// SHA-256 over the canonical encoding of `facts` ("lawful facts v2": every slot and list, each
+// value a varint (0: missing, else zigzag + 1), lists by count then values, strings by length and
+// content).
 void FactsDigest(const RuleSet::Catalog& catalog, const Facts& facts, std::string& scratch,
                  uint8_t out[32]);
 
