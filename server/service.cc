@@ -302,13 +302,26 @@ absl::Span<const lawful::v1::Decision* const> AsSpan(
   return absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size()));
 }
 
-// Records the decisions answered by one call, before the answer leaves. UNAVAILABLE when the
-// audit log cannot be written: then the decisions are not returned at all. A batch's records are
-// formatted on `pool`'s threads, as its decisions were made.
+// What a failed audit append answers: UNAVAILABLE, and the decisions are not returned at all.
+grpc::Status AuditFailed(const absl::Status& status) {
+  // The status names the file and the system error, never a record's content.
+  const std::string line = absl::StrCat("lawfuld: audit log write failed, answering UNAVAILABLE: ",
+                                        status.message(), "\n");
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the audit log cannot be written, and no decision is given without its "
+                      "record; retry later");
+}
+
+// Records the decisions answered by one call, before the answer leaves. A batch's records are
+// formatted on `pool`'s threads, as its decisions were made. With `pending`, only the first half
+// is done (the records written, not yet synced): the caller must pass it to AuditCommitted
+// before it answers, and may do other work meanwhile.
 grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& rule_set_version,
                    const lawful::v1::Outreach& outreach, absl::Time at,
                    absl::Span<const lawful::v1::Decision* const> decisions,
-                   BatchEvaluator* pool = nullptr) {
+                   BatchEvaluator* pool = nullptr,
+                   std::optional<audit::Log::Pending>* pending = nullptr) {
   if (log == nullptr || decisions.empty()) return grpc::Status::OK;
   std::string notice_type;
   if (outreach.notice_type() != lawful::v1::NOTICE_TYPE_UNSPECIFIED) {
@@ -328,16 +341,20 @@ grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& 
       pool->ParallelFor(n, 1, body);
     };
   }
-  if (const absl::Status status = audit::AppendDecisions(*log, request, decisions, &parallel_for);
-      !status.ok()) {
-    // The status names the file and the system error, never a record's content.
-    const std::string line = absl::StrCat("lawfuld: audit log write failed, answering UNAVAILABLE: ",
-                                          status.message(), "\n");
-    std::fwrite(line.data(), 1, line.size(), stderr);
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the audit log cannot be written, and no decision is given without its "
-                        "record; retry later");
+  absl::StatusOr<audit::Log::Pending> begun = audit::BeginDecisions(*log, request, decisions, &parallel_for);
+  if (!begun.ok()) return AuditFailed(begun.status());
+  if (pending != nullptr) {
+    *pending = *begun;
+    return grpc::Status::OK;
   }
+  if (const absl::Status committed = log->Commit(*begun); !committed.ok()) return AuditFailed(committed);
+  return grpc::Status::OK;
+}
+
+// The second half of an Audit given `pending`: OK once the records are on disk.
+grpc::Status AuditCommitted(audit::Log* log, const std::optional<audit::Log::Pending>& pending) {
+  if (log == nullptr || !pending.has_value()) return grpc::Status::OK;
+  if (const absl::Status committed = log->Commit(*pending); !committed.ok()) return AuditFailed(committed);
   return grpc::Status::OK;
 }
 
@@ -642,12 +659,18 @@ grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext
 
   lawful::v1::DecideBatchResponse answer;
   int64_t contacts = 0;
-  grpc::Status status = options_.parse_only ? ParseOnlyBatch(bytes, &answer, &contacts)
-                                            : DecideRawBatch(context, bytes, &answer, &contacts);
+  std::optional<audit::Log::Pending> audit_pending;
+  grpc::Status status = options_.parse_only
+                            ? ParseOnlyBatch(bytes, &answer, &contacts)
+                            : DecideRawBatch(context, bytes, &answer, &contacts, &audit_pending);
   if (status.ok()) {
     bool own_buffer = false;
     status = grpc::SerializationTraits<lawful::v1::DecideBatchResponse>::Serialize(answer, response,
                                                                                    &own_buffer);
+  }
+  // Nothing is answered before its records are on disk: a failed sync answers UNAVAILABLE.
+  if (grpc::Status recorded = AuditCommitted(options_.audit_log, audit_pending); !recorded.ok()) {
+    status = recorded;
   }
   return Finish(context, "DecideBatch", contacts, start, status);
 }
@@ -669,7 +692,8 @@ grpc::Status LawfulService::ParseOnlyBatch(std::string_view bytes,
 grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
                                            std::string_view bytes,
                                            lawful::v1::DecideBatchResponse* response,
-                                           int64_t* contacts_count) {
+                                           int64_t* contacts_count,
+                                           std::optional<audit::Log::Pending>* audit_pending) {
   lawful::v1::DecideBatchRequest header;
   std::vector<std::string_view> contacts;
   if (absl::Status split = SplitBatchRequest(bytes, &header, &contacts); !split.ok()) {
@@ -732,7 +756,7 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
   }
   if (grpc::Status recorded = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
                                     header.outreach(), outreach->at, AsSpan(response->decisions()),
-                                    &batch_evaluator_);
+                                    &batch_evaluator_, audit_pending);
       !recorded.ok()) {
     response->Clear();
     return recorded;

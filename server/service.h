@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -85,11 +86,14 @@ class LawfulService final
 
  private:
   // The two halves of DecideBatch, on the request's bytes: fill `response` on OK only, and
-  // `contacts` (for the log line) once the request's contacts are counted.
+  // `contacts` (for the log line) once the request's contacts are counted. With the audit log,
+  // DecideRawBatch leaves its records written but not yet synced in `audit_pending`: the answer
+  // is serialized while they go to disk, and sent only once they are there.
   grpc::Status ParseOnlyBatch(std::string_view bytes, lawful::v1::DecideBatchResponse* response,
                               int64_t* contacts) const;
   grpc::Status DecideRawBatch(grpc::CallbackServerContext* context, std::string_view bytes,
-                              lawful::v1::DecideBatchResponse* response, int64_t* contacts);
+                              lawful::v1::DecideBatchResponse* response, int64_t* contacts,
+                              std::optional<audit::Log::Pending>* audit_pending);
   // What Decide and Explain share (service.cc).
   template <typename Request, typename Response, typename Answer>
   grpc::ServerUnaryReactor* AboutOneContact(const char* method, grpc::CallbackServerContext* context,

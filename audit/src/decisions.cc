@@ -30,7 +30,15 @@ absl::string_view ChannelName(lawful::v1::Channel channel) {
 absl::Status AppendDecisions(Log& log, const Request& request,
                              absl::Span<const lawful::v1::Decision* const> decisions,
                              const ParallelFor* parallel_for) {
-  return log.Append(
+  absl::StatusOr<Log::Pending> pending = BeginDecisions(log, request, decisions, parallel_for);
+  if (!pending.ok()) return pending.status();
+  return log.Commit(*pending);
+}
+
+absl::StatusOr<Log::Pending> BeginDecisions(Log& log, const Request& request,
+                                            absl::Span<const lawful::v1::Decision* const> decisions,
+                                            const ParallelFor* parallel_for) {
+  return log.Begin(
       request, decisions.size(),
       [&](size_t i, DecisionRecord* r) {
         const lawful::v1::Decision& d = *decisions[i];

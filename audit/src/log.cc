@@ -472,7 +472,15 @@ absl::Status Log::Append(const Request& request, absl::Span<const DecisionRecord
 absl::Status Log::Append(const Request& request, size_t count,
                          absl::FunctionRef<void(size_t, DecisionRecord*)> record,
                          const ParallelFor* parallel_for) {
-  if (count == 0) return absl::OkStatus();
+  absl::StatusOr<Pending> pending = Begin(request, count, record, parallel_for);
+  if (!pending.ok()) return pending.status();
+  return Commit(*pending);
+}
+
+absl::StatusOr<Log::Pending> Log::Begin(const Request& request, size_t count,
+                                        absl::FunctionRef<void(size_t, DecisionRecord*)> record,
+                                        const ParallelFor* parallel_for) {
+  if (count == 0) return Pending{};
   std::unique_ptr<Batch> batch;
   {
     std::lock_guard<std::mutex> lock(spare_mu_);
@@ -483,17 +491,22 @@ absl::Status Log::Append(const Request& request, size_t count,
   }
   if (batch == nullptr) batch = std::make_unique<Batch>();
   Format(count, record, parallel_for, batch.get());
-  Written written;
+  Pending written;
   absl::Status status = Write(request, *batch, &written);
   {
     std::lock_guard<std::mutex> lock(spare_mu_);
     spare_.push_back(std::move(batch));
   }
   if (!status.ok()) return status;
-  return Sync(written, count);
+  return written;
 }
 
-absl::Status Log::Write(const Request& request, Batch& batch, Written* written) {
+absl::Status Log::Commit(const Pending& pending) {
+  if (pending.decisions == 0) return absl::OkStatus();
+  return Sync(pending);
+}
+
+absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) {
   std::lock_guard<std::mutex> lock(mu_);
   Chain& c = *chain_;
   if (c.broken) {
@@ -579,14 +592,14 @@ absl::Status Log::Write(const Request& request, Batch& batch, Written* written) 
   c.file_size += out.size();
   c.file_lines += batch.decisions + 1;
   c.written_total += out.size();
-  *written = Written{c.written_total, c.epoch_durable.size()};
+  *written = Pending{c.written_total, c.epoch_durable.size(), batch.decisions};
   return absl::OkStatus();
 }
 
-absl::Status Log::Sync(const Written& written, size_t decisions) {
+absl::Status Log::Sync(const Pending& written) {
   const auto lost = [&](absl::string_view why) {
     return absl::UnavailableError(absl::StrCat("audit log ", options_.path, ": ", why, "; the ",
-                                               decisions, " decisions were not recorded"));
+                                               written.decisions, " decisions were not recorded"));
   };
   // One fdatasync at a time: while one runs, the batches written meanwhile queue here, and the
   // next one covers all of them.

@@ -784,6 +784,47 @@ class FaultyFileSystem : public FileSystem {
   static FileSystem& real() { return PosixFileSystem(); }
 };
 
+// Append's two halves: batches begun (written) before a commit are synced by its one fdatasync;
+// a commit after a failed sync fails, so a caller that did other work in between still answers
+// UNAVAILABLE rather than without records.
+TEST(AuditLog, BeginThenCommitSyncsEveryBatchBegunBeforeAndFailsWhenTheSyncFails) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  FaultyFileSystem file_system;
+  int syncs = 0;
+  file_system.faults.before_sync = [&] { ++syncs; };
+  Options options = TestOptions(path);
+  options.file_system = &file_system;
+  auto log = OpenOrDie(options);
+  ASSERT_NE(log, nullptr);
+  const Batch a("a", 3), b("b", 4);
+  const auto begin = [&](const Batch& batch) {
+    return log->Begin(TestRequest(), batch.records.size(),
+                      [&](size_t i, DecisionRecord* out) { *out = batch.records[i]; });
+  };
+  syncs = 0;
+  absl::StatusOr<Log::Pending> first = begin(a);
+  absl::StatusOr<Log::Pending> second = begin(b);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(syncs, 0) << "Begin writes, it does not sync";
+  EXPECT_EQ(Lines(path).size(), 1u + 4u + 5u);  // start, then both batches, written
+  EXPECT_TRUE(log->Commit(*first).ok());
+  EXPECT_TRUE(log->Commit(*second).ok());
+  EXPECT_EQ(syncs, 1) << "one fdatasync covered both batches";
+
+  absl::StatusOr<Log::Pending> third = begin(a);
+  ASSERT_TRUE(third.ok());
+  file_system.faults.sync_errno = EIO;
+  const absl::Status failed = log->Commit(*third);
+  EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
+  EXPECT_THAT(failed.message(), HasSubstr("the 3 decisions were not recorded"));
+  file_system.faults.sync_errno = 0;
+  ASSERT_TRUE(log->Append(TestRequest(), b.records).ok());  // reopens, cutting what was not synced
+  absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path.string()});
+  ASSERT_TRUE(report.ok() && report->ok());
+  EXPECT_EQ(report->decisions, 3u + 4u + 4u);
+}
+
 struct FailureCase {
   const char* name;
   Faults faults;

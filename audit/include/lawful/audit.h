@@ -245,6 +245,20 @@ class Log {
                       absl::FunctionRef<void(size_t i, DecisionRecord* out)> record,
                       const ParallelFor* parallel_for = nullptr);
 
+  // Append in two halves, for a caller with other work to do while its batch goes to disk (lawfuld
+  // serializes its answer meanwhile): Begin formats, chains and writes the batch and returns what
+  // Commit waits for; Commit returns OK once the batch is on disk. Append is Begin then Commit.
+  // The decisions must not be acted on (answered) before Commit returns OK.
+  struct Pending {
+    uint64_t end = 0;      // where the batch ended in the chain's bytes
+    size_t epoch = 0;      // reopenings of the log before it
+    size_t decisions = 0;  // for the error message
+  };
+  absl::StatusOr<Pending> Begin(const Request& request, size_t count,
+                                absl::FunctionRef<void(size_t i, DecisionRecord* out)> record,
+                                const ParallelFor* parallel_for = nullptr);
+  absl::Status Commit(const Pending& pending);
+
   // The last line written: to anchor elsewhere.
   Head head() const;
   const Recovery& recovery() const { return recovery_; }
@@ -253,18 +267,14 @@ class Log {
  private:
   struct Chain;
   struct Batch;
-  struct Written {  // where a batch ended, for its sync
-    uint64_t end = 0;    // Chain::written_total after it
-    size_t epoch = 0;    // reopenings before it
-  };
   explicit Log(Options options);
   // The decision lines, each without its seq and mac (no lock: pseudonyms and formatting).
   void Format(size_t count, absl::FunctionRef<void(size_t, DecisionRecord*)> record,
               const ParallelFor* parallel_for, Batch* batch) const;
   // Chains and writes a batch (under mu_).
-  absl::Status Write(const Request& request, Batch& batch, Written* written);
+  absl::Status Write(const Request& request, Batch& batch, Pending* written);
   // Returns once the batch is on disk (group commit, under sync_mu_).
-  absl::Status Sync(const Written& written, size_t decisions);
+  absl::Status Sync(const Pending& written);
   // Reads the live file, cuts a torn tail (and, reopening after a failure, whatever lies past
   // `acknowledged`), resumes the chain, and writes a start or repair record.
   absl::StatusOr<std::optional<Recovery>> OpenLive(std::optional<uint64_t> acknowledged);
@@ -378,6 +388,10 @@ absl::string_view ChannelName(lawful::v1::Channel channel);
 absl::Status AppendDecisions(Log& log, const Request& request,
                              absl::Span<const lawful::v1::Decision* const> decisions,
                              const ParallelFor* parallel_for = nullptr);
+// Its first half (Log::Begin): Commit the result before answering with the decisions.
+absl::StatusOr<Log::Pending> BeginDecisions(Log& log, const Request& request,
+                                            absl::Span<const lawful::v1::Decision* const> decisions,
+                                            const ParallelFor* parallel_for = nullptr);
 inline absl::Status AppendDecisions(Log& log, const Request& request,
                                     const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
                                     const ParallelFor* parallel_for = nullptr) {
