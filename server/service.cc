@@ -313,6 +313,13 @@ grpc::Status AuditFailed(const absl::Status& status) {
                       "record; retry later");
 }
 
+// The second half of an Audit given `pending`: OK once the records are on disk.
+grpc::Status AuditCommitted(audit::Log* log, const std::optional<audit::Log::Pending>& pending) {
+  if (log == nullptr || !pending.has_value()) return grpc::Status::OK;
+  if (const absl::Status committed = log->Commit(*pending); !committed.ok()) return AuditFailed(committed);
+  return grpc::Status::OK;
+}
+
 // Records the decisions answered by one call, before the answer leaves. A batch's records are
 // formatted on `pool`'s threads, as its decisions were made. With `pending`, only the first half
 // is done (the records written, not yet synced): the caller must pass it to AuditCommitted
@@ -343,18 +350,8 @@ grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& 
   }
   absl::StatusOr<audit::Log::Pending> begun = audit::BeginDecisions(*log, request, decisions, &parallel_for);
   if (!begun.ok()) return AuditFailed(begun.status());
-  if (pending != nullptr) {
-    *pending = *begun;
-    return grpc::Status::OK;
-  }
-  if (const absl::Status committed = log->Commit(*begun); !committed.ok()) return AuditFailed(committed);
-  return grpc::Status::OK;
-}
-
-// The second half of an Audit given `pending`: OK once the records are on disk.
-grpc::Status AuditCommitted(audit::Log* log, const std::optional<audit::Log::Pending>& pending) {
-  if (log == nullptr || !pending.has_value()) return grpc::Status::OK;
-  if (const absl::Status committed = log->Commit(*pending); !committed.ok()) return AuditFailed(committed);
+  if (pending == nullptr) return AuditCommitted(log, *begun);
+  *pending = *begun;
   return grpc::Status::OK;
 }
 

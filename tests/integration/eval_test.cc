@@ -107,11 +107,7 @@ class EvalTest : public ::testing::Test {
   // `lawful eval` for a newsletter by e-mail at kAt; later flags override earlier ones.
   CommandResult Eval(const std::vector<std::string>& flags, const std::string& input,
                      const std::string& stdin_path = "") {
-    std::vector<std::string> argv = {LAWFUL_CLI_PATH, "eval", "--purpose=newsletter",
-                                     "--channel=email", absl::StrCat("--at=", kAt)};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    argv.push_back(input);
-    return RunCommand(argv, stdin_path, absl::Seconds(120));
+    return RunEval(LAWFUL_CLI_PATH, kAt, flags, input, stdin_path, absl::Seconds(120));
   }
   CommandResult Offline(const std::vector<std::string>& flags, const std::string& input,
                         const std::string& stdin_path = "") {

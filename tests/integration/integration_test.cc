@@ -1172,11 +1172,7 @@ class CliTest : public LawfuldTest {
  protected:
   CommandResult Eval(const std::vector<std::string>& flags, const std::string& input,
                      const std::string& stdin_path = "") {
-    std::vector<std::string> argv = {LAWFUL_CLI_PATH, "eval", "--purpose=newsletter",
-                                     "--channel=email", absl::StrCat("--at=", kAt)};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    argv.push_back(input);
-    return RunCommand(argv, stdin_path);
+    return RunEval(LAWFUL_CLI_PATH, kAt, flags, input, stdin_path);
   }
 };
 

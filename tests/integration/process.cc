@@ -226,6 +226,16 @@ CommandResult Run(const std::vector<std::string>& argv, const Process::Options& 
 
 }  // namespace
 
+CommandResult RunEval(const std::string& lawful_cli, const std::string& at,
+                      const std::vector<std::string>& flags, const std::string& input,
+                      const std::string& stdin_path, absl::Duration timeout) {
+  std::vector<std::string> argv = {lawful_cli, "eval", "--purpose=newsletter", "--channel=email",
+                                   "--at=" + at};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(input);
+  return RunCommand(argv, stdin_path, timeout);
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_path,
                          absl::Duration timeout) {
   return Run(argv, Process::Options{.stdin_path = stdin_path, .stderr_path = "", .working_dir = ""},

@@ -70,6 +70,11 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_path = "",
                          absl::Duration timeout = absl::Seconds(20));
+// `lawful eval` (the binary `lawful_cli`) for a newsletter by e-mail at `at`, with `flags` after
+// those (later flags override earlier ones), on `input` ("-": stdin, read from `stdin_path`).
+CommandResult RunEval(const std::string& lawful_cli, const std::string& at,
+                      const std::vector<std::string>& flags, const std::string& input,
+                      const std::string& stdin_path = "", absl::Duration timeout = absl::Seconds(20));
 // RunCommand with the child in `working_dir` (e.g. inside a git repository).
 CommandResult RunCommandIn(const std::string& working_dir, const std::vector<std::string>& argv,
                            absl::Duration timeout = absl::Seconds(20));
