@@ -148,8 +148,14 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
     int64_t& index = locals[ip->a];
     const int32_t count = facts.lists[ip->c].count;
     // Never past the count: an index that starts there (or at INT64_MAX) must not wrap around,
-    // or the loop would run for ever (the verifier's termination proof counts on this).
-    if (index < count) ++index;
+    // and never from below -1 (where compiled loops start) one step at a time: an index stored
+    // as -2^63 before the loop would run 2^63 times. Either way the loop would run for ever (the
+    // verifier's termination proof counts on this).
+    if (index < 0) {
+      index = 0;
+    } else if (index < count) {
+      ++index;
+    }
     if (index >= count) JUMP(ip->b);
     NEXT();
   }

@@ -563,6 +563,15 @@ TEST(Evaluator, LoopIndexNeverWrapsAround) {
   EXPECT_EQ(d->rule->name, "yes");
 }
 
+// Found by fuzz/program_fuzzer (a CI fuzz smoke timed out): a loop whose index was stored as
+// -INT64_MAX before it counted up one by one for ever; the first step now starts it at 0.
+TEST(Evaluator, LoopIndexStoredFarBelowZeroStartsAtTheFirstElement) {
+  absl::StatusOr<Decided> d = DecideWith({I(Op::kPushConst, 1), I(Op::kNeg), I(Op::kStoreLocal, 0),
+                                          I(Op::kLoopNext, 5, 0, 1), I(Op::kJump, 3), I(Op::kPushInt, 1)});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->rule->name, "yes");
+}
+
 // Found by fuzz/program_fuzzer: the verifier checked only reachable instructions, and the
 // disassembler, which prints every one, read past Program::rules for an unreachable kDecide.
 TEST(Verifier, ChecksUnreachableInstructionsToo) {
