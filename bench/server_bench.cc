@@ -24,6 +24,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "lawful/synth.h"
@@ -86,6 +87,22 @@ class Server {
   bool ok() const { return !channels_.empty(); }
   const std::shared_ptr<grpc::Channel>& channel(int i) const { return channels_[i]; }
 
+  // CPU seconds the server's threads have run so far (the kernel's per-thread schedstat, in
+  // nanoseconds; threads that already ended are not counted, and lawfuld's pool and gRPC threads
+  // live as long as the server). Less noisy than wall time on a shared machine: what another
+  // tenant takes shows in the wall time, not here.
+  double CpuSeconds() const {
+    const std::string tasks = absl::StrCat("/proc/", process_->pid(), "/task");
+    std::error_code error;
+    uint64_t nanos = 0;
+    for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+      std::ifstream schedstat(task.path() / "schedstat");
+      uint64_t on_cpu = 0;
+      if (schedstat >> on_cpu) nanos += on_cpu;
+    }
+    return static_cast<double>(nanos) * 1e-9;
+  }
+
  private:
   std::unique_ptr<testing::Process> process_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
@@ -133,9 +150,11 @@ double Median(std::vector<double> values) {
 // machine hits both alike) of seconds(a) / seconds(b), and each side's median seconds.
 struct Paired {
   double ratio = 0, a_seconds = 0, b_seconds = 0;
+  double a_cpu_seconds = 0, b_cpu_seconds = 0;  // over every round (and the warm-up), per server
 };
 Paired Compare(const Server& a, const Server& b, const grpc::ByteBuffer& request, int rounds, int calls,
                bool* ok) {
+  const double a_cpu = a.CpuSeconds(), b_cpu = b.CpuSeconds();
   TimeRound(a, request, 1, ok);  // warm-up: connections, thread pools, caches
   TimeRound(b, request, 1, ok);
   std::vector<double> ratios, a_seconds, b_seconds;
@@ -153,7 +172,8 @@ Paired Compare(const Server& a, const Server& b, const grpc::ByteBuffer& request
     b_seconds.push_back(t_b);
   }
   if (!*ok) return {};
-  return Paired{Median(ratios), Median(a_seconds), Median(b_seconds)};
+  return Paired{Median(ratios), Median(a_seconds), Median(b_seconds), a.CpuSeconds() - a_cpu,
+                b.CpuSeconds() - b_cpu};
 }
 
 int Run() {
@@ -211,6 +231,11 @@ int Run() {
   std::printf("  audit off:    %.0f contacts/s\n", contacts_per_round / with_audit.a_seconds);
   std::printf("  audit on:     %.0f contacts/s (one fdatasync per call)\n",
               contacts_per_round / with_audit.b_seconds);
+  // Both servers decided the same contacts: the warm-up's, then every round's.
+  const double decided = static_cast<double>(kBatchContacts) * kClientThreads * (1 + calls * rounds);
+  std::printf("  server CPU a decision: %.2f us off, %.2f us on; the log's own: %.2f us\n",
+              1e6 * with_audit.a_cpu_seconds / decided, 1e6 * with_audit.b_cpu_seconds / decided,
+              1e6 * (with_audit.b_cpu_seconds - with_audit.a_cpu_seconds) / decided);
 
   // Low load: one client, one contact per call, one call at a time.
   lawful::v1::DecideRequest decide;

@@ -4,12 +4,16 @@
 // acknowledged, concurrent batches stay whole, and no contact id is written in clear.
 #include "lawful/audit.h"
 
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1077,6 +1081,47 @@ TEST(AuditLogOnDisk, AReadOnlyMountFailsTheOpenAndTheLogStillVerifies) {
   });
   if (code == kSkip) GTEST_SKIP() << "no tmpfs mounts here";
   EXPECT_EQ(code, 0);
+}
+
+// Which of the file's pages are in the page cache, one entry a page (mincore on a mapping).
+std::vector<bool> CachedPages(const fs::path& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  const size_t size = fs::file_size(path);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED) return {};
+  const bool ok = mincore(map, size, resident.data()) == 0;
+  munmap(map, size);
+  if (!ok) return {};
+  std::vector<bool> cached;
+  for (unsigned char r : resident) cached.push_back((r & 1) != 0);
+  return cached;
+}
+
+TEST(AuditLogOnDisk, SyncedPagesLeaveThePageCacheExceptTheOneTheFileEndsIn) {
+  TempDir dir;
+  struct statfs fs_info;
+  ASSERT_EQ(statfs(dir.path().c_str(), &fs_info), 0) << std::strerror(errno);
+  // On a tmpfs the page cache is the file: there is nothing to drop.
+  if (fs_info.f_type == TMPFS_MAGIC) GTEST_SKIP() << "the temporary directory is a tmpfs";
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    Batch batch(absl::StrCat("c", i), 1000);
+    ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+    const std::vector<bool> cached = CachedPages(path);
+    ASSERT_GT(cached.size(), 2u) << "batch " << i;
+    for (size_t p = 0; p + 1 < cached.size(); ++p) {
+      EXPECT_FALSE(cached[p]) << "batch " << i << ": page " << p << " of " << cached.size();
+    }
+    EXPECT_TRUE(cached.back()) << "batch " << i << ": the last page, which the next append extends";
+  }
+  log.reset();
+  ExpectVerifies(path.string());
 }
 
 // ---------------------------------------------------------------------------------------------
