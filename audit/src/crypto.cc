@@ -71,7 +71,7 @@ Mac Hmac::Finish(SHA256_CTX* state) const {
   return out;
 }
 
-void AppendHex(const uint8_t* data, size_t size, std::string* out) {
+char* WriteHex(const uint8_t* data, size_t size, char* out) {
   static constexpr std::array<char, 512> kPairs = [] {
     constexpr char kDigits[] = "0123456789abcdef";
     std::array<char, 512> pairs{};
@@ -81,10 +81,14 @@ void AppendHex(const uint8_t* data, size_t size, std::string* out) {
     }
     return pairs;
   }();
+  for (size_t i = 0; i < size; ++i) std::memcpy(out + 2 * i, &kPairs[2 * data[i]], 2);
+  return out + 2 * size;
+}
+
+void AppendHex(const uint8_t* data, size_t size, std::string* out) {
   const size_t start = out->size();
   out->resize(start + 2 * size);
-  char* p = out->data() + start;
-  for (size_t i = 0; i < size; ++i) std::memcpy(p + 2 * i, &kPairs[2 * data[i]], 2);
+  WriteHex(data, size, out->data() + start);
 }
 
 std::optional<Mac> ParseMacHex(absl::string_view hex) {

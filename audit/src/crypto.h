@@ -68,6 +68,8 @@ inline Mac PseudonymOf(const Hmac& pseudonym, absl::string_view contact_id) {
   return pseudonym.Tag(contact_id);
 }
 
+// Lower-case hex: 2 * size digits at `out`; returns their end.
+char* WriteHex(const uint8_t* data, size_t size, char* out);
 void AppendHex(const uint8_t* data, size_t size, std::string* out);
 template <size_t N>
 std::string Hex(const std::array<uint8_t, N>& bytes) {

@@ -192,13 +192,29 @@ void AppendJsonString(absl::string_view s, std::string* out) {
 }
 
 void AppendJsonChars(absl::string_view s, std::string* out) {
+  // Most strings are short: escaped on the stack, then appended once.
+  char stack[6 * 64];
+  std::unique_ptr<char[]> heap;
+  char* buffer = stack;
+  if (MaxJsonChars(s.size()) > sizeof stack) {
+    heap.reset(new char[MaxJsonChars(s.size())]);
+    buffer = heap.get();
+  }
+  out->append(buffer, static_cast<size_t>(WriteJsonChars(s, buffer) - buffer));
+}
+
+char* WriteJsonChars(absl::string_view s, char* out) {
   // The bytes copied as they are: printable ASCII but the quote and the backslash. Most strings
-  // (ids, reasons, rule names) are nothing else, and go in one append.
+  // (ids, reasons, rule names) are nothing else, and go in one copy.
   static constexpr std::array<bool, 256> kPlain = [] {
     std::array<bool, 256> plain{};
     for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
     return plain;
   }();
+  const auto put = [&out](const char* data, size_t size) {
+    std::memcpy(out, data, size);
+    out += size;
+  };
   size_t plain = 0;  // start of the run not yet copied
   size_t i = 0;
   while (true) {
@@ -224,36 +240,37 @@ void AppendJsonChars(absl::string_view s, std::string* out) {
         i += length;
         continue;
       }
-      out->append(s.data() + plain, i - plain);
-      out->append("\xef\xbf\xbd");  // U+FFFD REPLACEMENT CHARACTER
+      put(s.data() + plain, i - plain);
+      put("\xef\xbf\xbd", 3);  // U+FFFD REPLACEMENT CHARACTER
     } else {
-      out->append(s.data() + plain, i - plain);
+      put(s.data() + plain, i - plain);
       switch (c) {
         case '"':
-          out->append("\\\"");
+          put("\\\"", 2);
           break;
         case '\\':
-          out->append("\\\\");
+          put("\\\\", 2);
           break;
         case '\n':
-          out->append("\\n");
+          put("\\n", 2);
           break;
         case '\r':
-          out->append("\\r");
+          put("\\r", 2);
           break;
         case '\t':
-          out->append("\\t");
+          put("\\t", 2);
           break;
         default: {
           static constexpr char kDigits[] = "0123456789abcdef";
           const char escaped[] = {'\\', 'u', '0', '0', kDigits[c >> 4], kDigits[c & 0xf]};
-          out->append(escaped, sizeof escaped);
+          put(escaped, sizeof escaped);
         }
       }
     }
     plain = ++i;
   }
-  out->append(s.data() + plain, s.size() - plain);
+  put(s.data() + plain, s.size() - plain);
+  return out;
 }
 
 std::string FormatTime(absl::Time t) {

@@ -27,6 +27,10 @@ inline constexpr absl::string_view kEventField = "{\"event\":\"";
 void AppendJsonString(absl::string_view s, std::string* out);
 // The same without the quotes, to build one string from several pieces.
 void AppendJsonChars(absl::string_view s, std::string* out);
+// The most bytes WriteJsonChars makes of `size` bytes: a control byte becomes `\u001f`.
+constexpr size_t MaxJsonChars(size_t size) { return 6 * size; }
+// AppendJsonChars into memory with room for MaxJsonChars(s.size()); returns the end.
+char* WriteJsonChars(absl::string_view s, char* out);
 
 // RFC 3339 in UTC with as many fractional digits as needed: 2026-03-02T09:00:00.5Z.
 std::string FormatTime(absl::Time t);

@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <limits>
 #include <map>
 #include <string>
 #include <thread>
@@ -305,6 +306,47 @@ TEST(AuditLog, EscapesEveryByteAtEveryOffsetOfAWord) {
   ASSERT_EQ(found->records.size(), reasons.size());
   for (size_t i = 0; i < reasons.size(); ++i) {
     EXPECT_EQ(found->records[i].reason, expected[i]) << absl::CEscape(reasons[i]);
+  }
+}
+
+// A line is written into memory sized for its longest form: every field at its worst (control
+// bytes, six bytes each once escaped) and long enough to need more than the usual room, in the
+// request line and in the decision line, reads back whole (ASan checks the bounds).
+TEST(AuditLog, FieldsOfEveryLengthAtTheirLongestEscapedFormReadBackWhole) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  for (size_t length : {0, 1, 42, 43, 63, 64, 65, 341, 1000, 5000}) {
+    const std::string worst(length, '\x01');
+    DecisionRecord d;
+    d.contact_id = worst;
+    d.index = std::numeric_limits<int64_t>::min();
+    d.outcome = worst;
+    d.reason = worst;
+    d.rule_policy = worst;
+    d.rule = worst;
+    d.evidence_field = worst;
+    d.evidence_index = std::numeric_limits<int64_t>::min();
+    d.evidence_id = worst;
+    d.facts = worst;
+    Request request = TestRequest(worst);
+    request.caller = worst;
+    ASSERT_TRUE(log->Append(request, {d}).ok()) << length;
+    absl::StatusOr<FindResult> found = Find(TestKey(), worst, {path.string()});
+    ASSERT_TRUE(found.ok()) << found.status();
+    ASSERT_TRUE(found->report.ok()) << found->report.problem->ToString();
+    ASSERT_EQ(found->records.size(), 1u) << length;
+    const Record& r = found->records[0];
+    EXPECT_EQ(r.index, std::numeric_limits<int64_t>::min());
+    EXPECT_EQ(r.reason, worst) << length;
+    EXPECT_EQ(r.rule, length == 0 ? "" : absl::StrCat(worst, ".", worst)) << length;
+    EXPECT_EQ(r.facts, worst) << length;
+    EXPECT_EQ(r.caller, worst) << length;
+    EXPECT_EQ(r.request_id, worst) << length;
+    if (length > 0) {
+      EXPECT_EQ(r.evidence, absl::StrCat(worst, "[", std::numeric_limits<int64_t>::min(), "] id=", worst));
+    }
   }
 }
 
