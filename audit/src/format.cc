@@ -356,7 +356,7 @@ bool ParseInto(absl::string_view line, bool request, Record* record) {
   const std::string* event = FindField(*fields, "event");
   if (request ? (event == nullptr || *event != "request") : event != nullptr) return false;
   for (const auto& [name, value] : *fields) {
-    if (name == (request ? "seq" : "request")) {
+    if (request && name == "seq") {
       if (!absl::SimpleAtoi(value, &record->request_seq)) return false;
     } else if (!request && name == "seq") {
       if (!absl::SimpleAtoi(value, &record->seq)) return false;

@@ -374,9 +374,8 @@ void Log::Notice(absl::string_view message) const {
   if (options_.notice) options_.notice(message);
 }
 
-// A batch's decision lines as formatted outside the lock: each line's bytes before
-// `,"request":R,"seq":N`, and the chain mac's state after absorbing them, in parts that threads
-// fill independently.
+// A batch's decision lines as formatted outside the lock: each line's bytes before `,"seq":N`, and
+// the chain mac's state after absorbing them, in parts that threads fill independently.
 struct Log::Batch {
   struct Part {
     std::string text;                 // the lines' starts, one after another
@@ -543,8 +542,9 @@ absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) 
     }
   }
 
-  // One request line carries what the call's decisions share; each decision line names it. The
-  // lines are what the chain hashes, so what is not repeated is not hashed 10,000 times either.
+  // One request line carries what the call's decisions share, and the decision lines follow it.
+  // The lines are what the chain hashes, so what is not repeated is not hashed 10,000 times
+  // either; nor is a link to the request line, which its place already gives.
   std::string& out = c.buffer;
   out.clear();
   size_t bytes = 512;
@@ -552,7 +552,6 @@ absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) 
   out.reserve(bytes);
   uint64_t seq = c.next_seq;
   internal::Mac prev = c.prev;
-  const uint64_t request_seq = seq;
   absl::StrAppend(
       &out, internal::kEventField, "request\",\"time\":\"",
       internal::FormatTime(request.time == absl::InfinitePast() ? options_.clock() : request.time),
@@ -576,7 +575,7 @@ absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) 
   internal::AppendMacAndEnd(prev, &out);
   ++seq;
 
-  // The serial part: each line's request and seq, then its mac, which covers the one before.
+  // The serial part: each line's seq, then its mac, which covers the one before.
   for (Batch::Part& part : batch.parts) {
     uint32_t begin = 0;
     for (size_t i = 0; i < part.ends.size(); ++i) {
@@ -584,7 +583,7 @@ absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) 
       out.append(part.text, begin, end - begin);
       begin = end;
       const size_t tail = out.size();
-      absl::StrAppend(&out, ",\"request\":", request_seq, internal::kSeqField, seq);
+      absl::StrAppend(&out, internal::kSeqField, seq);
       SHA256_CTX& state = part.states[i];
       internal::Hmac::Absorb(&state, absl::string_view(out).substr(tail));
       internal::Hmac::Absorb(&state, internal::AsBytes(prev));

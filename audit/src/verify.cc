@@ -247,21 +247,24 @@ absl::StatusOr<FindResult> Find(const Key& key, absl::string_view contact_id,
                                 const std::vector<std::string>& paths) {
   FindResult result;
   const std::string needle = absl::StrCat("\"contact\":\"", key.Pseudonym(contact_id), "\"");
-  Record request;  // the last request line read: a decision line follows its own, in its file
+  // The last request line read. A batch's decision lines follow its request line in one file,
+  // written with one write(): any other event (a start, a repair) ends the batch.
+  Record request;
   bool have_request = false;
   absl::StatusOr<VerifyReport> report =
       Walk(key, paths, {},
            [&](const std::string& file, const internal::Line& line,
                const internal::ScannedLine& scan, bool verified) {
-             if (scan.event == "request") {
+             if (!scan.event.empty()) {
                request = Record{};
-               have_request = internal::ParseRequest(line.text, &request);
+               have_request = scan.event == "request" && internal::ParseRequest(line.text, &request);
                return;
              }
-             if (!scan.event.empty() || line.text.find(needle) == absl::string_view::npos) return;
+             if (line.text.find(needle) == absl::string_view::npos) return;
              Record record;
              if (!internal::ParseRecord(line.text, &record)) return;
-             if (have_request && request.request_seq == record.request_seq) {
+             if (have_request) {
+               record.request_seq = request.request_seq;
                record.time = request.time;
                record.caller = request.caller;
                record.request_id = request.request_id;

@@ -13,19 +13,20 @@
 //    "decisions":2,"seq":1,"mac":"…"}
 //   {"contact":"<32 hex>","index":0,"outcome":"allow","reason":"consent",
 //    "rule":"marketing.consent","evidence":"consents[0] id=k-1","facts":"<64 hex>",
-//    "request":1,"seq":2,"mac":"…"}
-//   {"contact":"<32 hex>","index":1,"outcome":"deny","reason":"objection",…,"request":1,"seq":3,…}
+//    "seq":2,"mac":"…"}
+//   {"contact":"<32 hex>","index":1,"outcome":"deny","reason":"objection",…,"seq":3,"mac":"…"}
 //
 // - `seq` counts every line of the chain, across files, from 0. Every line ends with its seq and
 //   its mac, found by position.
 // - Each Append writes one `request` line with what its decisions share (when, who asked, the
-//   rule-set version, the outreach), then one line per decision naming it by seq. Repeating the
-//   shared fields on every line would make each line a third longer, and the chain hashes every
-//   byte: `Find` joins them back into whole records.
+//   rule-set version, the outreach), then one line per decision, all with one write(): a
+//   decision line belongs to the request line before it. Repeating the shared fields on every
+//   line would make each line a third longer, and the chain hashes every byte: `Find` joins
+//   them back into whole records.
 // - `mac` = HMAC-SHA256(chain key, this line's bytes up to `,"mac":"` || the previous line's mac
 //   (16 bytes)), its first 128 bits (RFC 2104 §5; so are the pseudonyms). The varying parts come
-//   last (request, seq, previous mac) so that most of each line is hashed before its place in the
-//   chain is known, on many threads; only the rest is hashed in chain order.
+//   last (seq, previous mac) so that most of each line is hashed before its place in the chain
+//   is known, on many threads; only the rest is hashed in chain order.
 // - The first line of every file is a `start` event carrying the previous file's last mac in
 //   `prev` (zeros for the first file), so the chain spans rotated files, and the key id.
 //   Without the key nobody can alter, remove, reorder or add a line without `Verify` naming it.
@@ -351,7 +352,7 @@ struct Record {
   std::string file;
   int64_t line = 0;
   uint64_t seq = 0;
-  uint64_t request_seq = 0;  // the request line the fields from `time` to `at` come from
+  uint64_t request_seq = 0;  // seq of the request line the fields from `time` to `at` come from
   std::string time, caller, request_id, rule_set, purpose, channel, notice_type, at, contact;
   int64_t index = 0;
   std::string outcome, reason, rule, evidence, facts, mac;
