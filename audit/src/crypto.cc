@@ -85,6 +85,30 @@ char* WriteHex(const uint8_t* data, size_t size, char* out) {
   return out + 2 * size;
 }
 
+char* WritePseudonym(const Mac& pseudonym, char* out) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static_assert(kMacBytes % 3 == 1, "16 bytes: five groups of three, then one byte");
+  const uint8_t* data = pseudonym.data();
+  for (size_t i = 0; i + 3 <= kMacBytes; i += 3) {
+    const uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
+    *out++ = kAlphabet[v >> 18];
+    *out++ = kAlphabet[(v >> 12) & 63];
+    *out++ = kAlphabet[(v >> 6) & 63];
+    *out++ = kAlphabet[v & 63];
+  }
+  const uint8_t last = data[kMacBytes - 1];  // two digits, no padding
+  *out++ = kAlphabet[last >> 2];
+  *out++ = kAlphabet[(last & 3) << 4];
+  return out;
+}
+
+std::string PseudonymText(const Mac& pseudonym) {
+  std::string out(kPseudonymChars, '\0');
+  WritePseudonym(pseudonym, out.data());
+  return out;
+}
+
 void AppendHex(const uint8_t* data, size_t size, std::string* out) {
   const size_t start = out->size();
   out->resize(start + 2 * size);
@@ -167,7 +191,7 @@ absl::StatusOr<Key> Key::FromKeyFile(absl::string_view contents, absl::string_vi
 }
 
 std::string Key::Pseudonym(absl::string_view contact_id) const {
-  return internal::Hex(internal::PseudonymOf(internal::Hmac(pseudonym_key_), contact_id));
+  return internal::PseudonymText(internal::PseudonymOf(internal::Hmac(pseudonym_key_), contact_id));
 }
 
 absl::StatusOr<Key> LoadKey(const std::string& path) {

@@ -67,6 +67,13 @@ inline Mac ChainMac(const Hmac& chain, const Mac& prev, absl::string_view body) 
 inline Mac PseudonymOf(const Hmac& pseudonym, absl::string_view contact_id) {
   return pseudonym.Tag(contact_id);
 }
+// As the log writes it: unpadded base64url (RFC 4648 §5), 22 characters rather than hex's 32,
+// since every byte of a line is written, synced and hashed by the chain. It only has to match
+// itself: `Find` computes it from the contact id.
+inline constexpr size_t kPseudonymChars = (4 * kMacBytes + 2) / 3;
+std::string PseudonymText(const Mac& pseudonym);
+// The same at `out`; returns the end.
+char* WritePseudonym(const Mac& pseudonym, char* out);
 
 // Lower-case hex: 2 * size digits at `out`; returns their end.
 char* WriteHex(const uint8_t* data, size_t size, char* out);

@@ -407,7 +407,7 @@ char* PutInt(char* p, int64_t value) {
 // its longest form (every string escaped at 6 bytes a byte), so each piece is a plain store
 // rather than a string append with its own capacity check: this runs 10,000 times a batch.
 void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac, std::string& out) {
-  constexpr size_t kFixed = 256;  // the literals (~90 bytes), 32 hex digits, two integers (40)
+  constexpr size_t kFixed = 256;  // the literals (~90 bytes), the pseudonym (22), two integers (40)
   const size_t bound =
       kFixed + internal::MaxJsonChars(d.outcome.size() + d.reason.size() + d.rule_policy.size() +
                                       d.rule.size() + d.evidence_field.size() +
@@ -418,7 +418,7 @@ void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac
   char* const line = heap != nullptr ? heap.get() : stack;
   const internal::Mac pseudonym = internal::PseudonymOf(pseudonym_mac, d.contact_id);
   char* p = Put(line, "{\"contact\":\"");
-  p = internal::WriteHex(pseudonym.data(), pseudonym.size(), p);
+  p = internal::WritePseudonym(pseudonym, p);
   p = PutInt(Put(p, "\",\"index\":"), d.index);
   p = internal::WriteJsonChars(d.outcome, Put(p, ",\"outcome\":\""));
   p = internal::WriteJsonChars(d.reason, Put(p, "\",\"reason\":\""));

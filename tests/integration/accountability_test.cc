@@ -77,7 +77,7 @@ std::vector<Logged> ReadDecisionLines(const fs::path& log) {
   static const std::regex kRequest(
       R"re("event":"request".*"request_id":"([^"]*)","rule_set":"([0-9a-f]+)")re");
   static const std::regex kDecision(
-      R"re("contact":"([0-9a-f]{32})","index":(\d+),"outcome":"(\w+)","reason":"([^"]*)","rule":"([^"]*)".*"facts":"([0-9a-f]*)")re");
+      R"re("contact":"([0-9A-Za-z_-]{22})","index":(\d+),"outcome":"(\w+)","reason":"([^"]*)","rule":"([^"]*)".*"facts":"([0-9a-f]*)")re");
   std::vector<Logged> lines;
   std::stringstream text(ReadFile(log));
   std::string line, request_id, rule_set;

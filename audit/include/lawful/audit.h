@@ -11,10 +11,10 @@
 //   {"event":"request","time":"2026-03-02T09:00:00.5Z","caller":"CN=crm","request_id":"r-1",
 //    "rule_set":"e0fd…","purpose":"newsletter","channel":"email","at":"2026-03-02T09:00:00Z",
 //    "decisions":2,"seq":1,"mac":"…"}
-//   {"contact":"<32 hex>","index":0,"outcome":"allow","reason":"consent",
+//   {"contact":"<22 base64url>","index":0,"outcome":"allow","reason":"consent",
 //    "rule":"marketing.consent","evidence":"consents[0] id=k-1","facts":"<64 hex>",
 //    "seq":2,"mac":"…"}
-//   {"contact":"<32 hex>","index":1,"outcome":"deny","reason":"objection",…,"seq":3,"mac":"…"}
+//   {"contact":"<22 base64url>","index":1,"outcome":"deny","reason":"objection",…,"seq":3,"mac":"…"}
 //
 // - `seq` counts every line of the chain, across files, from 0. Every line ends with its seq and
 //   its mac, found by position.
@@ -32,8 +32,9 @@
 //   Without the key nobody can alter, remove, reorder or add a line without `Verify` naming it.
 //   Cutting records off the end at a line boundary is the one change the file alone cannot show:
 //   anchor `Head()` elsewhere (e.g. `lawful audit head` from cron) and pass it to `Verify`.
-// - `contact` is HMAC-SHA256(pseudonym key, contact id): the file holds no direct identifier and
-//   survives the person's erasure from the CRM; `Find` recomputes it to answer an access request.
+// - `contact` is HMAC-SHA256(pseudonym key, contact id), 128 bits in unpadded base64url: the file
+//   holds no direct identifier and survives the person's erasure from the CRM; `Find` recomputes
+//   it to answer an access request.
 // - The rule is named, not located: its file and line are in the rule set the record names
 //   (archived, lawfuld --archive_dir). A decision without evidence leaves that field out.
 // - The chain key and the pseudonym key are derived from the key file by domain separation
@@ -99,7 +100,7 @@ class Key {
   const std::string& id() const { return id_; }
   bool valid() const { return !id_.empty(); }
 
-  // The contact's pseudonym as written in `contact` (32 hex digits).
+  // The contact's pseudonym as written in `contact` (22 base64url characters).
   std::string Pseudonym(absl::string_view contact_id) const;
 
  private:
