@@ -320,39 +320,51 @@ grpc::Status AuditCommitted(audit::Log* log, const std::optional<audit::Log::Pen
   return grpc::Status::OK;
 }
 
+// What a call's decisions share, as its audit request line records it: views into `who`,
+// `rule_set_version` and `outreach`, which must outlive it.
+audit::Request AuditRequest(const CallIdentity& who, const std::string& rule_set_version,
+                            const lawful::v1::Outreach& outreach, absl::Time at) {
+  audit::Request request;
+  request.notice_type = audit::NoticeTypeName(outreach.notice_type());
+  request.caller = who.caller;
+  request.request_id = who.request_id;
+  request.rule_set = rule_set_version;
+  request.purpose = outreach.purpose();
+  request.channel = audit::ChannelName(outreach.channel());
+  request.at = at;
+  return request;
+}
+
+// After the first half of an audit append (Log::Begin): with `pending`, hands it to the caller,
+// who must pass it to AuditCommitted before it answers and may do other work meanwhile;
+// without, commits at once.
+grpc::Status AuditBegun(audit::Log* log, const absl::StatusOr<audit::Log::Pending>& begun,
+                        std::optional<audit::Log::Pending>* pending) {
+  if (!begun.ok()) return AuditFailed(begun.status());
+  if (pending == nullptr) return AuditCommitted(log, *begun);
+  *pending = *begun;
+  return grpc::Status::OK;
+}
+
 // Records the decisions answered by one call, before the answer leaves. A batch's records are
 // formatted on `pool`'s threads, as its decisions were made. With `pending`, only the first half
-// is done (the records written, not yet synced): the caller must pass it to AuditCommitted
-// before it answers, and may do other work meanwhile.
+// is done (see AuditBegun).
 grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& rule_set_version,
                    const lawful::v1::Outreach& outreach, absl::Time at,
                    absl::Span<const lawful::v1::Decision* const> decisions,
                    BatchEvaluator* pool = nullptr,
                    std::optional<audit::Log::Pending>* pending = nullptr) {
   if (log == nullptr || decisions.empty()) return grpc::Status::OK;
-  std::string notice_type;
-  if (outreach.notice_type() != lawful::v1::NOTICE_TYPE_UNSPECIFIED) {
-    notice_type = absl::AsciiStrToLower(lawful::v1::NoticeType_Name(outreach.notice_type()).substr(12));
-  }
-  audit::Request request;
-  request.caller = who.caller;
-  request.request_id = who.request_id;
-  request.rule_set = rule_set_version;
-  request.purpose = outreach.purpose();
-  request.channel = audit::ChannelName(outreach.channel());
-  request.notice_type = notice_type;
-  request.at = at;
   audit::ParallelFor parallel_for;
   if (pool != nullptr) {
     parallel_for = [pool](size_t n, const std::function<void(size_t, size_t)>& body) {
       pool->ParallelFor(n, 1, body);
     };
   }
-  absl::StatusOr<audit::Log::Pending> begun = audit::BeginDecisions(*log, request, decisions, &parallel_for);
-  if (!begun.ok()) return AuditFailed(begun.status());
-  if (pending == nullptr) return AuditCommitted(log, *begun);
-  *pending = *begun;
-  return grpc::Status::OK;
+  return AuditBegun(log,
+                    audit::BeginDecisions(*log, AuditRequest(who, rule_set_version, outreach, at),
+                                          decisions, &parallel_for),
+                    pending);
 }
 
 using StreamRequest = lawful::v1::DecideStreamRequest;
@@ -729,9 +741,13 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
 
   auto* out = response->mutable_decisions();
   out->Reserve(static_cast<int>(total));
+  for (int64_t i = 0; i < total; ++i) out->Add();  // filled in parallel below
+  audit::Log* const log = options_.audit_log;
+  std::optional<audit::Log::Lines> lines;
+  if (log != nullptr && total > 0) lines.emplace(log->StartLines(static_cast<size_t>(total)));
   std::vector<std::string_view> slice;
   std::vector<Decision> decided;
-  auto next_problem = problems.begin();
+  static_assert(kSliceContacts % audit::Log::kPartRecords == 0);
   for (int64_t begin = 0; begin < total; begin += kSliceContacts) {
     if (grpc::Status status = CheckStillWanted(context, begin, total); !status.ok()) {
       response->Clear();
@@ -740,23 +756,39 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
     const int64_t end = std::min(total, begin + kSliceContacts);
     slice.assign(contacts.begin() + begin, contacts.begin() + end);
     batch_evaluator_.Decide(outreach->prepared, slice, decided);
-    for (int64_t i = begin; i < end; ++i) {
-      lawful::v1::Decision* decision = out->Add();
-      if (next_problem != problems.end() && next_problem->first == static_cast<size_t>(i)) {
-        ToProto(next_problem->second, ids[i], static_cast<uint64_t>(i), decision);
-        ++next_problem;
-      } else {
-        ToProto(*snapshot->rule_set, decided[i - begin], ids[i], contacts[i],
-                static_cast<uint32_t>(i), decision);
-      }
-    }
+    // The answers are built on the pool, a part at a time, and each part's audit lines are
+    // formatted by the thread that built it while they are still in its cache.
+    batch_evaluator_.ParallelFor(
+        static_cast<size_t>(end - begin), audit::Log::kPartRecords, [&](size_t from, size_t to) {
+          const size_t first = static_cast<size_t>(begin) + from, last = static_cast<size_t>(begin) + to;
+          auto problem = std::lower_bound(problems.begin(), problems.end(), first,
+                                          [](const auto& p, size_t i) { return p.first < i; });
+          for (size_t i = first; i < last; ++i) {
+            lawful::v1::Decision* decision = out->Mutable(static_cast<int>(i));
+            if (problem != problems.end() && problem->first == i) {
+              ToProto(problem->second, ids[i], i, decision);
+              ++problem;
+            } else {
+              ToProto(*snapshot->rule_set, decided[i - static_cast<size_t>(begin)], ids[i], contacts[i],
+                      static_cast<uint32_t>(i), decision);
+            }
+          }
+          if (lines.has_value()) {
+            lines->Format(first, last, [&](size_t i, audit::DecisionRecord* record) {
+              audit::RecordOf(out->Get(static_cast<int>(i)), record);
+            });
+          }
+        });
   }
-  if (grpc::Status recorded = Audit(options_.audit_log, Identify(context), snapshot->rule_set->version(),
-                                    header.outreach(), outreach->at, AsSpan(response->decisions()),
-                                    &batch_evaluator_, audit_pending);
-      !recorded.ok()) {
-    response->Clear();
-    return recorded;
+  if (lines.has_value()) {
+    const CallIdentity who = Identify(context);
+    const audit::Request request =
+        AuditRequest(who, snapshot->rule_set->version(), header.outreach(), outreach->at);
+    if (grpc::Status recorded = AuditBegun(log, log->Begin(request, *std::move(lines)), audit_pending);
+        !recorded.ok()) {
+      response->Clear();
+      return recorded;
+    }
   }
   ReasonCounts counts;
   Count(response->decisions(), &counts);

@@ -2,6 +2,8 @@
 // retention. The format and the failure rules are described in lawful/audit.h.
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -388,9 +390,6 @@ struct Log::Batch {
 
 namespace {
 
-// Records per part: enough to amortize handing a part to a thread, few enough to share 10,000
-// records between the cores.
-constexpr size_t kRecordsPerPart = 512;
 
 // Writes a string literal's bytes (without its NUL) at `p`; returns their end.
 template <size_t N>
@@ -439,42 +438,73 @@ void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac
 
 }  // namespace
 
-void Log::Format(size_t count, absl::FunctionRef<void(size_t, DecisionRecord*)> record,
-                 const ParallelFor* parallel_for, Batch* batch) const {
-  batch->decisions = count;
-  batch->parts.resize((count + kRecordsPerPart - 1) / kRecordsPerPart);
-  // The keys' pad states are only read (Sign and Start copy them), so threads share them.
-  const internal::Hmac& pseudonym_mac = chain_->pseudonym_mac;
-  const internal::Hmac& chain_mac = chain_->chain_mac;
-  const auto format = [&](size_t begin, size_t end) {
-    DecisionRecord d;
-    for (size_t p = begin; p < end; ++p) {
-      Batch::Part& part = batch->parts[p];
-      part.text.clear();
-      part.ends.clear();
-      part.states.clear();
-      const size_t first = p * kRecordsPerPart;
-      const size_t last = std::min(count, first + kRecordsPerPart);
-      part.text.reserve((last - first) * 300);
-      part.ends.reserve(last - first);
-      part.states.reserve(last - first);
-      for (size_t i = first; i < last; ++i) {
-        d = DecisionRecord();
-        record(i, &d);
-        const size_t start = part.text.size();
-        FormatDecision(d, pseudonym_mac, part.text);
-        part.ends.push_back(static_cast<uint32_t>(part.text.size()));
-        // Most of the line's chain mac, here on this thread rather than under the log's lock.
-        SHA256_CTX& state = part.states.emplace_back(chain_mac.Start());
-        internal::Hmac::Absorb(&state, absl::string_view(part.text).substr(start));
-      }
-    }
-  };
-  if (parallel_for != nullptr && *parallel_for && batch->parts.size() > 1) {
-    (*parallel_for)(batch->parts.size(), format);
-  } else {
-    format(0, batch->parts.size());
+Log::Lines::Lines(Log* log, std::unique_ptr<Batch> batch) : log_(log), batch_(std::move(batch)) {}
+Log::Lines::Lines(Lines&&) noexcept = default;
+Log::Lines& Log::Lines::operator=(Lines&&) noexcept = default;
+Log::Lines::~Lines() {
+  if (batch_ != nullptr) log_->Recycle(std::move(batch_));
+}
+
+size_t Log::Lines::size() const { return batch_ == nullptr ? 0 : batch_->decisions; }
+
+void Log::Lines::Format(size_t first, size_t last,
+                        absl::FunctionRef<void(size_t, DecisionRecord*)> record) {
+  const size_t count = size();
+  // A range that does not fall on parts would format a part another thread may be formatting:
+  // a caller's bug, stopped here rather than left to corrupt the batch.
+  if (first % kPartRecords != 0 || first > last || last > count ||
+      (last % kPartRecords != 0 && last != count)) {
+    std::fprintf(stderr, "audit::Log::Lines::Format(%zu, %zu) of %zu records: not whole parts of %zu\n",
+                 first, last, count, kPartRecords);
+    std::abort();
   }
+  // The keys' pad states are only read (Sign and Start copy them), so threads share them.
+  const internal::Hmac& pseudonym_mac = log_->chain_->pseudonym_mac;
+  const internal::Hmac& chain_mac = log_->chain_->chain_mac;
+  DecisionRecord d;
+  for (size_t p = first / kPartRecords; p * kPartRecords < last; ++p) {
+    Batch::Part& part = batch_->parts[p];
+    part.text.clear();
+    part.ends.clear();
+    part.states.clear();
+    const size_t begin = p * kPartRecords;
+    const size_t end = std::min(count, begin + kPartRecords);
+    part.text.reserve((end - begin) * 300);
+    part.ends.reserve(end - begin);
+    part.states.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      d = DecisionRecord();
+      record(i, &d);
+      const size_t start = part.text.size();
+      FormatDecision(d, pseudonym_mac, part.text);
+      part.ends.push_back(static_cast<uint32_t>(part.text.size()));
+      // Most of the line's chain mac, here on this thread rather than under the log's lock.
+      SHA256_CTX& state = part.states.emplace_back(chain_mac.Start());
+      internal::Hmac::Absorb(&state, absl::string_view(part.text).substr(start));
+    }
+  }
+}
+
+Log::Lines Log::StartLines(size_t count) {
+  std::unique_ptr<Batch> batch;
+  {
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    if (!spare_.empty()) {
+      batch = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  if (batch == nullptr) batch = std::make_unique<Batch>();
+  batch->decisions = count;
+  batch->parts.resize((count + kPartRecords - 1) / kPartRecords);
+  // A part left from an earlier batch must not pass for formatted (see Begin).
+  for (Batch::Part& part : batch->parts) part.ends.clear();
+  return Lines(this, std::move(batch));
+}
+
+void Log::Recycle(std::unique_ptr<Batch> batch) {
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  spare_.push_back(std::move(batch));
 }
 
 absl::Status Log::Append(const Request& request, absl::Span<const DecisionRecord> decisions,
@@ -495,24 +525,32 @@ absl::Status Log::Append(const Request& request, size_t count,
 absl::StatusOr<Log::Pending> Log::Begin(const Request& request, size_t count,
                                         absl::FunctionRef<void(size_t, DecisionRecord*)> record,
                                         const ParallelFor* parallel_for) {
-  if (count == 0) return Pending{};
-  std::unique_ptr<Batch> batch;
-  {
-    std::lock_guard<std::mutex> lock(spare_mu_);
-    if (!spare_.empty()) {
-      batch = std::move(spare_.back());
-      spare_.pop_back();
+  Lines lines = StartLines(count);
+  const size_t parts = (count + kPartRecords - 1) / kPartRecords;
+  const auto format = [&](size_t begin, size_t end) {
+    lines.Format(begin * kPartRecords, std::min(count, end * kPartRecords), record);
+  };
+  if (parallel_for != nullptr && *parallel_for && parts > 1) {
+    (*parallel_for)(parts, format);
+  } else {
+    format(0, parts);
+  }
+  return Begin(request, std::move(lines));
+}
+
+absl::StatusOr<Log::Pending> Log::Begin(const Request& request, Lines lines) {
+  if (lines.size() == 0) return Pending{};
+  const Batch& batch = *lines.batch_;
+  for (size_t p = 0; p < batch.parts.size(); ++p) {
+    const size_t records = std::min(batch.decisions - p * kPartRecords, kPartRecords);
+    if (batch.parts[p].ends.size() != records) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "audit log ", options_.path, ": records ", p * kPartRecords, " to ",
+          p * kPartRecords + records - 1, " of the batch were not formatted; nothing was written"));
     }
   }
-  if (batch == nullptr) batch = std::make_unique<Batch>();
-  Format(count, record, parallel_for, batch.get());
   Pending written;
-  absl::Status status = Write(request, *batch, &written);
-  {
-    std::lock_guard<std::mutex> lock(spare_mu_);
-    spare_.push_back(std::move(batch));
-  }
-  if (!status.ok()) return status;
+  if (absl::Status status = Write(request, *lines.batch_, &written); !status.ok()) return status;
   return written;
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -240,6 +241,40 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
 // A stream of batches, the server killed with SIGKILL in the middle of it, then restarted on the
 // same log: the log verifies (a torn tail cut and reported) and holds a record of every decision
 // the client received before the kill.
+// A call's request line records the outreach its decisions share, the notice type included when
+// one was given; the decision lines follow it, one per contact, in order.
+TEST(Accountability, ARequestLineRecordsTheOutreachItsDecisionsShare) {
+  TempDir dir;
+  AuditKey key(dir.path());
+  const fs::path log = dir.path() / "audit.log";
+  Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "lawfuld.log",
+                 AuditFlags(log, key, dir.path() / "archive"));
+  ASSERT_EQ(server.error(), "");
+  const std::vector<v1::Contact> contacts = Contacts(7, 3);
+  for (const v1::NoticeType notice : {v1::NOTICE_TYPE_LEGAL_OBLIGATION, v1::NOTICE_TYPE_UNSPECIFIED}) {
+    v1::DecideBatchRequest request;
+    request.mutable_outreach()->set_purpose("service_notice");
+    request.mutable_outreach()->set_channel(v1::CHANNEL_SMS);
+    request.mutable_outreach()->set_notice_type(notice);
+    request.mutable_outreach()->mutable_at()->set_seconds(absl::ToUnixSeconds(At(kAt)));
+    for (const auto& c : contacts) *request.add_contacts() = c;
+    v1::DecideBatchResponse response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(server.stub().DecideBatch(&context, request, &response).ok());
+  }
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(log), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u + 2 * (1 + contacts.size()));  // start, then two calls
+  EXPECT_THAT(lines[1], HasSubstr(absl::StrCat(R"("rule_set":")", server.version(),
+                                               R"(","purpose":"service_notice","channel":"sms",)",
+                                               R"("notice_type":"legal_obligation","at":")", kAt,
+                                               R"(","decisions":3,)")));
+  EXPECT_THAT(lines[5], HasSubstr(R"("channel":"sms","at":")"));  // no notice type given
+  for (size_t i = 0; i < contacts.size(); ++i) {
+    EXPECT_THAT(lines[2 + i], HasSubstr(absl::StrCat(R"("contact":")", key.key.Pseudonym(contacts[i].id()),
+                                                     R"(","index":)", i, ",")));
+  }
+}
+
 TEST(Accountability, AServerKilledMidStreamLeavesAVerifiableLogWithEveryDecisionReceived) {
   TempDir dir;
   AuditKey key(dir.path());
