@@ -103,13 +103,22 @@ std::vector<std::string> AuditFlags(const fs::path& log, const AuditKey& key, co
           "--archive_dir=" + archive.string()};
 }
 
-TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
+// A lawfuld on the shipped rules with an audit log, its key and an archive, in a fresh directory.
+struct AuditedLawfuld {
   TempDir dir;
-  AuditKey key(dir.path());
-  const fs::path log = dir.path() / "audit.log";
-  Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "lawfuld.log",
-                 AuditFlags(log, key, dir.path() / "archive"));
-  ASSERT_EQ(server.error(), "");
+  AuditKey key{dir.path()};
+  fs::path log = dir.path() / "audit.log";
+  Lawfuld server{LAWFUL_SOURCE_DIR "/rules", dir.path() / "lawfuld.log",
+                 AuditFlags(log, key, dir.path() / "archive")};
+};
+
+TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
+  AuditedLawfuld audited;
+  ASSERT_EQ(audited.server.error(), "");
+  const TempDir& dir = audited.dir;
+  const AuditKey& key = audited.key;
+  const fs::path& log = audited.log;
+  Lawfuld& server = audited.server;
 
   std::vector<v1::Decision> answered;
   std::vector<std::string> ids;
@@ -244,12 +253,8 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
 // A call's request line records the outreach its decisions share, the notice type included when
 // one was given; the decision lines follow it, one per contact, in order.
 TEST(Accountability, ARequestLineRecordsTheOutreachItsDecisionsShare) {
-  TempDir dir;
-  AuditKey key(dir.path());
-  const fs::path log = dir.path() / "audit.log";
-  Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "lawfuld.log",
-                 AuditFlags(log, key, dir.path() / "archive"));
-  ASSERT_EQ(server.error(), "");
+  AuditedLawfuld a;
+  ASSERT_EQ(a.server.error(), "");
   const std::vector<v1::Contact> contacts = Contacts(7, 3);
   for (const v1::NoticeType notice : {v1::NOTICE_TYPE_LEGAL_OBLIGATION, v1::NOTICE_TYPE_UNSPECIFIED}) {
     v1::DecideBatchRequest request;
@@ -260,17 +265,17 @@ TEST(Accountability, ARequestLineRecordsTheOutreachItsDecisionsShare) {
     for (const auto& c : contacts) *request.add_contacts() = c;
     v1::DecideBatchResponse response;
     grpc::ClientContext context;
-    ASSERT_TRUE(server.stub().DecideBatch(&context, request, &response).ok());
+    ASSERT_TRUE(a.server.stub().DecideBatch(&context, request, &response).ok());
   }
-  std::vector<std::string> lines = absl::StrSplit(ReadFile(log), '\n', absl::SkipEmpty());
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(a.log), '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 1u + 2 * (1 + contacts.size()));  // start, then two calls
-  EXPECT_THAT(lines[1], HasSubstr(absl::StrCat(R"("rule_set":")", server.version(),
+  EXPECT_THAT(lines[1], HasSubstr(absl::StrCat(R"("rule_set":")", a.server.version(),
                                                R"(","purpose":"service_notice","channel":"sms",)",
                                                R"("notice_type":"legal_obligation","at":")", kAt,
                                                R"(","decisions":3,)")));
   EXPECT_THAT(lines[5], HasSubstr(R"("channel":"sms","at":")"));  // no notice type given
   for (size_t i = 0; i < contacts.size(); ++i) {
-    EXPECT_THAT(lines[2 + i], HasSubstr(absl::StrCat(R"("contact":")", key.key.Pseudonym(contacts[i].id()),
+    EXPECT_THAT(lines[2 + i], HasSubstr(absl::StrCat(R"("contact":")", a.key.key.Pseudonym(contacts[i].id()),
                                                      R"(","index":)", i, ",")));
   }
 }
