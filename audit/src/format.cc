@@ -212,6 +212,7 @@ char* WriteJsonChars(absl::string_view s, char* out) {
     return plain;
   }();
   const auto put = [&out](const char* data, size_t size) {
+    if (size == 0) return;  // an empty view's data() may be null, which memcpy must not get
     std::memcpy(out, data, size);
     out += size;
   };
