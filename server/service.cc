@@ -346,14 +346,12 @@ grpc::Status AuditBegun(audit::Log* log, const absl::StatusOr<audit::Log::Pendin
   return grpc::Status::OK;
 }
 
-// Records the decisions answered by one call, before the answer leaves. A batch's records are
-// formatted on `pool`'s threads, as its decisions were made. With `pending`, only the first half
-// is done (see AuditBegun).
+// Records the decisions answered by one call, on disk, before the answer leaves. A batch's
+// records are formatted on `pool`'s threads, as its decisions were made.
 grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& rule_set_version,
                    const lawful::v1::Outreach& outreach, absl::Time at,
                    absl::Span<const lawful::v1::Decision* const> decisions,
-                   BatchEvaluator* pool = nullptr,
-                   std::optional<audit::Log::Pending>* pending = nullptr) {
+                   BatchEvaluator* pool = nullptr) {
   if (log == nullptr || decisions.empty()) return grpc::Status::OK;
   audit::ParallelFor parallel_for;
   if (pool != nullptr) {
@@ -364,7 +362,7 @@ grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& 
   return AuditBegun(log,
                     audit::BeginDecisions(*log, AuditRequest(who, rule_set_version, outreach, at),
                                           decisions, &parallel_for),
-                    pending);
+                    /*pending=*/nullptr);
 }
 
 using StreamRequest = lawful::v1::DecideStreamRequest;

@@ -193,13 +193,8 @@ void AppendJsonString(absl::string_view s, std::string* out) {
 
 void AppendJsonChars(absl::string_view s, std::string* out) {
   // Most strings are short: escaped on the stack, then appended once.
-  char stack[6 * 64];
-  std::unique_ptr<char[]> heap;
-  char* buffer = stack;
-  if (MaxJsonChars(s.size()) > sizeof stack) {
-    heap.reset(new char[MaxJsonChars(s.size())]);
-    buffer = heap.get();
-  }
+  Scratch<MaxJsonChars(64)> scratch;
+  char* const buffer = scratch.get(MaxJsonChars(s.size()));
   out->append(buffer, static_cast<size_t>(WriteJsonChars(s, buffer) - buffer));
 }
 

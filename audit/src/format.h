@@ -32,6 +32,22 @@ constexpr size_t MaxJsonChars(size_t size) { return 6 * size; }
 // AppendJsonChars into memory with room for MaxJsonChars(s.size()); returns the end.
 char* WriteJsonChars(absl::string_view s, char* out);
 
+// Memory to write a string of known longest size into before appending it once: N bytes on the
+// stack, or the heap when more is needed.
+template <size_t N>
+class Scratch {
+ public:
+  char* get(size_t size) {
+    if (size <= N) return stack_;
+    heap_.reset(new char[size]);
+    return heap_.get();
+  }
+
+ private:
+  char stack_[N];
+  std::unique_ptr<char[]> heap_;
+};
+
 // RFC 3339 in UTC with as many fractional digits as needed: 2026-03-02T09:00:00.5Z.
 std::string FormatTime(absl::Time t);
 

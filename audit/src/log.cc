@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 #include "chain.h"
 #include "crypto.h"
 #include "format.h"
@@ -384,8 +385,15 @@ struct Log::Batch {
     std::vector<uint32_t> ends;       // where each ends in `text`
     std::vector<SHA256_CTX> states;   // the chain mac of each, started (Hmac::Start, Absorb)
   };
+  // The batch's parts come first; any after them are kept from a larger batch before, so that
+  // their buffers serve the next one (a one-record Decide between two 10,000-record batches
+  // would otherwise free and reallocate megabytes).
   std::vector<Part> parts;
   size_t decisions = 0;
+
+  absl::Span<Part> used() { return absl::MakeSpan(parts).first(PartsOf(decisions)); }
+  absl::Span<const Part> used() const { return absl::MakeConstSpan(parts).first(PartsOf(decisions)); }
+  static size_t PartsOf(size_t records) { return (records + kPartRecords - 1) / kPartRecords; }
 };
 
 namespace {
@@ -411,10 +419,8 @@ void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac
       kFixed + internal::MaxJsonChars(d.outcome.size() + d.reason.size() + d.rule_policy.size() +
                                       d.rule.size() + d.evidence_field.size() +
                                       d.evidence_id.size() + d.facts.size());
-  char stack[2048];
-  std::unique_ptr<char[]> heap;
-  if (bound > sizeof stack) heap.reset(new char[bound]);
-  char* const line = heap != nullptr ? heap.get() : stack;
+  internal::Scratch<2048> scratch;
+  char* const line = scratch.get(bound);
   const internal::Mac pseudonym = internal::PseudonymOf(pseudonym_mac, d.contact_id);
   char* p = Put(line, "{\"contact\":\"");
   p = internal::WritePseudonym(pseudonym, p);
@@ -496,9 +502,9 @@ Log::Lines Log::StartLines(size_t count) {
   }
   if (batch == nullptr) batch = std::make_unique<Batch>();
   batch->decisions = count;
-  batch->parts.resize((count + kPartRecords - 1) / kPartRecords);
+  if (batch->parts.size() < Batch::PartsOf(count)) batch->parts.resize(Batch::PartsOf(count));
   // A part left from an earlier batch must not pass for formatted (see Begin).
-  for (Batch::Part& part : batch->parts) part.ends.clear();
+  for (Batch::Part& part : batch->used()) part.ends.clear();
   return Lines(this, std::move(batch));
 }
 
@@ -526,7 +532,7 @@ absl::StatusOr<Log::Pending> Log::Begin(const Request& request, size_t count,
                                         absl::FunctionRef<void(size_t, DecisionRecord*)> record,
                                         const ParallelFor* parallel_for) {
   Lines lines = StartLines(count);
-  const size_t parts = (count + kPartRecords - 1) / kPartRecords;
+  const size_t parts = Batch::PartsOf(count);
   const auto format = [&](size_t begin, size_t end) {
     lines.Format(begin * kPartRecords, std::min(count, end * kPartRecords), record);
   };
@@ -541,9 +547,9 @@ absl::StatusOr<Log::Pending> Log::Begin(const Request& request, size_t count,
 absl::StatusOr<Log::Pending> Log::Begin(const Request& request, Lines lines) {
   if (lines.size() == 0) return Pending{};
   const Batch& batch = *lines.batch_;
-  for (size_t p = 0; p < batch.parts.size(); ++p) {
+  for (size_t p = 0; p < batch.used().size(); ++p) {
     const size_t records = std::min(batch.decisions - p * kPartRecords, kPartRecords);
-    if (batch.parts[p].ends.size() != records) {
+    if (batch.used()[p].ends.size() != records) {
       return absl::FailedPreconditionError(absl::StrCat(
           "audit log ", options_.path, ": records ", p * kPartRecords, " to ",
           p * kPartRecords + records - 1, " of the batch were not formatted; nothing was written"));
@@ -586,7 +592,7 @@ absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) 
   std::string& out = c.buffer;
   out.clear();
   size_t bytes = 512;
-  for (const Batch::Part& part : batch.parts) bytes += part.text.size() + part.ends.size() * 128;
+  for (const Batch::Part& part : batch.used()) bytes += part.text.size() + part.ends.size() * 128;
   out.reserve(bytes);
   uint64_t seq = c.next_seq;
   internal::Mac prev = c.prev;
@@ -614,7 +620,7 @@ absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) 
   ++seq;
 
   // The serial part: each line's seq, then its mac, which covers the one before.
-  for (Batch::Part& part : batch.parts) {
+  for (Batch::Part& part : batch.used()) {
     uint32_t begin = 0;
     for (size_t i = 0; i < part.ends.size(); ++i) {
       const uint32_t end = part.ends[i];
