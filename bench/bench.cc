@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
+#include "lawful/decide.h"
 #include "lawful/dsl.h"
 #include "lawful/synth.h"
 
@@ -136,11 +137,13 @@ BENCHMARK(BM_BytesFloor)->Unit(benchmark::kMillisecond);
 void BM_BytesVm(benchmark::State& state) {
   Fixture& f = Shared();
   Evaluator evaluator;
-  lawful::v1::DecideBatchRequest header;
-  std::vector<std::string_view> contacts;
+  decide::Request request;
+  std::string_view id;
   for (auto _ : state) {
-    if (!SplitBatchRequest(f.batch_request, &header, &contacts).ok()) state.SkipWithError("malformed request");
-    for (std::string_view c : contacts) benchmark::DoNotOptimize(evaluator.Decide(f.served, c));
+    if (!decide::ReadBatchRequest(f.batch_request, &request).ok()) state.SkipWithError("malformed request");
+    for (std::string_view c : request.contacts) {
+      benchmark::DoNotOptimize(decide::DecideContact(evaluator, f.served, c, &id));
+    }
   }
   state.SetItemsProcessed(state.iterations() * kCampaign);
 }
@@ -149,12 +152,11 @@ BENCHMARK(BM_BytesVm)->Unit(benchmark::kMillisecond);
 void BM_BytesVmAllCores(benchmark::State& state) {
   Fixture& f = Shared();
   static BatchEvaluator* pool = new BatchEvaluator();
-  lawful::v1::DecideBatchRequest header;
-  std::vector<std::string_view> contacts;
+  decide::Request request;
   std::vector<Decision> out;
   for (auto _ : state) {
-    if (!SplitBatchRequest(f.batch_request, &header, &contacts).ok()) state.SkipWithError("malformed request");
-    pool->Decide(f.served, contacts, out);
+    if (!decide::ReadBatchRequest(f.batch_request, &request).ok()) state.SkipWithError("malformed request");
+    decide::DecideContacts(*pool, f.served, request.contacts, out);
   }
   state.SetItemsProcessed(state.iterations() * kCampaign);
 }
@@ -251,11 +253,13 @@ void PrintPairedRatios() {
   auto native = [&] {
     for (const auto& c : f.contacts) benchmark::DoNotOptimize(policy.Decide(c));
   };
-  lawful::v1::DecideBatchRequest header;
-  std::vector<std::string_view> contacts;
+  decide::Request batch;
+  std::string_view id;
   auto bytes_vm = [&] {
-    if (!SplitBatchRequest(f.batch_request, &header, &contacts).ok()) std::exit(2);
-    for (std::string_view c : contacts) benchmark::DoNotOptimize(evaluator.Decide(f.served, c));
+    if (!decide::ReadBatchRequest(f.batch_request, &batch).ok()) std::exit(2);
+    for (std::string_view c : batch.contacts) {
+      benchmark::DoNotOptimize(decide::DecideContact(evaluator, f.served, c, &id));
+    }
   };
   auto vm_with_digest = [&] {
     for (const ContactFacts& facts : f.facts) benchmark::DoNotOptimize(evaluator.Evaluate(f.served, facts));

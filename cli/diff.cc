@@ -33,6 +33,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "input.h"
+#include "lawful/decide.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/synth.h"
@@ -274,8 +275,8 @@ class Differ {
   void Decide(const ContactBatch& contacts, const std::vector<std::string_view>& bytes,
               int64_t first_index) {
     for (Comparison& c : comparisons_) {
-      pool_.Decide(c.before, bytes, before_out_);
-      pool_.Decide(c.after, bytes, after_out_);
+      decide::DecideContacts(pool_, c.before, bytes, before_out_);
+      decide::DecideContacts(pool_, c.after, bytes, after_out_);
       for (size_t i = 0; i < bytes.size(); ++i) {
         const size_t b = RuleIndex(before_.program(), before_out_[i]);
         const size_t a = RuleIndex(after_.program(), after_out_[i]);

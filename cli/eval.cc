@@ -40,7 +40,7 @@
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
 #include "transcoder.h"
-#include "validate.h"
+#include "lawful/decide.h"
 
 namespace lawful::cli {
 namespace {
@@ -160,11 +160,9 @@ struct Chunk {
   std::string wire;  // the parsed contacts' wire bytes, back to back
   std::vector<ChunkContact> contacts;
   std::vector<std::string_view> views;  // each contact's wire bytes
-  // In-process decisions: the engine's, with each contact's id (a view into `wire`) and the
-  // contacts refused for a missing required field, by position.
+  // In-process decisions, with each contact's id (a view into `wire`).
   std::vector<Decision> verdicts;
   std::vector<std::string_view> ids;
-  std::vector<std::pair<size_t, server::ContactProblem>> problems;
   // lawfuld's decisions, on an arena whose first block is kept from chunk to chunk.
   static constexpr size_t kArenaBlockBytes = 1 << 20;
   std::unique_ptr<char[]> arena_block;
@@ -197,7 +195,6 @@ struct Chunk {
     wire.clear();
     contacts.clear();
     views.clear();
-    problems.clear();
     decisions_out.clear();
     allowed_out.clear();
     denied_out.clear();
@@ -247,9 +244,8 @@ class Decider {
   virtual absl::Time at() const = 0;
 };
 
-// Decides in this process, exactly as lawfuld's DecideBatch does (server/service.cc), so that
-// both modes print the same bytes: a contact missing a required field (server/validate.h) gets
-// its own ERROR decision, every other one the engine's.
+// Decides in this process through the deciding layer, as lawfuld's DecideBatch does, so that
+// both modes print the same bytes.
 class EngineDecider final : public Decider {
  public:
   EngineDecider(dsl::LoadedRuleSet loaded, PreparedOutreach outreach)
@@ -260,15 +256,8 @@ class EngineDecider final : public Decider {
     chunk.verdicts.resize(n);
     chunk.ids.resize(n);
     for (size_t i = 0; i < n; ++i) {
-      std::optional<server::ContactProblem> problem;
-      if (!server::ValidateContactBytes(chunk.views[i], &chunk.ids[i], &problem)) {
-        return absl::InternalError("the transcoder wrote a malformed contact");
-      }
-      if (problem.has_value()) {
-        chunk.problems.emplace_back(i, *std::move(problem));
-        continue;
-      }
-      chunk.verdicts[i] = scratch.evaluator.Decide(outreach_, chunk.views[i]);
+      chunk.verdicts[i] =
+          decide::DecideContact(scratch.evaluator, outreach_, chunk.views[i], &chunk.ids[i]);
     }
     return absl::OkStatus();
   }
@@ -277,23 +266,9 @@ class EngineDecider final : public Decider {
     if (scratch.lines == nullptr) {
       scratch.lines = std::make_unique<DecisionLineWriter>(*loaded_.rule_set, scratch.csv);
     }
-    const auto index = static_cast<uint32_t>(chunk.contacts[i].index);
-    const auto problem =
-        std::lower_bound(chunk.problems.begin(), chunk.problems.end(), i,
-                         [](const auto& entry, size_t position) { return entry.first < position; });
-    if (problem != chunk.problems.end() && problem->first == i) {
-      lawful::v1::Decision& message = scratch.message;
-      message.Clear();
-      message.set_outcome(lawful::v1::OUTCOME_ERROR);
-      message.mutable_error()->set_field_path(problem->second.field_path);
-      message.mutable_error()->set_message(problem->second.message);
-      message.set_contact_id(chunk.ids[i].data(), chunk.ids[i].size());
-      message.set_index(index);
-      scratch.lines->AppendMessage(message, out);
-      return {lawful::v1::OUTCOME_ERROR, ""};
-    }
     const Decision& decision = chunk.verdicts[i];
-    scratch.lines->Append(decision, chunk.views[i], chunk.ids[i], index, out);
+    scratch.lines->Append(decision, chunk.views[i], chunk.ids[i],
+                          static_cast<uint32_t>(chunk.contacts[i].index), out);
     return {static_cast<int>(decision.outcome),
             decision.outcome == Outcome::kError || decision.rule == nullptr
                 ? std::string_view()
@@ -301,19 +276,9 @@ class EngineDecider final : public Decider {
   }
 
   void Messages(Chunk& chunk, DecisionBatch* out) override {
-    auto problem = chunk.problems.begin();
     for (size_t i = 0; i < chunk.views.size(); ++i) {
-      lawful::v1::Decision* message = out->Add();
-      if (problem != chunk.problems.end() && problem->first == i) {
-        message->set_outcome(lawful::v1::OUTCOME_ERROR);
-        message->mutable_error()->set_field_path(problem->second.field_path);
-        message->mutable_error()->set_message(problem->second.message);
-        ++problem;
-      } else {
-        loaded_.rule_set->ToProto(chunk.verdicts[i], message, chunk.views[i]);
-      }
-      message->set_contact_id(chunk.ids[i].data(), chunk.ids[i].size());
-      message->set_index(static_cast<uint32_t>(chunk.contacts[i].index));
+      decide::ToMessage(*loaded_.rule_set, chunk.verdicts[i], chunk.views[i], chunk.ids[i],
+                        static_cast<uint32_t>(chunk.contacts[i].index), out->Add());
     }
   }
 
@@ -842,7 +807,7 @@ absl::Status EvalRun::Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* reje
   const int64_t t0 = ThreadCpuNanos();
   // The one place every chunk's decisions pass, in input order, with the contacts' wire bytes
   // (chunk.views into chunk.wire) still alive: an audit log (--audit_log) attaches here. The
-  // decisions are the engine's in-process (chunk.verdicts, chunk.ids, chunk.problems; the rule
+  // decisions are the engine's in-process (chunk.verdicts, chunk.ids; the rule
   // set's ToProto makes messages of them) and lawfuld's messages with --server
   // (chunk.decisions); chunk.contacts[i].index is each one's position in the input.
   if (!WriteAll(stdout, chunk.decisions_out) || !WriteAll(allowed, chunk.allowed_out) ||

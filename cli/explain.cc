@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "input.h"
+#include "lawful/decide.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
@@ -153,13 +154,12 @@ int RunExplain(const ExplainOptions& options, const std::string& input) {
     absl::StatusOr<PreparedOutreach> prepared =
         loaded->rule_set->Prepare(Outreach{outreach.purpose(), outreach.channel(), outreach.notice_type(), at});
     if (!prepared.ok()) return Fail(2, std::string(prepared.status().message()));
+    const decide::ResolvedOutreach resolved{*std::move(prepared), at};
     std::string bytes;
     for (const lawful::v1::Contact& contact : *contacts) {
       bytes.clear();
       contact.SerializeToString(&bytes);
-      lawful::v1::Explanation& explanation = explanations.emplace_back();
-      loaded->rule_set->Explain(*prepared, bytes, &explanation);
-      explanation.mutable_decision()->set_contact_id(contact.id());
+      decide::Explain(resolved, bytes, &explanations.emplace_back());
     }
   }
 

@@ -1,13 +1,14 @@
 // Arbitrary bytes as a request, decided by the shipped rules (rules/*.lawful, compiled once):
-// first as a serialized lawful.v1.DecideBatchRequest through SplitBatchRequest, its outreach
-// prepared and every contact decided alone and by the worker pool; then the same bytes as one
-// contact. Besides "never crash", three paths that must agree are compared:
-//   - the batch pool and a lone Evaluator decide each contact alike;
-//   - a contact decided from its bytes (the raw batch path) and from the parsed message (the path
-//     of Decide) gets the same decision, also when it sets a singular field more than once
-//     (protobuf keeps the last value and merges messages; the fact decoder must read it alike);
-//   - the server's wire-level contact check finds what the message-level check finds (when both
-//     read the contact).
+// first as a serialized lawful.v1.DecideBatchRequest read by the deciding layer, its outreach
+// prepared and its contacts decided on every path a front door takes; then the same bytes as one
+// contact. Besides "never crash", what must agree:
+//   - every path answers a contact with the same Decision, byte for byte: the batch loop
+//     (DecideBatch and DecideStream), one contact at a time (Decide, in-process eval) and
+//     Explain's decision (which also names the rule-set version, and whose index is 0);
+//   - fail closed: a contact protobuf itself cannot parse (malformed, invalid UTF-8, field 0) is
+//     never decided, only answered with an ERROR;
+//   - a contact decided from its bytes and from its parsed message (protobuf keeps a singular
+//     field's last value and merges messages) gets the same decision when the bytes decide it.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -19,7 +20,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "harness.h"
 #include "lawful/dsl.h"
-#include "server/validate.h"
+#include "lawful/decide.h"
 
 namespace {
 
@@ -57,52 +58,67 @@ bool Same(const lawful::Decision& a, const lawful::Decision& b) {
          a.evidence_id == b.evidence_id && a.valid_until == b.valid_until && a.error_path == b.error_path;
 }
 
+// A decision's bytes without what differs by design between paths: its position and the
+// rule-set version Explain adds.
+std::string Canonical(lawful::v1::Decision decision) {
+  decision.clear_index();
+  decision.clear_rule_set_version();
+  std::string bytes;
+  decision.SerializeToString(&bytes);
+  return bytes;
+}
+
 void DecideBatch(std::string_view bytes, lawful::Evaluator& evaluator) {
   static lawful::BatchEvaluator* pool = new lawful::BatchEvaluator(/*threads=*/1);
-  lawful::v1::DecideBatchRequest header;
-  std::vector<std::string_view> contacts;
-  if (!lawful::SplitBatchRequest(bytes, &header, &contacts).ok()) return;
-  const lawful::PreparedOutreach prepared = Prepare(header.outreach());
-  std::vector<lawful::Decision> pooled;
-  pool->Decide(prepared, contacts, pooled);
-  Require(pooled.size() == contacts.size(), "one decision per contact");
-  for (size_t i = 0; i < contacts.size(); ++i) {
-    lawful::Decision alone = evaluator.Decide(prepared, contacts[i]);
-    Require(Same(alone, pooled[i]), "the pool decides a contact as a lone evaluator does");
-    lawful::v1::Decision proto;
-    Shipped().ToProto(alone, &proto);
+  lawful::decide::Request request;
+  if (!lawful::decide::ReadBatchRequest(bytes, &request).ok()) return;
+  const lawful::PreparedOutreach prepared = Prepare(request.outreach);
+  google::protobuf::RepeatedPtrField<lawful::v1::Decision> batch;
+  const absl::Status decided = lawful::decide::DecideBatch(
+      *pool, prepared, request.contacts, 0, &batch, nullptr, [](size_t) { return absl::OkStatus(); });
+  Require(decided.ok() && batch.size() == static_cast<int>(request.contacts.size()),
+          "one decision per contact");
+  const lawful::decide::ResolvedOutreach resolved{prepared, prepared.at};
+  for (size_t i = 0; i < request.contacts.size(); ++i) {
+    std::string_view id;
+    const lawful::Decision alone =
+        lawful::decide::DecideContact(evaluator, prepared, request.contacts[i], &id);
+    lawful::v1::Decision message;
+    lawful::decide::ToMessage(Shipped(), alone, request.contacts[i], id, static_cast<uint32_t>(i),
+                              &message);
+    Require(Canonical(message) == Canonical(batch.Get(static_cast<int>(i))),
+            "the batch loop answers a contact as deciding it alone does");
+    lawful::v1::Explanation explanation;
+    lawful::decide::Explain(resolved, request.contacts[i], &explanation);
+    Require(Canonical(explanation.decision()) == Canonical(message),
+            "Explain's decision is the decision");
   }
 }
 
 void DecideContact(std::string_view bytes, lawful::Evaluator& evaluator) {
   lawful::v1::Contact parsed;
   const bool parses = parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
-  std::string_view id;
-  std::optional<lawful::server::ContactProblem> wire_problem;
-  const bool well_formed = lawful::server::ValidateContactBytes(bytes, &id, &wire_problem);
-  // The wire check may be stricter than protobuf (it refuses a tag longer than 32 bits, which
-  // protobuf truncates); where both read the contact they must find the same problem.
-  if (parses && well_formed) {
-    std::optional<lawful::server::ContactProblem> problem = lawful::server::ValidateContact(parsed);
-    Require(problem.has_value() == wire_problem.has_value() &&
-                (!problem || (problem->field_path == wire_problem->field_path && problem->message == wire_problem->message)),
-            "the wire-level contact check finds what the message-level check finds");
-    Require(problem || id == parsed.id(), "the wire-level check returns the contact's id");
-  }
+  std::string reserialized;
+  if (parses) parsed.SerializeToString(&reserialized);
   for (const char* purpose : {"newsletter", "profiling", "service_notice"}) {
     lawful::v1::Outreach requested;
     requested.set_purpose(purpose);
     requested.set_channel(purpose[0] == 'p' ? lawful::v1::CHANNEL_PHONE : lawful::v1::CHANNEL_EMAIL);
     const lawful::PreparedOutreach prepared = Prepare(requested);
-    lawful::Decision from_bytes = evaluator.Decide(prepared, bytes);
+    std::string_view id;
+    const lawful::Decision from_bytes = lawful::decide::DecideContact(evaluator, prepared, bytes, &id);
     lawful::v1::Decision proto;
-    Shipped().ToProto(from_bytes, &proto);
-    if (parses) {
-      lawful::Decision from_message = evaluator.Decide(prepared, parsed);
-      Require(from_bytes.outcome == lawful::Outcome::kError
-                  ? from_message.outcome == lawful::Outcome::kError
-                  : Same(from_bytes, from_message),
+    lawful::decide::ToMessage(Shipped(), from_bytes, bytes, id, 0, &proto);
+    Require(parses || from_bytes.outcome == lawful::Outcome::kError,
+            "a contact protobuf cannot parse is never decided");
+    Require(lawful::IsValidUtf8(proto.contact_id()), "an answer echoes only valid UTF-8");
+    if (parses && from_bytes.outcome != lawful::Outcome::kError) {
+      std::string_view parsed_id;
+      const lawful::Decision from_message =
+          lawful::decide::DecideContact(evaluator, prepared, reserialized, &parsed_id);
+      Require(Same(from_bytes, from_message),
               "a contact is decided alike from its bytes and from its parsed message");
+      Require(id == parsed_id, "the contact's id is the one a parse keeps");
     }
   }
 }

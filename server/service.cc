@@ -18,23 +18,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "lawful/decide.h"
 #include "lawful/dsl.h"
-#include "validate.h"
 
 namespace lawful::server {
 namespace {
 
 // The engine's conversions, alongside this file's own ToProto overloads for decisions.
 using lawful::ToProto;
-
-// google.protobuf.Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
-
-bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() >= kMinTimestampSeconds && ts.seconds() <= kMaxTimestampSeconds &&
-         ts.nanos() >= 0 && ts.nanos() <= 999999999;
-}
 
 grpc::Status ToGrpc(const absl::Status& status) {
   // absl::StatusCode and grpc::StatusCode share the canonical code numbers.
@@ -48,178 +39,34 @@ Evaluator& ThreadEvaluator() {
   return evaluator;
 }
 
-// An outreach checked against the request rules and resolved against one snapshot.
-struct ResolvedOutreach {
-  PreparedOutreach prepared;
-  absl::Time at;
-};
-
-// Checks what every deciding RPC shares: the outreach and the pinned rule-set version.
-absl::StatusOr<ResolvedOutreach> ResolveOutreach(const Snapshot& snapshot, bool has_outreach,
-                                                 const lawful::v1::Outreach& outreach,
-                                                 const std::string& pinned_version) {
-  if (!has_outreach) return absl::InvalidArgumentError("outreach is required");
-  if (outreach.purpose().empty()) return absl::InvalidArgumentError("outreach.purpose is required");
-  if (outreach.channel() == lawful::v1::CHANNEL_UNSPECIFIED) {
-    return absl::InvalidArgumentError("outreach.channel is required");
-  }
-  if (!lawful::v1::Channel_IsValid(outreach.channel())) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("outreach.channel: unknown channel %d", outreach.channel()));
-  }
-  if (!lawful::v1::NoticeType_IsValid(outreach.notice_type())) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("outreach.notice_type: unknown notice type %d", outreach.notice_type()));
-  }
-  if (outreach.has_at() && !IsValidTimestamp(outreach.at())) {
-    return absl::InvalidArgumentError("outreach.at is not a valid timestamp");
-  }
-  const std::string& served = snapshot.rule_set->version();
-  if (!pinned_version.empty() && pinned_version != served) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("rule_set_version: requested %s, serving %s", pinned_version, served));
-  }
-  ResolvedOutreach resolved;
-  resolved.at = outreach.has_at() ? FromProto(outreach.at()) : absl::Now();
-  absl::StatusOr<PreparedOutreach> prepared = snapshot.rule_set->Prepare(
-      Outreach{outreach.purpose(), outreach.channel(), outreach.notice_type(), resolved.at});
-  if (!prepared.ok()) return prepared.status();
-  resolved.prepared = *std::move(prepared);
-  return resolved;
-}
-
-// `contact_bytes` lets the decision quote the evidence record as the caller sent it.
-void ToProto(const RuleSet& rule_set, const Decision& decision, std::string_view contact_id,
-             std::string_view contact_bytes, uint32_t index, lawful::v1::Decision* out) {
-  rule_set.ToProto(decision, out, contact_bytes);
-  out->set_contact_id(contact_id.data(), contact_id.size());
-  out->set_index(index);
-}
-
-// The engine decodes contacts from their wire bytes (only the fields the rules read); gRPC has
-// already parsed the request, so the contacts [begin, end) are serialized back, once, into one
-// buffer.
-std::vector<std::string_view> SerializeContacts(
-    const google::protobuf::RepeatedPtrField<lawful::v1::Contact>& contacts, int begin, int end,
-    std::string* buffer) {
-  size_t total = 0;
-  for (int i = begin; i < end; ++i) total += contacts.Get(i).ByteSizeLong();
-  buffer->resize(total);
-  std::vector<std::string_view> views;
-  views.reserve(static_cast<size_t>(end - begin));
-  uint8_t* const start = reinterpret_cast<uint8_t*>(buffer->data());
-  uint8_t* next = start;
-  for (int i = begin; i < end; ++i) {
-    uint8_t* const after = contacts.Get(i).SerializeWithCachedSizesToArray(next);
-    views.emplace_back(reinterpret_cast<const char*>(next), static_cast<size_t>(after - next));
-    next = after;
-  }
-  return views;
-}
-
-// A contact missing a required field is answered with its own ERROR decision, never decided.
-void ToProto(const ContactProblem& problem, std::string_view contact_id, uint64_t index,
-             lawful::v1::Decision* out) {
-  out->set_outcome(lawful::v1::OUTCOME_ERROR);
-  out->mutable_error()->set_field_path(problem.field_path);
-  out->mutable_error()->set_message(problem.message);
-  out->set_contact_id(contact_id.data(), contact_id.size());
-  out->set_index(static_cast<uint32_t>(index));
-}
-
-void ToProto(const ContactProblem& problem, const lawful::v1::Contact& contact, uint64_t index,
-             lawful::v1::Decision* out) {
-  ToProto(problem, std::string_view(contact.id()), index, out);
-}
-
-// The one decision path for a single contact: validation first, then the engine.
-void DecideOne(const Snapshot& snapshot, const PreparedOutreach& prepared,
-               const lawful::v1::Contact& contact, uint64_t index, lawful::v1::Decision* out) {
-  if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
-    ToProto(*problem, contact, index, out);
-    return;
-  }
-  thread_local std::string bytes;
-  bytes.clear();
-  contact.AppendToString(&bytes);
-  ToProto(*snapshot.rule_set, ThreadEvaluator().Decide(prepared, bytes), contact.id(), bytes,
-          static_cast<uint32_t>(index), out);
-}
-
 // DEADLINE_EXCEEDED once the caller's deadline has passed, CANCELLED once the call is gone.
-// Checked between slices of a batch so that abandoned work stops within one slice.
-grpc::Status CheckStillWanted(grpc::CallbackServerContext* context, int64_t done, int64_t total) {
+// Asked between slices of a batch so that abandoned work stops within one slice.
+absl::Status CheckStillWanted(grpc::CallbackServerContext* context, int64_t done, int64_t total) {
   if (context->deadline() <= std::chrono::system_clock::now()) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                        absl::StrFormat("deadline exceeded after %d of %d contacts", done, total));
+    return absl::DeadlineExceededError(
+        absl::StrFormat("deadline exceeded after %d of %d contacts", done, total));
   }
-  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled");
-  return grpc::Status::OK;
+  if (context->IsCancelled()) return absl::CancelledError("call cancelled");
+  return absl::OkStatus();
 }
 
-// Contacts decided between two deadline checks: large enough for the pool to split well, small
-// enough that an expired call stops within a few milliseconds.
-constexpr int kSliceContacts = 8192;
-
-// Decides `contacts` into `out` (appended, numbered from `first_index`), in slices with a
-// deadline check before each. On a non-OK status `out` holds a prefix of the decisions.
-grpc::Status DecideContacts(grpc::CallbackServerContext* context, BatchEvaluator& evaluator,
-                            const Snapshot& snapshot, const PreparedOutreach& prepared,
-                            const google::protobuf::RepeatedPtrField<lawful::v1::Contact>& contacts,
-                            uint64_t first_index,
-                            google::protobuf::RepeatedPtrField<lawful::v1::Decision>* out) {
-  const int total = contacts.size();
-  out->Reserve(out->size() + total);
-  std::string buffer;
-  std::vector<Decision> decided;
-  for (int begin = 0; begin < total; begin += kSliceContacts) {
-    if (grpc::Status status = CheckStillWanted(context, begin, total); !status.ok()) return status;
-    const int end = std::min(total, begin + kSliceContacts);
-    const std::vector<std::string_view> views = SerializeContacts(contacts, begin, end, &buffer);
-    evaluator.Decide(prepared, views, decided);
-    for (int i = begin; i < end; ++i) {
-      const lawful::v1::Contact& contact = contacts.Get(i);
-      const uint64_t index = first_index + static_cast<uint64_t>(i);
-      if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
-        ToProto(*problem, contact, index, out->Add());
-      } else {
-        ToProto(*snapshot.rule_set, decided[i - begin], contact.id(), views[i - begin],
-                static_cast<uint32_t>(index), out->Add());
-      }
-    }
+// A request's bytes: read in place when gRPC holds them in one slice, else joined once into
+// `joined`. The views of a request read from them live as long as `slices` and `joined`.
+bool RequestBytes(const grpc::ByteBuffer& buffer, std::vector<grpc::Slice>* slices,
+                  std::string* joined, std::string_view* bytes) {
+  slices->clear();
+  if (!buffer.Dump(slices).ok()) return false;
+  if (slices->size() == 1) {
+    *bytes = std::string_view(reinterpret_cast<const char*>((*slices)[0].begin()), (*slices)[0].size());
+    return true;
   }
-  return grpc::Status::OK;
-}
-
-using ReasonCounts = absl::flat_hash_map<std::pair<int, std::string>, uint64_t>;
-
-void Count(const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
-           ReasonCounts* counts) {
-  for (const lawful::v1::Decision& decision : decisions) {
-    ++(*counts)[{decision.outcome(), decision.reason()}];
+  joined->clear();
+  joined->reserve(buffer.Length());
+  for (const grpc::Slice& slice : *slices) {
+    joined->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
-}
-
-// Counts per outcome and reason, most frequent first; ties in a fixed order so equal batches
-// always get equal summaries.
-void Summarize(const ReasonCounts& counts,
-               google::protobuf::RepeatedPtrField<lawful::v1::ReasonCount>* summary) {
-  std::vector<lawful::v1::ReasonCount> sorted;
-  sorted.reserve(counts.size());
-  for (const auto& [key, count] : counts) {
-    lawful::v1::ReasonCount& entry = sorted.emplace_back();
-    entry.set_outcome(static_cast<lawful::v1::Outcome>(key.first));
-    entry.set_reason(key.second);
-    entry.set_count(count);
-  }
-  std::sort(sorted.begin(), sorted.end(),
-            [](const lawful::v1::ReasonCount& a, const lawful::v1::ReasonCount& b) {
-              if (a.count() != b.count()) return a.count() > b.count();
-              if (a.outcome() != b.outcome()) return a.outcome() < b.outcome();
-              return a.reason() < b.reason();
-            });
-  summary->Reserve(static_cast<int>(sorted.size()));
-  for (lawful::v1::ReasonCount& entry : sorted) *summary->Add() = std::move(entry);
+  *bytes = *joined;
+  return true;
 }
 
 // One line per RPC. The line carries no request content: contact ids, e-mail addresses and the
@@ -402,12 +249,20 @@ class DecideStreamReactor final
   void OnReadDone(bool ok) override {
     if (!ok) {
       EndOfRequests();
-    } else if (grpc::Status parsed = ParseRequest(&raw_request_, &request_); !parsed.ok()) {
-      Stop(parsed);
+      return;
+    }
+    std::string_view bytes;
+    if (!RequestBytes(raw_request_, &slices_, &joined_, &bytes)) {
+      Stop(grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request"));
+      return;
+    }
+    absl::StatusOr<decide::StreamPart> part = decide::ReadStreamRequest(bytes, &request_);
+    if (!part.ok()) {
+      Stop(ToGrpc(part.status()));
     } else if (!outreach_.has_value()) {
-      Begin();
+      Begin(*part);
     } else {
-      DecideChunk();
+      DecideChunk(*part);
     }
   }
 
@@ -460,20 +315,19 @@ class DecideStreamReactor final
     pause_->Set(absl::ToChronoTime(absl::Now() + wait), [this](bool) { StartRead(&raw_request_); });
   }
 
-  void Begin() {
-    if (request_.kind_case() != StreamRequest::kStart) {
+  void Begin(decide::StreamPart part) {
+    if (part != decide::StreamPart::kStart) {
       Stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "start: the first DecideStreamRequest must be a start (the outreach)"));
       return;
     }
-    const lawful::v1::StreamStart& start = request_.start();
-    if (grpc::Status denied = Authorize(authorizer_, *context_, start.outreach().purpose());
+    if (grpc::Status denied = Authorize(authorizer_, *context_, request_.outreach.purpose());
         !denied.ok()) {
       Stop(denied);
       return;
     }
-    absl::StatusOr<ResolvedOutreach> outreach = ResolveOutreach(
-        *snapshot_, start.has_outreach(), start.outreach(), start.rule_set_version());
+    absl::StatusOr<decide::ResolvedOutreach> outreach =
+        decide::ResolveOutreach(*snapshot_->rule_set, request_, absl::Now());
     if (!outreach.ok()) {
       // The shared checks name fields of a request's top level; here they sit in the start.
       Stop(grpc::Status(static_cast<grpc::StatusCode>(outreach.status().code()),
@@ -481,34 +335,36 @@ class DecideStreamReactor final
       return;
     }
     outreach_ = *std::move(outreach);
-    outreach_message_ = start.outreach();
+    outreach_message_ = request_.outreach;
     who_ = Identify(context_);
     StartRead(&raw_request_);
   }
 
-  void DecideChunk() {
-    if (request_.kind_case() != StreamRequest::kContacts) {
+  void DecideChunk(decide::StreamPart part) {
+    if (part != decide::StreamPart::kContacts) {
       Stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        request_.kind_case() == StreamRequest::kStart
+                        part == decide::StreamPart::kStart
                             ? "start: only the first DecideStreamRequest may be a start"
                             : "kind: a DecideStreamRequest must carry a start or contacts"));
       return;
     }
-    const auto& contacts = request_.contacts().contacts();
-    if (contacts.size() > max_chunk_size_) {
+    const std::vector<std::string_view>& contacts = request_.contacts;
+    const int64_t count = static_cast<int64_t>(contacts.size());
+    if (count > max_chunk_size_) {
       Stop(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         absl::StrFormat("contacts: a chunk of %d contacts exceeds the limit of %d "
                                         "(--max_batch_size); send smaller chunks",
-                                        contacts.size(), max_chunk_size_)));
+                                        count, max_chunk_size_)));
       return;
     }
     // Reused: after the first chunks the decisions' storage is recycled, not reallocated.
     auto* decisions = response_.mutable_decisions()->mutable_decisions();
     decisions->Clear();
-    const grpc::Status status = DecideContacts(context_, *evaluator_, *snapshot_,
-                                               outreach_->prepared, contacts, contacts_, decisions);
+    const absl::Status status = decide::DecideBatch(
+        *evaluator_, outreach_->prepared, contacts, static_cast<uint64_t>(contacts_), decisions,
+        /*lines=*/nullptr, [&](size_t done) { return CheckStillWanted(context_, done, count); });
     if (!status.ok()) {
-      Stop(status);
+      Stop(ToGrpc(status));
       return;
     }
     if (grpc::Status recorded = Audit(audit_log_, who_, snapshot_->rule_set->version(), outreach_message_,
@@ -517,9 +373,9 @@ class DecideStreamReactor final
       Stop(recorded);
       return;
     }
-    Count(*decisions, &counts_);
-    contacts_ += contacts.size();
-    last_chunk_contacts_ = contacts.size();
+    tally_.Add(*decisions);
+    contacts_ += count;
+    last_chunk_contacts_ = count;
     WriteResponse();
   }
 
@@ -534,7 +390,7 @@ class DecideStreamReactor final
       return;
     }
     lawful::v1::StreamSummary* summary = response_.mutable_summary();
-    Summarize(counts_, summary->mutable_summary());
+    tally_.Summarize(summary->mutable_summary());
     summary->set_contacts(static_cast<uint64_t>(contacts_));
     summary->set_rule_set_version(snapshot_->rule_set->version());
     ToProto(outreach_->at, summary->mutable_at());
@@ -551,12 +407,14 @@ class DecideStreamReactor final
   BatchEvaluator* const evaluator_;
   const int64_t max_chunk_size_;
   const absl::Time start_ = absl::Now();
-  std::optional<ResolvedOutreach> outreach_;  // set by the start
+  std::optional<decide::ResolvedOutreach> outreach_;  // set by the start
   grpc::ByteBuffer raw_request_;
-  StreamRequest request_;  // raw_request_, parsed
+  std::vector<grpc::Slice> slices_;  // raw_request_'s bytes, and joined_ when in several slices
+  std::string joined_;
+  decide::Request request_;  // read from them
   StreamResponse response_;
   grpc::ByteBuffer raw_response_;  // response_, serialized until its write completes
-  ReasonCounts counts_;
+  decide::ReasonTally tally_;
   int64_t contacts_ = 0;
   bool summary_sent_ = false;
   grpc::Status status_;
@@ -583,58 +441,68 @@ LawfulService::LawfulService(const RuleSetStore* store, ServiceOptions options)
 // pins, served or archived; otherwise the one served, which a pinned version must match),
 // resolves the outreach and requires the contact. Then `answer(snapshot, outreach)` fills the
 // response and returns its decision, which is recorded before the response leaves.
-template <typename Request, typename Response, typename Answer>
+template <typename Response, typename Answer>
 grpc::ServerUnaryReactor* LawfulService::AboutOneContact(const char* method,
                                                          grpc::CallbackServerContext* context,
                                                          const grpc::ByteBuffer* request_bytes,
                                                          grpc::ByteBuffer* response_bytes,
                                                          bool replay, Answer answer) {
   const absl::Time start = absl::Now();
-  grpc::ByteBuffer bytes(*request_bytes);  // a reference, not a copy of the bytes
-  Request request;
-  if (grpc::Status status = ParseRequest(&bytes, &request); !status.ok()) {
-    return Finish(context, method, 0, start, status);
+  std::vector<grpc::Slice> slices;
+  std::string joined;
+  std::string_view bytes;
+  if (!RequestBytes(*request_bytes, &slices, &joined, &bytes)) {
+    return Finish(context, method, 0, start,
+                  grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request"));
   }
-  const int64_t contacts = request.has_contact() ? 1 : 0;
+  decide::Request request;
+  if (const absl::Status read = decide::ReadSingleRequest(bytes, &request); !read.ok()) {
+    return Finish(context, method, 0, start, ToGrpc(read));
+  }
+  const int64_t contacts = static_cast<int64_t>(request.contacts.size());
   const auto finish = [&](const grpc::Status& status) {
     return Finish(context, method, contacts, start, status);
   };
-  if (grpc::Status denied = Authorize(options_.authorizer, *context, request.outreach().purpose());
+  if (grpc::Status denied = Authorize(options_.authorizer, *context, request.outreach.purpose());
       !denied.ok()) {
     return finish(denied);
   }
   const absl::StatusOr<CallLimiter::Slot> slot = call_limiter_.Admit();
   if (!slot.ok()) return finish(ToGrpc(slot.status()));
   std::shared_ptr<const Snapshot> snapshot = store_->Current();
-  if (replay && !request.rule_set_version().empty()) {
-    absl::StatusOr<std::shared_ptr<const Snapshot>> pinned = store_->Version(request.rule_set_version());
+  if (replay && !request.rule_set_version.empty()) {
+    absl::StatusOr<std::shared_ptr<const Snapshot>> pinned = store_->Version(request.rule_set_version);
     if (!pinned.ok()) return finish(ToGrpc(pinned.status()));
     snapshot = *std::move(pinned);
   }
   if (snapshot == nullptr) return finish(NoRuleSet());
   const std::string& version = snapshot->rule_set->version();
-  absl::StatusOr<ResolvedOutreach> outreach = ResolveOutreach(
-      *snapshot, request.has_outreach(), request.outreach(), replay ? version : request.rule_set_version());
+  absl::StatusOr<decide::ResolvedOutreach> outreach =
+      decide::ResolveOutreach(*snapshot->rule_set, request, absl::Now());
   if (!outreach.ok()) return finish(ToGrpc(outreach.status()));
-  if (!request.has_contact()) {
+  if (request.contacts.empty()) {
     return finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "contact is required"));
   }
   Response response;
-  const lawful::v1::Decision* decision = answer(request, *snapshot, *outreach, response);
+  const lawful::v1::Decision* decision = answer(request.contacts[0], *outreach, response);
   const grpc::Status audited =
-      Audit(options_.audit_log, Identify(context), version, request.outreach(), outreach->at, {decision});
+      Audit(options_.audit_log, Identify(context), version, request.outreach, outreach->at, {decision});
   return finish(audited.ok() ? SerializeResponse(response, response_bytes) : audited);
 }
 
 grpc::ServerUnaryReactor* LawfulService::Decide(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* request_bytes,
                                                 grpc::ByteBuffer* response_bytes) {
-  return AboutOneContact<lawful::v1::DecideRequest, lawful::v1::DecideResponse>(
+  return AboutOneContact<lawful::v1::DecideResponse>(
       "Decide", context, request_bytes, response_bytes, /*replay=*/false,
-      [](const lawful::v1::DecideRequest& request, const Snapshot& snapshot,
-         const ResolvedOutreach& outreach, lawful::v1::DecideResponse& response) {
-        DecideOne(snapshot, outreach.prepared, request.contact(), 0, response.mutable_decision());
-        response.set_rule_set_version(snapshot.rule_set->version());
+      [](std::string_view contact, const decide::ResolvedOutreach& outreach,
+         lawful::v1::DecideResponse& response) {
+        const RuleSet& rule_set = *outreach.prepared.rule_set;
+        std::string_view id;
+        const Decision decision =
+            decide::DecideContact(ThreadEvaluator(), outreach.prepared, contact, &id);
+        decide::ToMessage(rule_set, decision, contact, id, 0, response.mutable_decision());
+        response.set_rule_set_version(rule_set.version());
         ToProto(outreach.at, response.mutable_at());
         return &response.decision();
       });
@@ -646,22 +514,12 @@ grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext
   const absl::Time start = absl::Now();
   const absl::StatusOr<CallLimiter::Slot> slot = call_limiter_.Admit();
   if (!slot.ok()) return Finish(context, "DecideBatch", 0, start, ToGrpc(slot.status()));
-  // A request usually arrives as one slice and is read in place; otherwise it is joined once.
   std::vector<grpc::Slice> slices;
   std::string joined;
   std::string_view bytes;
-  if (!request->Dump(&slices).ok()) {
+  if (!RequestBytes(*request, &slices, &joined, &bytes)) {
     return Finish(context, "DecideBatch", 0, start,
                   grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request"));
-  }
-  if (slices.size() == 1) {
-    bytes = std::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size());
-  } else {
-    joined.reserve(request->Length());
-    for (const grpc::Slice& slice : slices) {
-      joined.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-    bytes = joined;
   }
 
   lawful::v1::DecideBatchResponse answer;
@@ -701,15 +559,15 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
                                            lawful::v1::DecideBatchResponse* response,
                                            int64_t* contacts_count,
                                            std::optional<audit::Log::Pending>* audit_pending) {
-  lawful::v1::DecideBatchRequest header;
-  std::vector<std::string_view> contacts;
-  if (absl::Status split = SplitBatchRequest(bytes, &header, &contacts); !split.ok()) {
-    return ToGrpc(split);
+  decide::Request request;
+  if (absl::Status read = decide::ReadBatchRequest(bytes, &request); !read.ok()) {
+    return ToGrpc(read);
   }
-  if (grpc::Status denied = Authorize(options_.authorizer, *context, header.outreach().purpose());
+  if (grpc::Status denied = Authorize(options_.authorizer, *context, request.outreach.purpose());
       !denied.ok()) {
     return denied;
   }
+  const std::vector<std::string_view>& contacts = request.contacts;
   const int64_t total = static_cast<int64_t>(contacts.size());
   *contacts_count = total;
   if (total > options_.max_batch_size) {
@@ -720,77 +578,34 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
   }
   const std::shared_ptr<const Snapshot> snapshot = store_->Current();
   if (snapshot == nullptr) return NoRuleSet();
-  absl::StatusOr<ResolvedOutreach> outreach = ResolveOutreach(
-      *snapshot, header.has_outreach(), header.outreach(), header.rule_set_version());
+  absl::StatusOr<decide::ResolvedOutreach> outreach =
+      decide::ResolveOutreach(*snapshot->rule_set, request, absl::Now());
   if (!outreach.ok()) return ToGrpc(outreach.status());
 
-  // Every contact is checked before any is decided: a malformed one fails the whole call, as
-  // a failed parse of the request did, and costs no engine work.
-  std::vector<std::string_view> ids(contacts.size());
-  std::vector<std::pair<size_t, ContactProblem>> problems;  // rare: by contact index
-  for (size_t i = 0; i < contacts.size(); ++i) {
-    std::optional<ContactProblem> problem;
-    if (!ValidateContactBytes(contacts[i], &ids[i], &problem)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrFormat("contacts[%d]: malformed message", i));
-    }
-    if (problem.has_value()) problems.emplace_back(i, *std::move(problem));
-  }
-
-  auto* out = response->mutable_decisions();
-  out->Reserve(static_cast<int>(total));
-  for (int64_t i = 0; i < total; ++i) out->Add();  // filled in parallel below
   audit::Log* const log = options_.audit_log;
   std::optional<audit::Log::Lines> lines;
   if (log != nullptr && total > 0) lines.emplace(log->StartLines(static_cast<size_t>(total)));
-  std::vector<std::string_view> slice;
-  std::vector<Decision> decided;
-  static_assert(kSliceContacts % audit::Log::kPartRecords == 0);
-  for (int64_t begin = 0; begin < total; begin += kSliceContacts) {
-    if (grpc::Status status = CheckStillWanted(context, begin, total); !status.ok()) {
-      response->Clear();
-      return status;
-    }
-    const int64_t end = std::min(total, begin + kSliceContacts);
-    slice.assign(contacts.begin() + begin, contacts.begin() + end);
-    batch_evaluator_.Decide(outreach->prepared, slice, decided);
-    // The answers are built on the pool, a part at a time, and each part's audit lines are
-    // formatted by the thread that built it while they are still in its cache.
-    batch_evaluator_.ParallelFor(
-        static_cast<size_t>(end - begin), audit::Log::kPartRecords, [&](size_t from, size_t to) {
-          const size_t first = static_cast<size_t>(begin) + from, last = static_cast<size_t>(begin) + to;
-          auto problem = std::lower_bound(problems.begin(), problems.end(), first,
-                                          [](const auto& p, size_t i) { return p.first < i; });
-          for (size_t i = first; i < last; ++i) {
-            lawful::v1::Decision* decision = out->Mutable(static_cast<int>(i));
-            if (problem != problems.end() && problem->first == i) {
-              ToProto(problem->second, ids[i], i, decision);
-              ++problem;
-            } else {
-              ToProto(*snapshot->rule_set, decided[i - static_cast<size_t>(begin)], ids[i], contacts[i],
-                      static_cast<uint32_t>(i), decision);
-            }
-          }
-          if (lines.has_value()) {
-            lines->Format(first, last, [&](size_t i, audit::DecisionRecord* record) {
-              audit::RecordOf(out->Get(static_cast<int>(i)), record);
-            });
-          }
-        });
+  const absl::Status decided = decide::DecideBatch(
+      batch_evaluator_, outreach->prepared, contacts, 0, response->mutable_decisions(),
+      lines.has_value() ? &*lines : nullptr,
+      [&](size_t done) { return CheckStillWanted(context, static_cast<int64_t>(done), total); });
+  if (!decided.ok()) {
+    response->Clear();
+    return ToGrpc(decided);
   }
   if (lines.has_value()) {
     const CallIdentity who = Identify(context);
-    const audit::Request request =
-        AuditRequest(who, snapshot->rule_set->version(), header.outreach(), outreach->at);
-    if (grpc::Status recorded = AuditBegun(log, log->Begin(request, *std::move(lines)), audit_pending);
+    const audit::Request audited =
+        AuditRequest(who, snapshot->rule_set->version(), request.outreach, outreach->at);
+    if (grpc::Status recorded = AuditBegun(log, log->Begin(audited, *std::move(lines)), audit_pending);
         !recorded.ok()) {
       response->Clear();
       return recorded;
     }
   }
-  ReasonCounts counts;
-  Count(response->decisions(), &counts);
-  Summarize(counts, response->mutable_summary());
+  decide::ReasonTally tally;
+  tally.Add(response->decisions());
+  tally.Summarize(response->mutable_summary());
   response->set_rule_set_version(snapshot->rule_set->version());
   ToProto(outreach->at, response->mutable_at());
   return grpc::Status::OK;
@@ -824,23 +639,11 @@ grpc::ServerUnaryReactor* LawfulService::GetRuleSet(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* LawfulService::Explain(grpc::CallbackServerContext* context,
                                                  const grpc::ByteBuffer* request_bytes,
                                                  grpc::ByteBuffer* response_bytes) {
-  return AboutOneContact<lawful::v1::ExplainRequest, lawful::v1::Explanation>(
+  return AboutOneContact<lawful::v1::Explanation>(
       "Explain", context, request_bytes, response_bytes, /*replay=*/true,
-      [](const lawful::v1::ExplainRequest& request, const Snapshot& snapshot,
-         const ResolvedOutreach& outreach, lawful::v1::Explanation& response) {
-        const lawful::v1::Contact& contact = request.contact();
-        if (std::optional<ContactProblem> problem = ValidateContact(contact)) {
-          ToProto(*problem, contact, 0, response.mutable_decision());
-          response.mutable_decision()->set_rule_set_version(snapshot.rule_set->version());
-          response.set_rule_set_version(snapshot.rule_set->version());
-          ToProto(outreach.at, response.mutable_at());
-          response.set_summary(absl::StrCat("Not decided: the contact's ", problem->field_path,
-                                            " is invalid (", problem->message,
-                                            "). An invalid contact is never treated as allowed."));
-        } else {
-          snapshot.rule_set->Explain(outreach.prepared, contact.SerializeAsString(), &response);
-          response.mutable_decision()->set_contact_id(contact.id());
-        }
+      [](std::string_view contact, const decide::ResolvedOutreach& outreach,
+         lawful::v1::Explanation& response) {
+        decide::Explain(outreach, contact, &response);
         return &response.decision();
       });
 }

@@ -93,7 +93,7 @@ class LawfulService final
                               lawful::v1::DecideBatchResponse* response, int64_t* contacts,
                               std::optional<audit::Log::Pending>* audit_pending);
   // What Decide and Explain share (service.cc).
-  template <typename Request, typename Response, typename Answer>
+  template <typename Response, typename Answer>
   grpc::ServerUnaryReactor* AboutOneContact(const char* method, grpc::CallbackServerContext* context,
                                             const grpc::ByteBuffer* request_bytes,
                                             grpc::ByteBuffer* response_bytes, bool replay,

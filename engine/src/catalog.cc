@@ -276,15 +276,15 @@ std::string Display(const Program& program, const Facts& facts, const FactInfo& 
 
 // The `index`th occurrence of length-delimited field `number` in `message`.
 bool NthField(std::string_view message, uint32_t number, int32_t index, std::string_view& out) {
-  WireReader r(message);
+  wire::Reader r(message);
   int32_t seen = 0;
   while (!r.done()) {
-    uint64_t tag;
-    if (!r.Varint(tag)) return false;
-    if ((tag >> 3) == number && (tag & 7) == kLengthDelimited) {
+    uint32_t field, type;
+    if (!r.Tag(field, type)) return false;
+    if (field == number && type == wire::kLengthDelimited) {
       if (!r.Bytes(out)) return false;
       if (seen++ == index) return true;
-    } else if (!r.Skip(static_cast<uint32_t>(tag & 7))) {
+    } else if (!r.Skip(field, type)) {
       return false;
     }
   }

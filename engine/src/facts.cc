@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "calendar.h"
+#include "lawful/v1/contact.pb.h"
 
 namespace lawful {
 namespace {
@@ -22,30 +23,34 @@ constexpr int64_t kMalformed = std::numeric_limits<int64_t>::min() + 2;
 // Reads a google.protobuf.Timestamp over `seconds` and `nanos`: protobuf merges a message that
 // occurs again into the one before it, field by field, so each field read replaces only itself.
 bool MergeTimestamp(std::string_view bytes, int64_t& seconds, int32_t& nanos) {
-  WireReader r(bytes);
+  wire::Reader r(bytes);
   while (!r.done()) {
-    uint64_t tag, v;
-    if (!r.Varint(tag)) return false;
-    if ((tag & 7) != kVarint) {
-      if (!r.Skip(tag & 7)) return false;
+    uint32_t number, type;
+    if (!r.Tag(number, type)) return false;
+    if (number != 1 && number != 2) {
+      if (!r.Skip(number, type)) return false;
       continue;
     }
-    if (!r.Varint(v)) return false;
-    if ((tag >> 3) == 1) seconds = static_cast<int64_t>(v);
-    if ((tag >> 3) == 2) nanos = static_cast<int32_t>(v);
+    uint64_t v;
+    if (type != wire::kVarint || !r.Varint(v)) return false;
+    if (number == 1) seconds = static_cast<int64_t>(v);
+    if (number == 2) nanos = static_cast<int32_t>(v);
   }
   return true;
 }
 
-bool ValidNanos(int32_t nanos) { return nanos >= 0 && nanos <= 999'999'999; }
-
-bool DecodeTimestamp(std::string_view bytes, int64_t& out) {
+bool DecodeTimestamp(std::string_view bytes, int64_t& out, const char*& problem) {
   int64_t seconds = 0;
   int32_t nanos = 0;
-  if (!MergeTimestamp(bytes, seconds, nanos) || !ValidNanos(nanos)) return false;
+  problem = "expected a timestamp";
+  if (!MergeTimestamp(bytes, seconds, nanos)) return false;
+  problem = TimestampProblem(seconds, nanos);
+  if (problem != nullptr) return false;
   out = calendar::FromTimestamp(seconds, nanos);
   return true;
 }
+
+constexpr char kNotUtf8[] = "the text is not valid UTF-8";
 
 // Within these seconds (years 1685..2255, inside the instant range) FromTimestamp neither
 // saturates nor loses the nanos, so SplitInstant gives a decoded slot's seconds and nanos back.
@@ -92,7 +97,37 @@ void FillDefaults(const FactLayout& layout, int32_t message, std::vector<int64_t
   }
 }
 
+// Fills enums[m] for the layout message `message`, described by `type` (nested messages too).
+void FindEnums(const FactLayout& layout, int32_t message, const google::protobuf::Descriptor* type,
+               std::vector<std::vector<EnumValues>>& enums) {
+  if (message < 0 || static_cast<size_t>(message) >= layout.messages.size()) return;
+  const std::vector<FactField>& fields = layout.messages[message].fields;
+  if (enums[message].size() == fields.size()) return;  // reached before
+  enums[message].assign(fields.size(), EnumValues{});
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const FactField& f = fields[i];
+    const google::protobuf::FieldDescriptor* fd =
+        type != nullptr ? type->FindFieldByNumber(static_cast<int>(f.number)) : nullptr;
+    if (fd == nullptr) continue;
+    if (f.kind == FactKind::kMessage || f.kind == FactKind::kRecordList) {
+      FindEnums(layout, f.message, fd->message_type(), enums);
+    } else if (const google::protobuf::EnumDescriptor* e = fd->enum_type(); e != nullptr) {
+      EnumValues& values = enums[message][i];
+      values.type = e;
+      for (int v = 0; v < e->value_count(); ++v) {
+        const int number = e->value(v)->number();
+        if (number >= 0 && number < 64) values.small |= uint64_t{1} << number;
+      }
+    }
+  }
+}
+
 }  // namespace
+
+std::string NotDeclared(const EnumValues& values, int32_t number) {
+  return absl::StrCat("`", number, "` is not a value of ",
+                      values.type != nullptr ? values.type->full_name() : "the enum");
+}
 
 // The path to the field being decoded, kept as a chain of stack frames so that building the
 // "consents[2].granted_at" string costs nothing unless there is an error.
@@ -182,6 +217,11 @@ FactDecoder::FactDecoder(const FactLayout& layout, const std::vector<std::string
     }
   }
   for (size_t i = 0; i < purposes.size(); ++i) purpose_ids_[purposes[i]] = static_cast<int32_t>(i);
+  enums_.resize(layout.messages.size());
+  FindEnums(layout, 0, lawful::v1::Contact::descriptor(), enums_);
+  for (size_t m = 0; m < layout.messages.size(); ++m) {
+    enums_[m].resize(layout.messages[m].fields.size());  // messages no path reaches
+  }
 }
 
 bool FactDecoder::Decode(std::string_view bytes, Facts& facts, Error& error) const {
@@ -203,7 +243,7 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
                                 Facts& facts, Frame* parent, PendingList& pending,
                                 Error& error) const {
   const MessageLayout& layout = layout_.messages[message];
-  WireReader r(bytes);
+  wire::Reader r(bytes);
   auto fail = [&](const FactField* f, std::string message_text) {
     // A malformed value met before this error was the first error, and still is.
     if (FirstMalformed(pending, 0, error)) return false;
@@ -213,10 +253,8 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
     return false;
   };
   while (!r.done()) {
-    uint64_t tag;
-    if (!r.Varint(tag)) return fail(nullptr, "the message is truncated or malformed");
-    const uint32_t number = static_cast<uint32_t>(tag >> 3);
-    const uint32_t wire_type = static_cast<uint32_t>(tag & 7);
+    uint32_t number, wire_type;
+    if (!r.Tag(number, wire_type)) return fail(nullptr, "the message is truncated or malformed");
     const FactField* field = nullptr;
     for (const FactField& f : layout.fields) {
       if (f.number == number) {
@@ -225,7 +263,7 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
       }
     }
     if (field == nullptr) {
-      if (!r.Skip(wire_type)) return fail(nullptr, "the message is truncated or malformed");
+      if (!r.Skip(number, wire_type)) return fail(nullptr, "the message is truncated or malformed");
       continue;
     }
     const FactField& f = *field;
@@ -235,21 +273,27 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
         case FactKind::kBool:
         case FactKind::kEnum: {
           uint64_t v;
-          if (wire_type != kVarint || !r.Varint(v)) return fail(&f, "expected an integer");
+          if (wire_type != wire::kVarint || !r.Varint(v)) return fail(&f, "expected an integer");
           out = kind == FactKind::kBool ? (v != 0) : static_cast<int64_t>(v);
-          if (kind == FactKind::kEnum) out = static_cast<int32_t>(v);
+          if (kind == FactKind::kEnum) {
+            out = static_cast<int32_t>(v);
+            const EnumValues& values = enums_[message][&f - layout.fields.data()];
+            if (!values.Declares(out)) return fail(&f, NotDeclared(values, out));
+          }
           return true;
         }
         case FactKind::kInstant: {
           std::string_view body;
-          if (wire_type != kLengthDelimited || !r.Bytes(body) || !DecodeTimestamp(body, out)) {
-            return fail(&f, "expected a timestamp");
+          const char* problem = "expected a timestamp";
+          if (wire_type != wire::kLengthDelimited || !r.Bytes(body) ||
+              !DecodeTimestamp(body, out, problem)) {
+            return fail(&f, problem);
           }
           return true;
         }
         case FactKind::kDate: {
           std::string_view s;
-          if (wire_type != kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a date string");
+          if (wire_type != wire::kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a date string");
           if (s.empty()) {
             out = kMissing;
             return true;
@@ -261,7 +305,8 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
         }
         case FactKind::kString: {
           std::string_view s;
-          if (wire_type != kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a string");
+          if (wire_type != wire::kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a string");
+          if (!IsValidUtf8(s)) return fail(&f, kNotUtf8);
           out = static_cast<int64_t>(facts.strings.size());
           facts.strings.push_back(s);
           if (text) *text = s;
@@ -269,7 +314,10 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
         }
         case FactKind::kPurpose: {
           std::string_view s;
-          if (wire_type != kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a purpose name");
+          if (wire_type != wire::kLengthDelimited || !r.Bytes(s)) {
+            return fail(&f, "expected a purpose name");
+          }
+          if (!IsValidUtf8(s)) return fail(&f, kNotUtf8);
           auto it = purpose_ids_.find(absl::string_view(s.data(), s.size()));
           out = it == purpose_ids_.end() ? -1 : it->second;
           return true;
@@ -278,17 +326,36 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
           return fail(&f, "unsupported field kind");
       }
     };
+    // A repeated integer, boolean or enum: an enum number its type does not declare is an error,
+    // reported at the element ("suppressions[2]").
+    auto list_element = [&](const FactField& list_field, FactList& list, uint64_t v) -> bool {
+      if (list_field.element == FactKind::kEnum) {
+        const int32_t value = static_cast<int32_t>(v);
+        const EnumValues& values = enums_[message][&list_field - layout.fields.data()];
+        if (!values.Declares(value)) {
+          if (FirstMalformed(pending, 0, error)) return false;
+          error.path = absl::StrCat(PathOf(parent, list_field.name), "[", list.count, "]");
+          error.message = NotDeclared(values, value);
+          return false;
+        }
+        list.data.push_back(value);
+      } else {
+        list.data.push_back(static_cast<int64_t>(v));
+      }
+      ++list.count;
+      return true;
+    };
     switch (f.kind) {
       case FactKind::kMessage: {
         std::string_view body;
-        if (wire_type != kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
+        if (wire_type != wire::kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
         Frame frame{parent, &f.name, -1};
         if (!DecodeMessage(f.message, body, slots, facts, &frame, pending, error)) return false;
         break;
       }
       case FactKind::kRecordList: {
         std::string_view body;
-        if (wire_type != kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
+        if (wire_type != wire::kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
         FactList& list = facts.lists[f.slot];
         const std::vector<int64_t>& defaults = record_defaults_[f.slot];
         const size_t base = list.data.size();
@@ -307,21 +374,26 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
       case FactKind::kScalarList: {
         FactList& list = facts.lists[f.slot];
         const bool packable = f.element == FactKind::kInt || f.element == FactKind::kBool || f.element == FactKind::kEnum;
-        if (packable && wire_type == kLengthDelimited) {
+        if (packable && wire_type == wire::kLengthDelimited) {
           std::string_view body;
           if (!r.Bytes(body)) return fail(&f, "the packed list is truncated");
-          WireReader packed(body);
+          wire::Reader packed(body);
           while (!packed.done()) {
             uint64_t v;
             if (!packed.Varint(v)) return fail(&f, "the packed list is malformed");
-            list.data.push_back(f.element == FactKind::kEnum ? static_cast<int32_t>(v) : static_cast<int64_t>(v));
-            ++list.count;
+            if (!list_element(f, list, v)) return false;
           }
         } else {
-          int64_t v;
-          if (!scalar(f.element, v, nullptr)) return false;
-          list.data.push_back(v);
-          ++list.count;
+          if (packable) {
+            uint64_t v;
+            if (wire_type != wire::kVarint || !r.Varint(v)) return fail(&f, "expected an integer");
+            if (!list_element(f, list, v)) return false;
+          } else {
+            int64_t v;
+            if (!scalar(f.element, v, nullptr)) return false;
+            list.data.push_back(v);
+            ++list.count;
+          }
         }
         break;
       }
@@ -329,7 +401,7 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
       // timestamp) the occurrence before, which decides only if it is the last (see Pending).
       case FactKind::kInstant: {
         std::string_view body;
-        if (wire_type != kLengthDelimited || !r.Bytes(body)) {
+        if (wire_type != wire::kLengthDelimited || !r.Bytes(body)) {
           return fail(&f, "expected a timestamp");
         }
         int64_t& slot = slots[f.slot];
@@ -346,7 +418,8 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
           }
         }
         if (!MergeTimestamp(body, seconds, nanos)) return fail(&f, "expected a timestamp");
-        const bool valid = ValidNanos(nanos);
+        const char* const problem = TimestampProblem(seconds, nanos);
+        const bool valid = problem == nullptr;
         if (valid && ExactSeconds(seconds)) {
           slot = calendar::FromTimestamp(seconds, nanos);
           if (kept != nullptr) ErasePending(pending, kept);
@@ -361,13 +434,13 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
         } else {
           slot = kMalformed;
           kept->path = PathOf(parent, f.name);
-          kept->message = "expected a timestamp";
+          kept->message = problem;
         }
         break;
       }
       case FactKind::kDate: {
         std::string_view s;
-        if (wire_type != kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a date string");
+        if (wire_type != wire::kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a date string");
         int64_t& slot = slots[f.slot];
         Pending* kept = slot == kMalformed ? FindPending(pending, &slot) : nullptr;
         const std::optional<int64_t> date = s.empty() ? kMissing : calendar::ParseDate(s);
@@ -392,38 +465,6 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
     }
   }
   return true;
-}
-
-absl::Status SplitBatchRequest(std::string_view bytes, lawful::v1::DecideBatchRequest* header,
-                               std::vector<std::string_view>* contacts) {
-  constexpr uint32_t kOutreach = lawful::v1::DecideBatchRequest::kOutreachFieldNumber;
-  constexpr uint32_t kContacts = lawful::v1::DecideBatchRequest::kContactsFieldNumber;
-  constexpr uint32_t kVersion = lawful::v1::DecideBatchRequest::kRuleSetVersionFieldNumber;
-  header->Clear();
-  contacts->clear();
-  WireReader r(bytes);
-  while (!r.done()) {
-    uint64_t tag;
-    if (!r.Varint(tag)) return absl::InvalidArgumentError("the request is truncated or malformed");
-    const uint32_t number = static_cast<uint32_t>(tag >> 3);
-    const uint32_t wire_type = static_cast<uint32_t>(tag & 7);
-    std::string_view body;
-    if ((number == kOutreach || number == kContacts || number == kVersion) && wire_type == kLengthDelimited) {
-      if (!r.Bytes(body)) return absl::InvalidArgumentError("the request is truncated or malformed");
-      if (number == kContacts) {
-        contacts->push_back(body);
-      } else if (number == kOutreach) {
-        if (!header->mutable_outreach()->MergeFromString(std::string(body))) {
-          return absl::InvalidArgumentError("outreach: malformed message");
-        }
-      } else {
-        header->set_rule_set_version(std::string(body));
-      }
-    } else if (!r.Skip(wire_type)) {
-      return absl::InvalidArgumentError("the request is truncated or malformed");
-    }
-  }
-  return absl::OkStatus();
 }
 
 namespace {

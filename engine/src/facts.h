@@ -9,61 +9,26 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "google/protobuf/descriptor.h"
 #include "lawful/engine.h"
 
 namespace lawful {
 
-// The protobuf wire format, read in place: what the fact decoder and the evidence quoting share.
-enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+// The numbers an enum field's type declares. Proto3 enums are open, so any number parses; a number
+// the type does not declare is a fact the engine cannot read exactly, and the contact is an error.
+struct EnumValues {
+  const google::protobuf::EnumDescriptor* type = nullptr;  // null: no proto enum, any number reads
+  uint64_t small = 0;                                      // bit n set: n (0..63) is declared
 
-class WireReader {
- public:
-  explicit WireReader(std::string_view bytes)
-      : p_(reinterpret_cast<const uint8_t*>(bytes.data())), end_(p_ + bytes.size()) {}
-
-  bool done() const { return p_ >= end_; }
-
-  bool Varint(uint64_t& out) {
-    out = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ >= end_) return false;
-      uint8_t byte = *p_++;
-      out |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return true;
-    }
-    return false;
+  bool Declares(int32_t number) const {
+    if (type == nullptr) return true;
+    if (number >= 0 && number < 64) return (small >> number) & 1;
+    return type->FindValueByNumber(number) != nullptr;
   }
-
-  bool Bytes(std::string_view& out) {
-    uint64_t len;
-    if (!Varint(len) || len > static_cast<uint64_t>(end_ - p_)) return false;
-    out = std::string_view(reinterpret_cast<const char*>(p_), len);
-    p_ += len;
-    return true;
-  }
-
-  bool Skip(uint32_t wire_type) {
-    uint64_t ignored;
-    std::string_view bytes;
-    switch (wire_type) {
-      case kVarint: return Varint(ignored);
-      case kFixed64: return Advance(8);
-      case kLengthDelimited: return Bytes(bytes);
-      case kFixed32: return Advance(4);
-      default: return false;  // groups (3, 4) are not used by lawful's protos
-    }
-  }
-
- private:
-  bool Advance(size_t n) {
-    if (static_cast<size_t>(end_ - p_) < n) return false;
-    p_ += n;
-    return true;
-  }
-  const uint8_t* p_;
-  const uint8_t* end_;
 };
 
+// "`77` is not a value of lawful.v1.ObjectionScope".
+std::string NotDeclared(const EnumValues& values, int32_t number);
 
 struct FactList {
   std::vector<int64_t> data;  // count * width values
@@ -104,6 +69,8 @@ class FactDecoder {
                      Frame* parent, PendingList& pending, Error& error) const;
 
   const FactLayout& layout_;
+  // Parallel to layout_.messages[m].fields: the declared numbers of each enum field.
+  std::vector<std::vector<EnumValues>> enums_;
   std::vector<int64_t> contact_defaults_;
   std::vector<std::vector<int64_t>> record_defaults_;
   absl::flat_hash_map<std::string, int32_t> purpose_ids_;

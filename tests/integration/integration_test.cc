@@ -897,7 +897,8 @@ TEST_F(LawfuldTest, CancelledStreamEndsOnTheServer) {
 
 // DecideBatch as raw bytes, for requests the generated stub cannot produce.
 grpc::Status CallDecideBatchRaw(const std::shared_ptr<grpc::Channel>& channel,
-                                const std::string& bytes) {
+                                const std::string& bytes,
+                                v1::DecideBatchResponse* answer = nullptr) {
   grpc::GenericStub stub(channel);
   grpc::Slice slice(bytes);
   const grpc::ByteBuffer request(&slice, 1);
@@ -906,25 +907,46 @@ grpc::Status CallDecideBatchRaw(const std::shared_ptr<grpc::Channel>& channel,
   std::unique_ptr<grpc::ClientContext> context = Context();
   stub.UnaryCall(context.get(), "/lawful.v1.Lawful/DecideBatch", grpc::StubOptions(), &request,
                  &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
-  return done.get_future().get();
+  const grpc::Status status = done.get_future().get();
+  if (answer != nullptr && status.ok()) {
+    std::vector<grpc::Slice> slices;
+    std::string bytes_back;
+    if (response.Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) bytes_back.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    answer->ParseFromString(bytes_back);
+  }
+  return status;
 }
 
-TEST_F(LawfuldTest, DecideBatchRefusesMalformedRequestsAndContacts) {
+TEST_F(LawfuldTest, DecideBatchRefusesMalformedRequestsAndAnswersMalformedContactsWithErrors) {
   Start();
   // Not a message at all: a tag with wire type 7.
   grpc::Status status = CallDecideBatchRaw(server_->channel(), std::string("\xff\xff\x07", 3));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
 
-  // The second contact's consent claims more bytes than the contact holds.
+  // A contact whose length runs past the end of the request: the envelope cannot be read.
   v1::DecideBatchRequest batch;
   *batch.mutable_outreach() = NewsletterByEmail();
   *batch.add_contacts() = ParseContact(kConsentingContact);
-  std::string bytes = batch.SerializeAsString();
-  const char broken[] = {0x12, 0x03, 0x42, 0x05, 0x12};  // contacts: {consents: 5 bytes of 1}
-  bytes.append(broken, sizeof(broken));
-  status = CallDecideBatchRaw(server_->channel(), bytes);
+  const std::string well_formed = batch.SerializeAsString();
+  status = CallDecideBatchRaw(server_->channel(), well_formed + std::string("\x12\x40\x0a", 3));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
-  EXPECT_THAT(status.error_message(), HasSubstr("contacts[1]"));
+  EXPECT_THAT(status.error_message(), HasSubstr("contacts"));
+
+  // The second contact's consent claims more bytes than the contact holds: that contact is its
+  // own ERROR, naming the record, and the first is decided.
+  const char broken[] = {0x12, 0x03, 0x42, 0x05, 0x12};  // contacts: {consents: 5 bytes of 1}
+  v1::DecideBatchResponse response;
+  status = CallDecideBatchRaw(server_->channel(), well_formed + std::string(broken, sizeof(broken)),
+                              &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.decisions_size(), 2);
+  EXPECT_EQ(response.decisions(0).outcome(), v1::OUTCOME_ALLOW);
+  EXPECT_EQ(response.decisions(1).outcome(), v1::OUTCOME_ERROR);
+  EXPECT_EQ(response.decisions(1).index(), 1u);
+  EXPECT_EQ(response.decisions(1).error().field_path(), "consents[0]");
+  EXPECT_THAT(response.decisions(1).error().message(), HasSubstr("malformed"));
 }
 
 TEST_F(LawfuldTest, ParseOnlyAnswersDecideBatchWithTheVersionAlone) {

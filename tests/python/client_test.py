@@ -109,6 +109,73 @@ class LawfuldFromPython(unittest.TestCase):
         self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("outreach.purpose", caught.exception.details())
 
+    # Fail closed, as an integrating team's client would find it: each contact below is otherwise
+    # allowed on its consent, and each change makes it that contact's own ERROR with its field
+    # path, identically on Decide, DecideBatch and DecideStream. Contacts are sent as raw bytes
+    # (a well-formed contact followed by the changed fields: a field given again replaces or
+    # merges, as protobuf reads it), since no client library writes invalid UTF-8.
+    @staticmethod
+    def wire_len(number, body):
+        tag, size, out = (number << 3) | 2, len(body), b""
+        out += LawfuldFromPython.varint(tag) + LawfuldFromPython.varint(size)
+        return out + body
+
+    @staticmethod
+    def varint(v):
+        v &= (1 << 64) - 1
+        out = b""
+        while v >= 0x80:
+            out += bytes([(v & 0x7F) | 0x80])
+            v >>= 7
+        return out + bytes([v])
+
+    def malformed_cases(self):
+        base = self.consenting("py-bad").SerializeToString()
+        ts = lambda seconds: b"\x08" + self.varint(seconds)
+        return [
+            # (contact bytes, field path)
+            (base + self.wire_len(11, ts(253402300800)), "erasure_requested_at"),
+            (base + self.wire_len(9, b"\x10\x01" + self.wire_len(3, ts(2**63 - 1))), "objections[0].lodged_at"),
+            (base + self.wire_len(9, b"\x10\x4d" + self.wire_len(3, ts(1767225600))), "objections[0].scope"),
+            (base + b"\x50\x4d", "suppressions[0]"),
+            (base + self.wire_len(12, b"\x20\x4d"), "relationship.opted_out_channels[0]"),
+            (base + self.wire_len(4, b"anna\xff"), "email"),
+            (base + self.wire_len(14, b"news\xc3"), "collection_purposes[1]"),
+            (base + b"\x00\x01", ""),
+        ]
+
+    def raw(self, method, response_type):
+        return self.channel.unary_unary("/lawful.v1.Lawful/" + method, request_serializer=None,
+                                        response_deserializer=response_type.FromString)
+
+    def test_a_contact_that_cannot_be_read_is_its_own_error_on_every_method(self):
+        outreach = self.wire_len(1, self.outreach().SerializeToString())
+        cases = self.malformed_cases()
+        good = self.consenting("py-good").SerializeToString()
+        batch = self.raw("DecideBatch", service_pb2.DecideBatchResponse)(
+            outreach + b"".join(self.wire_len(2, c) for c, _ in cases) + self.wire_len(2, good), timeout=10)
+        stream_call = self.channel.stream_stream(
+            "/lawful.v1.Lawful/DecideStream", request_serializer=None,
+            response_deserializer=service_pb2.DecideStreamResponse.FromString)
+        start = self.wire_len(1, outreach)
+        chunk = self.wire_len(2, b"".join(self.wire_len(1, c) for c, _ in cases))
+        streamed = [d for r in stream_call(iter([start, chunk]), timeout=10)
+                    if r.HasField("decisions") for d in r.decisions.decisions]
+        self.assertEqual(batch.decisions[-1].outcome, decision_pb2.OUTCOME_ALLOW)
+        for i, (contact, path) in enumerate(cases):
+            with self.subTest(path=path):
+                single = self.raw("Decide", service_pb2.DecideResponse)(
+                    outreach + self.wire_len(2, contact), timeout=10).decision
+                self.assertEqual(single.outcome, decision_pb2.OUTCOME_ERROR)
+                self.assertEqual(single.error.field_path, path)
+                b = batch.decisions[i]
+                self.assertEqual(b.index, i)
+                b.index = 0
+                self.assertEqual(b.SerializeToString(), single.SerializeToString())
+                s_ = streamed[i]
+                s_.index = 0
+                self.assertEqual(s_.SerializeToString(), single.SerializeToString())
+
     def test_rule_set_describes_policies(self):
         info = self.stub.GetRuleSet(service_pb2.GetRuleSetRequest(), timeout=10)
         self.assertIn("marketing", [p.name for p in info.policies])

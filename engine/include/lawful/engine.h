@@ -20,6 +20,126 @@
 namespace lawful {
 
 // ---------------------------------------------------------------------------------------------
+// The protobuf wire format, read in place: the project's one reader (the fact decoder, the
+// requests' and contacts' checks, evidence quoting). Malformed input is `false`, never a crash.
+// ---------------------------------------------------------------------------------------------
+
+namespace wire {
+
+enum Type : uint32_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+  kStartGroup = 3,
+  kEndGroup = 4,
+  kFixed32 = 5,
+};
+
+// The largest field number protobuf allows (2^29 - 1).
+inline constexpr uint32_t kMaxFieldNumber = (1u << 29) - 1;
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes)
+      : p_(reinterpret_cast<const uint8_t*>(bytes.data())), end_(p_ + bytes.size()) {}
+
+  bool done() const { return p_ >= end_; }
+
+  bool Varint(uint64_t& out) {
+    out = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ >= end_) return false;
+      const uint8_t byte = *p_++;
+      out |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  // The next field's number and wire type. False at a tag protobuf's parser refuses too: a
+  // truncated one, field number 0 or above kMaxFieldNumber, wire type 6 or 7.
+  bool Tag(uint32_t& number, uint32_t& type) {
+    uint64_t tag;
+    if (!Varint(tag) || (tag >> 3) == 0 || (tag >> 3) > kMaxFieldNumber || (tag & 7) > kFixed32) {
+      return false;
+    }
+    number = static_cast<uint32_t>(tag >> 3);
+    type = static_cast<uint32_t>(tag & 7);
+    return true;
+  }
+
+  bool Bytes(std::string_view& out) {
+    uint64_t size;
+    if (!Varint(size) || size > static_cast<uint64_t>(end_ - p_)) return false;
+    out = std::string_view(reinterpret_cast<const char*>(p_), static_cast<size_t>(size));
+    p_ += size;
+    return true;
+  }
+
+  // Skips the value of the field whose tag (`number`, `type`) was just read. A group is skipped
+  // to its matching end, nested at most 100 deep as protobuf's parser allows; an end-group
+  // without its start is malformed.
+  bool Skip(uint32_t number, uint32_t type, int depth = 0) {
+    uint64_t ignored;
+    std::string_view body;
+    switch (type) {
+      case kVarint:
+        return Varint(ignored);
+      case kFixed64:
+        return Advance(8);
+      case kLengthDelimited:
+        return Bytes(body);
+      case kFixed32:
+        return Advance(4);
+      case kStartGroup: {
+        if (depth >= 100) return false;
+        uint32_t inner_number, inner_type;
+        while (Tag(inner_number, inner_type)) {
+          if (inner_type == kEndGroup) return inner_number == number;
+          if (!Skip(inner_number, inner_type, depth + 1)) return false;
+        }
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
+
+ private:
+  bool Advance(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    p_ += n;
+    return true;
+  }
+
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+}  // namespace wire
+
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), as
+// protobuf requires of every proto3 string. The project's one check.
+bool IsValidUtf8(std::string_view text);
+
+// google.protobuf.Timestamp's range, the one protobuf's JSON mapping allows:
+// 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+inline constexpr int64_t kMinTimestampSeconds = -62135596800;
+inline constexpr int64_t kMaxTimestampSeconds = 253402300799;
+inline constexpr bool IsValidTimestamp(int64_t seconds, int64_t nanos) {
+  return seconds >= kMinTimestampSeconds && seconds <= kMaxTimestampSeconds && nanos >= 0 &&
+         nanos <= 999'999'999;
+}
+// What is wrong with a timestamp outside that range, or nullptr: what an ERROR decision says.
+inline constexpr const char* TimestampProblem(int64_t seconds, int64_t nanos) {
+  if (nanos < 0 || nanos > 999'999'999) return "the timestamp's nanos are outside 0..999999999";
+  if (!IsValidTimestamp(seconds, nanos)) {
+    return "the timestamp is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z";
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Program format
 // ---------------------------------------------------------------------------------------------
 
@@ -386,13 +506,6 @@ class RuleSet {
  public:
   ~RuleSet();
 };
-
-// Reads a serialized lawful.v1.DecideBatchRequest without parsing its contacts: `header` gets
-// the outreach and pinned version, `contacts` a view of each contact's bytes (into `bytes`) for
-// Evaluator::Decide, which reads them straight into the VM's slots. InvalidArgument when the
-// request is malformed.
-absl::Status SplitBatchRequest(std::string_view bytes, lawful::v1::DecideBatchRequest* header,
-                               std::vector<std::string_view>* contacts);
 
 // The rule-set version: hex SHA-256 over (name, bytes) pairs in the order given, each framed by
 // its length so no two different sets of files hash alike.
