@@ -299,7 +299,11 @@ PeerCertificate PeerCertificateOf(const grpc::AuthContext& auth) {
   for (const grpc::string_ref& value : auth.FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME)) {
     if (peer.subject.empty()) peer.subject.assign(value.data(), value.size());
   }
-  for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+  // The typed SAN properties, not GRPC_X509_SAN_PROPERTY_NAME: there gRPC records every SAN of
+  // another type (otherName, directoryName, ...) as the text "other types of SAN".
+  for (const char* property :
+       {GRPC_X509_CN_PROPERTY_NAME, GRPC_PEER_DNS_PROPERTY_NAME, GRPC_PEER_URI_PROPERTY_NAME,
+        GRPC_PEER_EMAIL_PROPERTY_NAME, GRPC_PEER_IP_PROPERTY_NAME}) {
     for (const grpc::string_ref& value : auth.FindPropertyValues(property)) {
       std::string name(value.data(), value.size());
       // gRPC records an empty common name for a certificate without one.

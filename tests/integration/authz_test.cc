@@ -203,6 +203,29 @@ TEST_F(AuthzTest, EachCallerMayAskAboutItsPurposesOnly) {
   }
 }
 
+TEST_F(AuthzTest, ANameMatchesEachKindOfSubjectAlternativeName) {
+  WriteFile(authz_path_, R"(spiffe://example.org/crm : survey
+crm@example.org          : newsletter
+10.1.2.3                 : product_offer
+# What gRPC 1.51 writes in its list of SANs for a SAN of any other type: no name of the caller.
+other types of SAN       : *
+)");
+  certs_->AddClient("crm", "/CN=crm",
+                    "URI:spiffe://example.org/crm,email:crm@example.org,IP:10.1.2.3");
+  certs_->AddClient("upn", "/CN=upn", "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:upn@example.org");
+  ASSERT_THAT(certs_->error(), IsEmpty());
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(Call("crm", "Decide", "survey").error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(Call("crm", "Decide", "newsletter").error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(Call("crm", "Decide", "product_offer").error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(Call("crm", "Decide", "profiling").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  const grpc::Status upn = Call("upn", "Decide", "profiling");
+  EXPECT_EQ(upn.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(upn.error_message(),
+              HasSubstr("caller `CN=upn` is not listed in --authz_file (certificate names: "
+                        "CN=upn, upn)"));
+}
+
 TEST_F(AuthzTest, SighupReloadsThePolicyAndABrokenFileKeepsTheOldOne) {
   ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_EQ(Call("newsletter", "Decide", "profiling").error_code(),
