@@ -31,10 +31,12 @@ using ::testing::Not;
 namespace fs = std::filesystem;
 
 // The newsletter service is known by its DNS name, analytics by its certificate's subject; the
-// stranger's certificate is signed by the same CA but not listed.
+// stranger's certificate is signed by the same CA but not listed. Analytics' certificate is made
+// for `/CN=analytics/O=Example AB`, which gRPC reports as `O=Example AB,CN=analytics`: the other
+// order than this line's, and the same subject.
 constexpr char kAuthz[] = R"(# Who may ask lawfuld about what.
-newsletter.internal : newsletter, product_offer
-CN=analytics        : *   # the data team asks about everything
+newsletter.internal       : newsletter, product_offer
+CN=analytics,O=Example AB : *   # the data team asks about everything
 )";
 
 constexpr char kContactId[] = "c-0501";
@@ -68,7 +70,7 @@ class AuthzTest : public ::testing::Test {
     certs_ = std::make_unique<Certificates>(dir_.path());
     certs_->AddClient("newsletter", "/CN=newsletter service/O=Example AB",
                       "DNS:newsletter.internal");
-    certs_->AddClient("analytics", "/CN=analytics");
+    certs_->AddClient("analytics", "/CN=analytics/O=Example AB");
     certs_->AddClient("stranger", "/CN=stranger");
     ASSERT_THAT(certs_->error(), IsEmpty());
     authz_path_ = dir_.path() / "authz";
@@ -203,6 +205,70 @@ TEST_F(AuthzTest, EachCallerMayAskAboutItsPurposesOnly) {
   }
 }
 
+TEST_F(AuthzTest, ASubjectMatchesInAnyOrderAndEitherSpelling) {
+  WriteFile(authz_path_, R"(# Subjects in another order than the certificates'.
+/O=Example AB/OU=Data/CN=reporting : survey
+cn=billing, o=Example\, Inc.      : newsletter
+)");
+  certs_->AddClient("reporting", "/CN=reporting/OU=Data/O=Example AB");
+  certs_->AddClient("reporting_without_ou", "/CN=reporting/O=Example AB");
+  certs_->AddClient("reporting_with_l", "/CN=reporting/OU=Data/O=Example AB/L=Stockholm");
+  certs_->AddClient("billing", "/O=Example, Inc./CN=billing");
+  certs_->AddClient("billing_without_inc", "/O=Example/CN=billing");
+  ASSERT_THAT(certs_->error(), IsEmpty());
+  ASSERT_NO_FATAL_FAILURE(Start());
+  struct Case {
+    std::string caller;
+    std::string purpose;
+    grpc::StatusCode code;
+    std::string message;  // part of a denial
+  };
+  const std::vector<Case> cases = {
+      {"reporting", "survey", grpc::StatusCode::OK, ""},
+      {"reporting", "newsletter", grpc::StatusCode::PERMISSION_DENIED,
+       "caller `O=Example AB,OU=Data,CN=reporting` may not ask about purpose `newsletter` "
+       "(--authz_file line 2 grants: survey)"},
+      // One attribute fewer, or one more, is another subject.
+      {"reporting_without_ou", "survey", grpc::StatusCode::PERMISSION_DENIED,
+       "caller `O=Example AB,CN=reporting` is not listed"},
+      {"reporting_with_l", "survey", grpc::StatusCode::PERMISSION_DENIED,
+       "caller `L=Stockholm,O=Example AB,OU=Data,CN=reporting` is not listed"},
+      // gRPC escapes the comma: `CN=billing,O=Example\, Inc.`.
+      {"billing", "newsletter", grpc::StatusCode::OK, ""},
+      {"billing_without_inc", "newsletter", grpc::StatusCode::PERMISSION_DENIED,
+       "caller `CN=billing,O=Example` is not listed"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::StrCat(c.caller, " ", c.purpose));
+    const grpc::Status status = Call(c.caller, "Decide", c.purpose);
+    EXPECT_EQ(status.error_code(), c.code) << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+  }
+}
+
+TEST_F(AuthzTest, ANameMatchesEachKindOfSubjectAlternativeName) {
+  WriteFile(authz_path_, R"(spiffe://example.org/crm : survey
+crm@example.org          : newsletter
+10.1.2.3                 : product_offer
+# What gRPC 1.51 writes in its list of SANs for a SAN of any other type: no name of the caller.
+other types of SAN       : *
+)");
+  certs_->AddClient("crm", "/CN=crm",
+                    "URI:spiffe://example.org/crm,email:crm@example.org,IP:10.1.2.3");
+  certs_->AddClient("upn", "/CN=upn", "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:upn@example.org");
+  ASSERT_THAT(certs_->error(), IsEmpty());
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(Call("crm", "Decide", "survey").error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(Call("crm", "Decide", "newsletter").error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(Call("crm", "Decide", "product_offer").error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(Call("crm", "Decide", "profiling").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  const grpc::Status upn = Call("upn", "Decide", "profiling");
+  EXPECT_EQ(upn.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(upn.error_message(),
+              HasSubstr("caller `CN=upn` is not listed in --authz_file (certificate names: "
+                        "CN=upn, upn)"));
+}
+
 TEST_F(AuthzTest, SighupReloadsThePolicyAndABrokenFileKeepsTheOldOne) {
   ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_EQ(Call("newsletter", "Decide", "profiling").error_code(),
@@ -245,6 +311,8 @@ TEST_F(AuthzTest, AnUnusableAuthzFileStopsStartup) {
       {"a line without a colon", "newsletter.internal : newsletter\nanalytics everything\n", true,
        "authz:2: expected `<certificate identity> : <purpose>"},
       {"no purpose", "newsletter.internal :\n", true, "authz:1: no purpose listed"},
+      {"a subject that does not parse", "newsletter.internal : newsletter\n/CN=analytics/O : *\n",
+       true, "authz:2: `/CN=analytics/O` is not a certificate subject: `O` has no `=`"},
       {"a purpose that is no name", "newsletter.internal : news letter\n", true,
        "authz:1: `news letter` is not a purpose name"},
       {"no caller", "# nobody\n", true, "lists no caller"},
