@@ -1,5 +1,7 @@
 #include "decision_lines.h"
 
+#include "lawful/text.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace lawful::cli {
@@ -119,7 +121,7 @@ void DecisionLineWriter::AppendFast(const Decision& decision, std::string_view c
     out->push_back(',');
     out->append(part);
     out->append(",,,");  // no evidence: this path takes none
-    if (decision.valid_until != kMissing && !AppendRfc3339(seconds, nanos, out)) {
+    if (decision.valid_until != kMissing && !text::AppendRfc3339(seconds, nanos, out)) {
       out->resize(start);
       AppendByDefinition(decision, {}, contact_id, index, out);
       return;
@@ -139,7 +141,7 @@ void DecisionLineWriter::AppendFast(const Decision& decision, std::string_view c
   out->append(part);
   if (decision.valid_until != kMissing) {
     out->append(",\"validUntil\":\"");
-    ok = ok && AppendRfc3339(seconds, nanos, out);
+    ok = ok && text::AppendRfc3339(seconds, nanos, out);
     out->push_back('"');
   }
   if (decision.has_facts_digest) {

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "lawful/text.h"
 #include "lawful/v1/decision.pb.h"
 #include "value_kind.h"
 
@@ -65,54 +66,8 @@ void AppendUnicodeEscape(uint32_t unit, std::string* out) {
   out->append(escape, 6);
 }
 
-// The length of the valid UTF-8 sequence at `p` and its code point; 0 when it is not valid
-// (overlong, a surrogate, past U+10FFFF, truncated).
-size_t DecodeUtf8(const unsigned char* p, const unsigned char* end, uint32_t* code_point) {
-  const unsigned char c = p[0];
-  auto continuation = [&](size_t i) { return p + i < end && (p[i] & 0xc0) == 0x80; };
-  if (c >= 0xc2 && c <= 0xdf) {
-    if (!continuation(1)) return 0;
-    *code_point = ((c & 0x1fu) << 6) | (p[1] & 0x3fu);
-    return 2;
-  }
-  if (c >= 0xe0 && c <= 0xef) {
-    if (!continuation(1) || !continuation(2)) return 0;
-    const uint32_t cp = ((c & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
-    if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    *code_point = cp;
-    return 3;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-    const uint32_t cp =
-        ((c & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
-    if (cp < 0x10000 || cp > 0x10ffff) return 0;
-    *code_point = cp;
-    return 4;
-  }
-  return 0;
-}
 
-void CivilFromDays(int64_t days, int64_t* year, unsigned* month, unsigned* day) {
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(days - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *day = doy - (153 * mp + 2) / 5 + 1;
-  *month = mp < 10 ? mp + 3 : mp - 9;
-  *year = static_cast<int64_t>(yoe) + era * 400 + (*month <= 2 ? 1 : 0);
-}
 
-void AppendDigits(uint64_t value, int width, std::string* out) {
-  char buffer[20];
-  for (int i = width - 1; i >= 0; --i) {
-    buffer[i] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  }
-  out->append(buffer, static_cast<size_t>(width));
-}
 
 struct FieldPrint {
   const pb::FieldDescriptor* field = nullptr;
@@ -167,7 +122,9 @@ bool AppendProtoJsonString(std::string_view text, std::string* out) {
       continue;
     }
     uint32_t code_point = 0;
-    const size_t length = DecodeUtf8(p, end, &code_point);
+    const size_t length = static_cast<size_t>(text::Utf8Sequence(
+        std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(end - p)),
+        &code_point));
     if (length == 0) {
       out->resize(start);
       return false;
@@ -187,43 +144,6 @@ bool AppendProtoJsonString(std::string_view text, std::string* out) {
   return true;
 }
 
-bool AppendRfc3339(int64_t seconds, int32_t nanos, std::string* out) {
-  // protobuf's Timestamp range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
-  if (seconds < -62135596800 || seconds > 253402300799 || nanos < 0 || nanos > 999999999) {
-    return false;
-  }
-  const int64_t days = (seconds >= 0 ? seconds : seconds - 86399) / 86400;
-  const int64_t in_day = seconds - days * 86400;
-  int64_t year;
-  unsigned month, day;
-  CivilFromDays(days, &year, &month, &day);
-  char text[20] = "0000-00-00T00:00:00";
-  auto put = [&](int at, int width, uint64_t value) {
-    for (int i = at + width - 1; i >= at; --i) {
-      text[i] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    }
-  };
-  put(0, 4, static_cast<uint64_t>(year));
-  put(5, 2, month);
-  put(8, 2, day);
-  put(11, 2, static_cast<uint64_t>(in_day / 3600));
-  put(14, 2, static_cast<uint64_t>(in_day / 60 % 60));
-  put(17, 2, static_cast<uint64_t>(in_day % 60));
-  out->append(text, 19);
-  if (nanos != 0) {
-    out->push_back('.');
-    if (nanos % 1000000 == 0) {
-      AppendDigits(static_cast<uint64_t>(nanos / 1000000), 3, out);
-    } else if (nanos % 1000 == 0) {
-      AppendDigits(static_cast<uint64_t>(nanos / 1000), 6, out);
-    } else {
-      AppendDigits(static_cast<uint64_t>(nanos), 9, out);
-    }
-  }
-  out->push_back('Z');
-  return true;
-}
 
 struct ProtoJsonPrinter::Impl {
   explicit Impl(const pb::Descriptor* type) {
@@ -318,7 +238,7 @@ struct ProtoJsonPrinter::Impl {
             repeated ? r->GetRepeatedMessage(message, f.field, i) : r->GetMessage(message, f.field);
         const pb::Reflection* tr = t.GetReflection();
         out->push_back('"');
-        if (!AppendRfc3339(tr->GetInt64(t, f.seconds), tr->GetInt32(t, f.nanos), out)) {
+        if (!text::AppendRfc3339(tr->GetInt64(t, f.seconds), tr->GetInt32(t, f.nanos), out)) {
           return false;
         }
         out->push_back('"');
@@ -498,7 +418,7 @@ struct ProtoJsonPrinter::Impl {
     }
     if (d.has_valid_until()) {
       Key("\"validUntil\":\"", out, &first);
-      if (!AppendRfc3339(d.valid_until().seconds(), d.valid_until().nanos(), out)) return false;
+      if (!text::AppendRfc3339(d.valid_until().seconds(), d.valid_until().nanos(), out)) return false;
       out->push_back('"');
     }
     if (d.has_error()) {
@@ -612,7 +532,7 @@ void AppendDecisionCsv(const lawful::v1::Decision& d, std::string* out) {
   }
   out->push_back(',');
   if (d.has_valid_until()) {
-    AppendRfc3339(d.valid_until().seconds(), d.valid_until().nanos(), out);
+    text::AppendRfc3339(d.valid_until().seconds(), d.valid_until().nanos(), out);
   }
   out->push_back(',');
   AppendCsvCell(d.error().field_path(), out);

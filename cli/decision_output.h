@@ -55,8 +55,5 @@ void AppendDecisionCsvRuleColumns(const lawful::v1::Decision& decision, std::str
 // Appends `cell` to a CSV row, quoted when it holds a comma, a quote or a line break.
 void AppendCsvCell(std::string_view cell, std::string* out);
 
-// An instant as protobuf's JSON printer writes a Timestamp: RFC 3339 in UTC with 0, 3, 6 or 9
-// fractional digits. False when outside 0001-01-01..9999-12-31 or the nanos are out of range.
-bool AppendRfc3339(int64_t seconds, int32_t nanos, std::string* out);
 
 }  // namespace lawful::cli

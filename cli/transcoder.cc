@@ -1,5 +1,7 @@
 #include "transcoder.h"
 
+#include "lawful/text.h"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -30,86 +32,7 @@ using simdjson::dom::element_type;
 // RFC 3339
 // ---------------------------------------------------------------------------------------------
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool Digits(std::string_view text, size_t at, size_t count, int* value) {
-  if (at + count > text.size()) return false;
-  int v = 0;
-  for (size_t i = at; i < at + count; ++i) {
-    const char c = text[i];
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *value = v;
-  return true;
-}
-
-// The range protobuf's Timestamp accepts: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
-
 }  // namespace
-
-bool ParseRfc3339(std::string_view text, int64_t* seconds, int32_t* nanos) {
-  int year, month, day, hour, minute, second;
-  if (!Digits(text, 0, 4, &year) || text.size() < 20 || text[4] != '-' ||
-      !Digits(text, 5, 2, &month) || text[7] != '-' || !Digits(text, 8, 2, &day) ||
-      text[10] != 'T' || !Digits(text, 11, 2, &hour) || text[13] != ':' ||
-      !Digits(text, 14, 2, &minute) || text[16] != ':' || !Digits(text, 17, 2, &second)) {
-    return false;
-  }
-  static constexpr int kMonthDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (year < 1 || month < 1 || month > 12 || day < 1 ||
-      day > kMonthDays[month - 1] + (month == 2 && leap ? 1 : 0) || hour > 23 || minute > 59 ||
-      second > 59) {
-    return false;
-  }
-  size_t at = 19;
-  int32_t fraction = 0;
-  if (text[at] == '.') {
-    ++at;
-    const size_t first = at;
-    int scale = 100000000;
-    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
-      fraction += (text[at] - '0') * scale;  // digits past the ninth add 0 (scale 0)
-      scale /= 10;
-      ++at;
-    }
-    if (at == first) return false;
-  }
-  int64_t offset = 0;
-  if (at == text.size()) return false;
-  if (text[at] == 'Z') {
-    ++at;
-  } else if (text[at] == '+' || text[at] == '-') {
-    int offset_hours, offset_minutes;
-    if (!Digits(text, at + 1, 2, &offset_hours) || at + 3 >= text.size() || text[at + 3] != ':' ||
-        !Digits(text, at + 4, 2, &offset_minutes) || offset_hours > 23 || offset_minutes > 59) {
-      return false;
-    }
-    offset = (offset_hours * 60 + offset_minutes) * 60 * (text[at] == '+' ? 1 : -1);
-    at += 6;
-  } else {
-    return false;
-  }
-  if (at != text.size()) return false;
-  const int64_t s =
-      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-      hour * 3600 + minute * 60 + second - offset;
-  if (s < kMinTimestampSeconds || s > kMaxTimestampSeconds) return false;
-  *seconds = s;
-  *nanos = fraction;
-  return true;
-}
 
 namespace {
 
@@ -445,7 +368,7 @@ struct JsonTranscoder::Impl {
         int64_t seconds = 0;
         int32_t nanos = 0;
         if (value.type() != element_type::STRING ||
-            !ParseRfc3339(value.get_string().value_unsafe(), &seconds, &nanos)) {
+            !text::ParseRfc3339(value.get_string().value_unsafe(), &seconds, &nanos)) {
           return Fail(value.type() == element_type::STRING
                           ? "not an RFC 3339 timestamp such as 2026-03-02T09:00:00Z"
                           : absl::StrCat("expected an RFC 3339 timestamp string, not ",

@@ -25,10 +25,6 @@ struct FieldError {
   std::string column;  // CSV input: the column the value came from
 };
 
-// Parses an RFC 3339 instant with the checks protobuf applies to a JSON Timestamp: years
-// 0001-9999, a real calendar date, 00:00:00-23:59:59, an optional fraction (digits past the ninth
-// are dropped), `Z` or an offset of at most 23:59. False when the text is not such an instant.
-bool ParseRfc3339(std::string_view text, int64_t* seconds, int32_t* nanos);
 
 // The bytes simdjson may read past the end of a document (simdjson::SIMDJSON_PADDING), so that
 // callers can size their buffers without including simdjson.

@@ -1,6 +1,8 @@
 // Calendar arithmetic for rules: the memo's "N calendar months" and "completed years".
 #include "calendar.h"
 
+#include "lawful/text.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -16,45 +18,10 @@ constexpr int64_t kNanosPerDay = 86'400 * kNanosPerSecond;
 constexpr int64_t kMinInstant = std::numeric_limits<int64_t>::min() + 1;
 constexpr int64_t kMaxInstant = std::numeric_limits<int64_t>::max();
 
-// Constant-time conversions between days since 1970-01-01 and proleptic Gregorian dates
-// (H. Hinnant's algorithms): the VM's calendar arithmetic never loops over years.
-struct Ymd {
-  int64_t year;
-  int month;  // 1..12
-  int day;    // 1..31
-};
-
-constexpr Ymd CivilFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  return Ymd{yoe + era * 400 + (month <= 2 ? 1 : 0), month, day};
-}
-
-constexpr int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static_assert(DaysFromCivil(1970, 1, 1) == 0);
-static_assert(DaysFromCivil(2000, 3, 1) == 11017);
-static_assert(CivilFromDays(11016).month == 2 && CivilFromDays(11016).day == 29);
-
-constexpr bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-int DaysInMonth(int64_t year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && IsLeap(year) ? 29 : kDays[month - 1];
-}
+using Ymd = text::CivilDate;
+using text::CivilFromDays;
+using text::DaysFromCivil;
+using text::DaysInMonth;
 
 // Days since epoch `date` moved by `months` calendar months, the day clamped to the month's end;
 // nullopt when the year leaves a sane range (the caller reports missing).

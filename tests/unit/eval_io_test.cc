@@ -238,12 +238,12 @@ TEST(Rfc3339Test, AgreesWithProtobufsTimeUtil) {
     const bool protobuf_ok = pb::util::TimeUtil::FromString(text, &expected);
     int64_t seconds = 0;
     int32_t nanos = 0;
-    ASSERT_EQ(ParseRfc3339(text, &seconds, &nanos), protobuf_ok) << text;
+    ASSERT_EQ(text::ParseRfc3339(text, &seconds, &nanos), protobuf_ok) << text;
     if (!protobuf_ok) continue;
     EXPECT_EQ(seconds, expected.seconds()) << text;
     EXPECT_EQ(nanos, expected.nanos()) << text;
     std::string printed;
-    ASSERT_TRUE(AppendRfc3339(seconds, nanos, &printed));
+    ASSERT_TRUE(text::AppendRfc3339(seconds, nanos, &printed));
     pb::Timestamp reparsed;
     ASSERT_TRUE(pb::util::TimeUtil::FromString(printed, &reparsed)) << printed;
     EXPECT_EQ(printed, pb::util::TimeUtil::ToString(reparsed));

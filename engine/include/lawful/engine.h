@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lawful/text.h"
 #include "lawful/v1/decision.pb.h"
 #include "lawful/v1/service.pb.h"
 
@@ -118,14 +119,10 @@ class Reader {
 
 }  // namespace wire
 
-// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), as
-// protobuf requires of every proto3 string. The project's one check.
-bool IsValidUtf8(std::string_view text);
-
-// google.protobuf.Timestamp's range, the one protobuf's JSON mapping allows:
-// 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
-inline constexpr int64_t kMinTimestampSeconds = -62135596800;
-inline constexpr int64_t kMaxTimestampSeconds = 253402300799;
+// google.protobuf.Timestamp's range, the one protobuf's JSON mapping allows (lawful/text.h).
+using text::IsValidUtf8;
+using text::kMaxTimestampSeconds;
+using text::kMinTimestampSeconds;
 inline constexpr bool IsValidTimestamp(int64_t seconds, int64_t nanos) {
   return seconds >= kMinTimestampSeconds && seconds <= kMaxTimestampSeconds && nanos >= 0 &&
          nanos <= 999'999'999;
