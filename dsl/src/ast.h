@@ -85,6 +85,7 @@ struct Expr {
   int64_t value = 0;  // int, bool, instant (ns), date (days), enum value number
   CalendarDuration duration;
   BinaryOp op = BinaryOp::kEq;
+  Span op_span;  // kBinary: the operator (`span` starts at the left operand), for arithmetic errors
   std::vector<std::unique_ptr<Expr>> kids;
 
   // Filled in by the checker.

@@ -3,12 +3,12 @@
 #include "checker.h"
 
 #include <algorithm>
-#include <functional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "fold.h"
 #include "google/protobuf/descriptor.h"
 #include "lawful/v1/contact.pb.h"
 #include "lawful/v1/decision.pb.h"
@@ -405,73 +405,16 @@ class Checker {
 
   // Folds a const's body; consts may only use literals, sets, durations and other consts.
   void FoldConst(Def& def) {
-    std::function<bool(const Expr&, ConstValue&)> fold = [&](const Expr& e, ConstValue& v) -> bool {
-      switch (e.kind) {
-        case ExprKind::kBool:
-        case ExprKind::kInt:
-        case ExprKind::kInstant:
-        case ExprKind::kDate:
-          v.value = e.value;
-          return true;
-        case ExprKind::kString:
-          v.text = e.text;
-          return true;
-        case ExprKind::kDuration:
-          v.duration = e.duration;
-          return true;
-        case ExprKind::kName:
-          if (e.resolution == Resolution::kEnumValue) {
-            v.value = e.value;
-            return true;
-          }
-          if (e.resolution == Resolution::kConst && e.def->checked) {
-            v = e.def->constant;
-            return true;
-          }
-          return false;
-        case ExprKind::kSet:
-          for (const auto& k : e.kids) {
-            ConstValue element;
-            if (!fold(*k, element)) return false;
-            v.set.push_back(element.value);
-          }
-          std::sort(v.set.begin(), v.set.end());
-          v.set.erase(std::unique(v.set.begin(), v.set.end()), v.set.end());
-          return true;
-        case ExprKind::kNeg:
-          if (!fold(*e.kids[0], v)) return false;
-          v.value = -v.value;
-          return true;
-        case ExprKind::kBinary: {
-          ConstValue a, b;
-          if (!fold(*e.kids[0], a) || !fold(*e.kids[1], b)) return false;
-          if (e.type.kind == TypeKind::kDuration && (e.op == BinaryOp::kAdd || e.op == BinaryOp::kSub)) {
-            int sign = e.op == BinaryOp::kAdd ? 1 : -1;
-            v.duration = {a.duration.months + sign * b.duration.months, a.duration.days + sign * b.duration.days};
-            return true;
-          }
-          if (e.type.kind != TypeKind::kInt) return false;
-          switch (e.op) {
-            case BinaryOp::kAdd: return !__builtin_add_overflow(a.value, b.value, &v.value);
-            case BinaryOp::kSub: return !__builtin_sub_overflow(a.value, b.value, &v.value);
-            case BinaryOp::kMul: return !__builtin_mul_overflow(a.value, b.value, &v.value);
-            case BinaryOp::kDiv:
-              if (b.value == 0) return false;
-              v.value = a.value / b.value;
-              return true;
-            default: return false;
-          }
-        }
-        default:
-          return false;
-      }
-    };
-    if (!fold(*def.body, def.constant)) {
+    const FoldResult folded = Fold(*def.body, def.constant);
+    if (folded.kind == FoldResult::kOk) return;
+    if (folded.kind == FoldResult::kInvalid) {
+      Error(folded.span, folded.code, folded.message);
+    } else {
       Error(def.body->span, "not-constant",
             absl::StrCat("`", def.name, "` is a `const`, so its value must be known when the rules are compiled "
                          "(literals, sets, durations and other consts); use `def` for values that depend on the contact or `at`"));
-      def.type = Type::Of(TypeKind::kError);
     }
+    def.type = Type::Of(TypeKind::kError);
   }
 
   // ---- scopes ----
@@ -880,7 +823,16 @@ class Checker {
           }
           return e.type = ta;
         }
-        if (ta.kind == TypeKind::kDuration && tb.kind == TypeKind::kDuration) return e.type = ta;
+        if (ta.kind == TypeKind::kDuration && tb.kind == TypeKind::kDuration) {
+          // The compiler folds every duration sum it moves an instant by, so one that cannot be
+          // folded is reported here (one named by a `def` is refused where it is used).
+          e.type = ta;
+          ConstValue value;
+          const FoldResult folded = Fold(e, value);
+          if (folded.kind != FoldResult::kInvalid) return e.type;
+          Error(folded.span, folded.code, folded.message);
+          return e.type = Fail();
+        }
         [[fallthrough]];
       case BinaryOp::kMul:
       case BinaryOp::kDiv:

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "checker.h"
+#include "fold.h"
 #include "language_limits.h"
 #include "parser.h"
 
@@ -223,12 +224,11 @@ class Compiler {
   }
 
   // ---- constants ----
+  // The checker has folded every duration sum (a const's too), so this cannot fail.
   CalendarDuration DurationOf(const Expr& e) {
-    if (e.kind == ExprKind::kDuration) return e.duration;
-    if (e.kind == ExprKind::kName && e.def) return e.def->constant.duration;
-    CalendarDuration a = DurationOf(*e.kids[0]), b = DurationOf(*e.kids[1]);
-    int sign = e.op == BinaryOp::kAdd ? 1 : -1;
-    return CalendarDuration{a.months + sign * b.months, a.days + sign * b.days};
+    ConstValue value;
+    Fold(e, value);
+    return value.duration;
   }
 
   std::vector<int64_t> SetOf(const Expr& e) {

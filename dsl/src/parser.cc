@@ -491,6 +491,7 @@ class Converter {
 
   ExprPtr Binary(BinaryOp op, ExprPtr lhs, ExprPtr rhs, const Node& at) {
     auto e = Make(ExprKind::kBinary, at);
+    e->op_span = e->span;
     e->span = lhs->span;
     e->op = op;
     e->kids.push_back(std::move(lhs));

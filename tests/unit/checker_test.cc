@@ -108,6 +108,139 @@ INSTANTIATE_TEST_SUITE_P(
                   "2:5: `f` is already defined at t.lawful:1"}),
     [](const testing::TestParamInfo<CheckCase>& p) { return std::string(p.param.name); });
 
+// Constant arithmetic is folded with the VM's checked arithmetic (lawful/engine.h): a value the VM
+// would find missing (overflow, the missing marker INT64_MIN, division by zero) is an error in a
+// constant, shown at its operator with the values that overflowed. It once crashed the compiler
+// (`lawful check`, and lawfuld on reload) with SIGFPE: INT64_MIN / -1.
+struct ArithmeticCase {
+  const char* name;
+  std::string consts;     // the rule set's first lines
+  std::string condition;  // the rule's condition, on the line after `consts`
+  std::string want;       // the errors as `lawful check` prints them, file:line:col, line, caret
+};
+
+std::string ArithmeticSource(const ArithmeticCase& c) {
+  return absl::StrCat(c.consts, "\npurpose n\npolicy p for purposes n {\n  deny r when ", c.condition,
+                      " cite \"X\"\n  otherwise deny d cite \"Y\"\n}\n");
+}
+
+// `name` repeated `n` times, joined by ` + `.
+std::string Sum(const std::string& name, int n) {
+  std::string out = name;
+  for (int i = 1; i < n; ++i) absl::StrAppend(&out, " + ", name);
+  return out;
+}
+
+// 100000 years (the longest literal) times 512: 614,400,000 months; four of them do not fit.
+const std::string kLongDurations = absl::StrCat("const Y = 100000 years\nconst Y8 = ", Sum("Y", 8),
+                                                "\nconst Y64 = ", Sum("Y8", 8), "\nconst Y512 = ", Sum("Y64", 8));
+
+class ConstantArithmeticTest : public testing::TestWithParam<ArithmeticCase> {};
+
+TEST_P(ConstantArithmeticTest, IsALocatedError) {
+  const std::vector<SourceFile> files = {{"t.lawful", ArithmeticSource(GetParam())}};
+  std::vector<Diagnostic> errors;
+  for (const Diagnostic& d : Compile(files).diagnostics) {
+    if (d.severity == Severity::kError) errors.push_back(d);
+  }
+  EXPECT_EQ(FormatDiagnostics(errors, files), GetParam().want);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConstantArithmeticTest,
+    testing::Values(
+        // The file that crashed: A is the missing marker, so it is refused, and B (A / -1, which
+        // trapped) is not reported again.
+        ArithmeticCase{"min_divided_by_minus_one", "const A = 0 - 9223372036854775807 - 1\nconst B = A / (0 - 1)",
+                       "B > 0",
+                       "t.lawful:1:35: error: `-` overflows: -9223372036854775807 - 1 is outside the numbers rules can "
+                       "hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const A = 0 - 9223372036854775807 - 1\n"
+                       "                                    ^\n"},
+        ArithmeticCase{"add_overflows", "const C = 9223372036854775807 + 1", "C > 0",
+                       "t.lawful:1:31: error: `+` overflows: 9223372036854775807 + 1 is outside the numbers rules can "
+                       "hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const C = 9223372036854775807 + 1\n"
+                       "                                ^\n"},
+        ArithmeticCase{"add_overflows_through_consts", "const A = 9223372036854775807\nconst B = A + A", "B > 0",
+                       "t.lawful:2:13: error: `+` overflows: 9223372036854775807 + 9223372036854775807 is outside the "
+                       "numbers rules can hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const B = A + A\n"
+                       "              ^\n"},
+        ArithmeticCase{"sub_overflows", "const C = -9223372036854775807 - 2", "C > 0",
+                       "t.lawful:1:32: error: `-` overflows: -9223372036854775807 - 2 is outside the numbers rules can "
+                       "hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const C = -9223372036854775807 - 2\n"
+                       "                                 ^\n"},
+        ArithmeticCase{"sub_of_a_negative_overflows", "const C = 9223372036854775807 - -1", "C > 0",
+                       "t.lawful:1:31: error: `-` overflows: 9223372036854775807 - (-1) is outside the numbers rules "
+                       "can hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const C = 9223372036854775807 - -1\n"
+                       "                                ^\n"},
+        ArithmeticCase{"mul_overflows", "const C = 4611686018427387904 * 2", "C > 0",
+                       "t.lawful:1:31: error: `*` overflows: 4611686018427387904 * 2 is outside the numbers rules can "
+                       "hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const C = 4611686018427387904 * 2\n"
+                       "                                ^\n"},
+        ArithmeticCase{"mul_reaches_the_missing_marker", "const C = -4611686018427387904 * 2", "C > 0",
+                       "t.lawful:1:32: error: `*` overflows: -4611686018427387904 * 2 is outside the numbers rules can "
+                       "hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const C = -4611686018427387904 * 2\n"
+                       "                                 ^\n"},
+        ArithmeticCase{"mul_of_signs_overflows", "const C = -3037000500 * 3037000500", "C > 0",
+                       "t.lawful:1:23: error: `*` overflows: -3037000500 * 3037000500 is outside the numbers rules can "
+                       "hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const C = -3037000500 * 3037000500\n"
+                       "                        ^\n"},
+        ArithmeticCase{"div_by_zero", "const C = 5 / 0", "C > 0",
+                       "t.lawful:1:13: error: `/` divides by zero: 5 / 0 has no value\n"
+                       "  const C = 5 / 0\n"
+                       "              ^\n"},
+        ArithmeticCase{"div_by_a_const_zero", "const Z = 0\nconst C = 5 / Z", "C > 0",
+                       "t.lawful:2:13: error: `/` divides by zero: 5 / 0 has no value\n"
+                       "  const C = 5 / Z\n"
+                       "              ^\n"},
+        ArithmeticCase{"div_by_a_difference_that_is_zero", "const C = 5 / (3 - 3)", "C > 0",
+                       "t.lawful:1:13: error: `/` divides by zero: 5 / 0 has no value\n"
+                       "  const C = 5 / (3 - 3)\n"
+                       "              ^\n"},
+        // -INT64_MIN does not fit either; INT64_MIN itself is refused where it is made.
+        ArithmeticCase{"negated_missing_marker", "const C = -(0 - 9223372036854775807 - 1)", "C > 0",
+                       "t.lawful:1:37: error: `-` overflows: -9223372036854775807 - 1 is outside the numbers rules can "
+                       "hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "  const C = -(0 - 9223372036854775807 - 1)\n"
+                       "                                      ^\n"},
+        ArithmeticCase{"literal_below_the_least_number", "const C = -9223372036854775808", "C > 0",
+                       "t.lawful:1:12: error: the number `9223372036854775808` is too large\n"
+                       "  const C = -9223372036854775808\n"
+                       "             ^~~~~~~~~~~~~~~~~~~\n"},
+        // There is no remainder operator.
+        ArithmeticCase{"no_modulo", "const C = 5 % 2", "true",
+                       "t.lawful:1:13: error: expected a declaration: `purpose`, `const`, `def`, `enum` or `policy`\n"
+                       "  const C = 5 % 2\n"
+                       "              ^\n"},
+        // Durations are folded wherever they are written: months and days are 32-bit.
+        ArithmeticCase{"duration_months_overflow", kLongDurations + "\nconst Y2048 = " + Sum("Y512", 4), "true",
+                       "t.lawful:5:34: error: `+` overflows: 1843200000 months + 614400000 months is outside what a "
+                       "duration can hold (-2147483648 to 2147483647 months)\n"
+                       "  const Y2048 = Y512 + Y512 + Y512 + Y512\n"
+                       "                                   ^\n"},
+        ArithmeticCase{"duration_overflow_in_a_rule", kLongDurations, "at > at - (" + Sum("Y512", 4) + ")",
+                       "t.lawful:7:45: error: `+` overflows: 1843200000 months + 614400000 months is outside what a "
+                       "duration can hold (-2147483648 to 2147483647 months)\n"
+                       "    deny r when at > at - (Y512 + Y512 + Y512 + Y512) cite \"X\"\n"
+                       "                                              ^\n"},
+        ArithmeticCase{"duration_days_underflow",
+                       absl::StrCat("const D = 100000 days\nconst D8 = ", Sum("D", 8), "\nconst D64 = ", Sum("D8", 8),
+                                    "\nconst D512 = ", Sum("D64", 8), "\nconst D4096 = ", Sum("D512", 8),
+                                    "\nconst E = 0 days - D4096 - D4096 - D4096 - D4096 - D4096 - D4096"),
+                       "true",
+                       "t.lawful:6:58: error: `-` overflows: -2048000000 days - 409600000 days is outside what a "
+                       "duration can hold (-2147483648 to 2147483647 days)\n"
+                       "  const E = 0 days - D4096 - D4096 - D4096 - D4096 - D4096 - D4096\n"
+                       "                                                           ^\n"}),
+    [](const testing::TestParamInfo<ArithmeticCase>& p) { return std::string(p.param.name); });
+
 TEST(Checker, ReportsEveryIndependentErrorWithoutCascades) {
   // Two mistakes, two errors: the bad field does not also produce a type error for `<`.
   std::vector<std::string> errors = Errors(WithCondition("contact.last_activty_at < at or channel == emial"));

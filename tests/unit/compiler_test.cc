@@ -1,6 +1,7 @@
 // The compiler end to end: example policies using every construct decide as written, the shipped
 // rules decide memo cases, and the disassembly of the example is a reviewed golden file.
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -178,6 +179,95 @@ TEST(ShippedRules, DecideMemoCases) {
   EXPECT_EQ(decide(inactive, "newsletter", lawful::v1::CHANNEL_EMAIL), "retention_expired");
   const std::string exactly_24_months = R"({"email": "a@example.com", "last_activity_at": "2024-11-29T10:00:00Z"})";
   EXPECT_EQ(decide(exactly_24_months, "newsletter", lawful::v1::CHANNEL_EMAIL), "purpose_incompatible");
+}
+
+// The rule that decides an empty contact (purpose `n`, e-mail) under the one-file rule set `source`;
+// its errors when it does not compile.
+std::string DecideEmptyContact(const std::string& source, std::vector<Diagnostic>* errors = nullptr) {
+  const std::vector<SourceFile> files = {{"t.lawful", source}};
+  CompileResult r = Compile(files);
+  if (!r.ok()) {
+    for (const Diagnostic& d : r.diagnostics) {
+      if (errors != nullptr && d.severity == Severity::kError) errors->push_back(d);
+    }
+    return "does not compile: " + FormatDiagnostics(r.diagnostics, files);
+  }
+  auto rule_set = RuleSet::Create(std::move(*r.program), "test");
+  if (!rule_set.ok()) return rule_set.status().ToString();
+  auto prepared = (*rule_set)->Prepare(Outreach{"n", lawful::v1::CHANNEL_EMAIL, {}, At("2026-01-01T00:00:00Z")});
+  if (!prepared.ok()) return prepared.status().ToString();
+  Evaluator evaluator;
+  Decision d = evaluator.Decide(*prepared, lawful::v1::Contact());
+  return d.rule != nullptr ? d.rule->name : "error: " + d.error_message;
+}
+
+// Constant folding and the VM compute alike, edge for edge, judged by exact arithmetic: a result
+// within -INT64_MAX..INT64_MAX (INT64_MIN is the missing marker) of a division by anything but 0
+// is what a `const` folds to and what the VM computes at run time; any other result is a located
+// error in a `const` and missing at run time.
+TEST(Arithmetic, ConstantsFoldToWhatTheVmComputes) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  const std::vector<int64_t> edges = {0, 1, -1, 2, -2, 7, 3037000500, -3037000500, max / 2 + 1, max, -max};
+  for (int64_t a : edges) {
+    for (int64_t b : edges) {
+      for (const char op : {'+', '-', '*', '/'}) {
+        __int128 exact = 0;
+        bool defined = true;
+        switch (op) {
+          case '+': exact = static_cast<__int128>(a) + b; break;
+          case '-': exact = static_cast<__int128>(a) - b; break;
+          case '*': exact = static_cast<__int128>(a) * b; break;
+          default:
+            defined = b != 0;
+            exact = defined ? static_cast<__int128>(a) / b : 0;
+        }
+        defined = defined && exact >= -max && exact <= max;
+        const std::string operands = absl::StrCat("purpose n\nconst A = ", a, "\nconst B = ", b, "\n");
+        const std::string policy = "policy p for purposes n {\n  deny yes when ";
+        const std::string rest = " cite \"X\"\n  otherwise allow no cite \"Y\"\n}\n";
+        const std::string expected = absl::StrCat(static_cast<int64_t>(exact));
+        SCOPED_TRACE(absl::StrCat(a, " ", std::string(1, op), " ", b));
+
+        // Folded: line 4 is the const.
+        const std::string folded = absl::StrCat(operands, "const C = A ", std::string(1, op), " B\n", policy,
+                                                defined ? "C == " + expected : "true", rest);
+        std::vector<Diagnostic> errors;
+        const std::string decided = DecideEmptyContact(folded, &errors);
+        if (defined) {
+          EXPECT_EQ(decided, "yes");
+        } else {
+          ASSERT_FALSE(errors.empty()) << decided;
+          EXPECT_EQ(errors[0].code, op == '/' && b == 0 ? "division-by-zero" : "overflow") << decided;
+          EXPECT_EQ(errors[0].line, 4u) << decided;
+        }
+
+        // Computed by the VM: a `def` is not folded.
+        const std::string computed = absl::StrCat(operands, "def V = A ", std::string(1, op), " B\n", policy,
+                                                  defined ? "V == " + expected : "V is missing", rest);
+        EXPECT_EQ(DecideEmptyContact(computed), "yes");
+      }
+    }
+  }
+}
+
+// What the rules cannot write (INT64_MIN is refused where it would be made) the engine's checked
+// arithmetic refuses all the same: the VM's operands come from facts too.
+TEST(Arithmetic, CheckedArithmeticRefusesResultsWithoutAValue) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  int64_t r = 0;
+  EXPECT_FALSE(CheckedDiv(kMissing, -1, &r));  // traps on x86 when divided
+  EXPECT_FALSE(CheckedDiv(kMissing, 1, &r));   // the missing marker is no result
+  EXPECT_FALSE(CheckedDiv(5, 0, &r));
+  EXPECT_TRUE(CheckedDiv(-max, -1, &r));
+  EXPECT_EQ(r, max);
+  EXPECT_FALSE(CheckedNeg(kMissing, &r));
+  EXPECT_TRUE(CheckedNeg(-max, &r));
+  EXPECT_EQ(r, max);
+  EXPECT_FALSE(CheckedSub(-max, 1, &r));
+  EXPECT_FALSE(CheckedAdd(max, 1, &r));
+  EXPECT_FALSE(CheckedMul(-(max / 2 + 1), 2, &r));
+  EXPECT_TRUE(CheckedMul(-(max / 2), 2, &r));
+  EXPECT_EQ(r, -max + 1);
 }
 
 }  // namespace
