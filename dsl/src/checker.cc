@@ -723,6 +723,20 @@ class Checker {
         ok = false;
       }
     }
+    // The compiler takes a set's values from the folder, so each must be known now.
+    for (size_t i = 0; ok && i < e.kids.size(); ++i) {
+      ConstValue value;
+      const FoldResult folded = Fold(*e.kids[i], value);
+      if (folded.kind == FoldResult::kInvalid) {
+        Error(folded.span, folded.code, folded.message);
+        ok = false;
+      } else if (folded.kind == FoldResult::kNotConstant) {
+        Error(e.kids[i]->span, "not-constant",
+              "the values of a set must be known when the rules are compiled (value names, numbers, consts); "
+              "compare a value that depends on the contact or the request with `==`");
+        ok = false;
+      }
+    }
     if (!ok) return e.type = Fail();
     if (e.kids.empty() && !expected_element) {
       Error(e.span, "type", "an empty set needs a context that says what it holds");
@@ -1062,7 +1076,11 @@ class Checker {
       if (e.kind == ExprKind::kName) {
         values = e.def->constant.set;
       } else {
-        for (const auto& k : e.kids) values.push_back(k->value);
+        for (const auto& k : e.kids) {
+          ConstValue value;
+          Fold(*k, value);  // CheckSet has folded each already
+          values.push_back(value.value);
+        }
       }
       return true;
     }

@@ -224,7 +224,7 @@ class Compiler {
   }
 
   // ---- constants ----
-  // The checker has folded every duration sum (a const's too), so this cannot fail.
+  // The checker has folded every duration sum and set literal (a const's too), so these cannot fail.
   CalendarDuration DurationOf(const Expr& e) {
     ConstValue value;
     Fold(e, value);
@@ -232,18 +232,9 @@ class Compiler {
   }
 
   std::vector<int64_t> SetOf(const Expr& e) {
-    if (e.kind == ExprKind::kName && e.def) return e.def->constant.set;
-    std::vector<int64_t> values;
-    for (const auto& k : e.kids) {
-      if (k->kind == ExprKind::kName && k->resolution == Resolution::kConst) {
-        values.push_back(k->def->constant.value);
-      } else {
-        values.push_back(k->kind == ExprKind::kNeg ? -k->kids[0]->value : k->value);
-      }
-    }
-    std::sort(values.begin(), values.end());
-    values.erase(std::unique(values.begin(), values.end()), values.end());
-    return values;
+    ConstValue value;
+    Fold(e, value);
+    return value.set;
   }
 
   // ---- expressions ----

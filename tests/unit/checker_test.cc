@@ -238,7 +238,24 @@ INSTANTIATE_TEST_SUITE_P(
                        "t.lawful:6:58: error: `-` overflows: -2048000000 days - 409600000 days is outside what a "
                        "duration can hold (-2147483648 to 2147483647 days)\n"
                        "  const E = 0 days - D4096 - D4096 - D4096 - D4096 - D4096 - D4096\n"
-                       "                                                           ^\n"}),
+                       "                                                           ^\n"},
+        // A set's values are folded too; they used to compile as 0 unless written as plain literals.
+        ArithmeticCase{"set_value_overflows", "", "(count c in contact.consents where true) in {1, 9223372036854775807 + 1}",
+                       "t.lawful:4:83: error: `+` overflows: 9223372036854775807 + 1 is outside the numbers rules can "
+                       "hold (-9223372036854775807 to 9223372036854775807)\n"
+                       "    deny r when (count c in contact.consents where true) in {1, 9223372036854775807 + 1} cite "
+                       "\"X\"\n"
+                       "                                                                                    ^\n"},
+        ArithmeticCase{"set_value_from_the_request", "", "channel in {email, channel}",
+                       "t.lawful:4:34: error: the values of a set must be known when the rules are compiled (value "
+                       "names, numbers, consts); compare a value that depends on the contact or the request with `==`\n"
+                       "    deny r when channel in {email, channel} cite \"X\"\n"
+                       "                                   ^~~~~~~\n"},
+        ArithmeticCase{"set_value_from_the_contact", "", "1 in {count c in contact.consents where true}",
+                       "t.lawful:4:21: error: the values of a set must be known when the rules are compiled (value "
+                       "names, numbers, consts); compare a value that depends on the contact or the request with `==`\n"
+                       "    deny r when 1 in {count c in contact.consents where true} cite \"X\"\n"
+                       "                      ^~~~~\n"}),
     [](const testing::TestParamInfo<ArithmeticCase>& p) { return std::string(p.param.name); });
 
 TEST(Checker, ReportsEveryIndependentErrorWithoutCascades) {

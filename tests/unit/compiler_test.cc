@@ -250,6 +250,22 @@ TEST(Arithmetic, ConstantsFoldToWhatTheVmComputes) {
   }
 }
 
+// A set's values are folded like a const: they used to compile as 0 unless written as plain
+// literals, so `0 in {1 + 2}` held.
+TEST(Arithmetic, SetValuesAreFolded) {
+  for (const auto& [condition, decided] : std::vector<std::pair<std::string, std::string>>{
+           {"3 in {1 + 2}", "yes"},
+           {"0 in {1 + 2, - - 7, 0 - 5}", "no"},
+           {"7 in {- - 7}", "yes"},
+           {"-5 in {0 - 5}", "yes"},
+           {"-4 in {A - 5}", "yes"}}) {
+    EXPECT_EQ(DecideEmptyContact(absl::StrCat("purpose n\nconst A = 1\npolicy p for purposes n {\n  deny yes when ",
+                                              condition, " cite \"X\"\n  otherwise allow no cite \"Y\"\n}\n")),
+              decided)
+        << condition;
+  }
+}
+
 // What the rules cannot write (INT64_MIN is refused where it would be made) the engine's checked
 // arithmetic refuses all the same: the VM's operands come from facts too.
 TEST(Arithmetic, CheckedArithmeticRefusesResultsWithoutAValue) {
