@@ -1,4 +1,4 @@
-// The Checker class behind Check() (checker.h); checker.cc, resolve.cc and check_expr.cc define it.
+// The Checker class behind Check(), defined in checker.cc, resolve.cc and check_expr.cc.
 #pragma once
 
 #include <map>
