@@ -13,7 +13,8 @@ namespace lawful::dsl {
 
 bool Checker::Expect(const Expr& e, const Type& t, TypeKind kind, const char* what) {
   if (t.error() || t.kind == kind) return !t.error();
-  Error(e.span, "type", absl::StrCat(what, " must be ", TypeName(Type::Of(kind)), ", not ", TypeName(t)));
+  Error(e.span, "type",
+        absl::StrCat(what, " must be ", TypeName(Type::Of(kind)), ", not ", TypeName(t)));
   return false;
 }
 
@@ -46,7 +47,8 @@ Type Checker::CheckSet(Expr& e, Scope& scope, const Type* expected_element) {
       continue;
     }
     if (t.kind != TypeKind::kEnum && t.kind != TypeKind::kInt) {
-      Error(e.kids[i]->span, "type", absl::StrCat("a set holds names of values or numbers, not ", TypeName(t)));
+      Error(e.kids[i]->span, "type",
+            absl::StrCat("a set holds names of values or numbers, not ", TypeName(t)));
       ok = false;
       continue;
     }
@@ -54,7 +56,8 @@ Type Checker::CheckSet(Expr& e, Scope& scope, const Type* expected_element) {
       element = t;
       expected_element = &element;
     } else if (!SameType(t, element)) {
-      Error(e.kids[i]->span, "type", absl::StrCat("this set must hold ", Plural(element), ", not ", TypeName(t)));
+      Error(e.kids[i]->span, "type",
+            absl::StrCat("this set must hold ", Plural(element), ", not ", TypeName(t)));
       ok = false;
     }
   }
@@ -67,7 +70,8 @@ Type Checker::CheckSet(Expr& e, Scope& scope, const Type* expected_element) {
       ok = false;
     } else if (folded.kind == FoldResult::kNotConstant) {
       Error(e.kids[i]->span, "not-constant",
-            "the values of a set must be known when the rules are compiled (value names, numbers, consts); "
+            "the values of a set must be known when the rules are compiled (value names, numbers, "
+            "consts); "
             "compare a value that depends on the contact or the request with `==`");
       ok = false;
     }
@@ -89,8 +93,11 @@ Type Checker::CheckBinary(Expr& e, Scope& scope) {
     case BinaryOp::kAnd:
     case BinaryOp::kOr: {
       Type ta = CheckExpr(a, scope, nullptr), tb = CheckExpr(b, scope, nullptr);
-      bool ok = Expect(a, ta, TypeKind::kBool, e.op == BinaryOp::kAnd ? "each side of `and`" : "each side of `or`");
-      ok = Expect(b, tb, TypeKind::kBool, e.op == BinaryOp::kAnd ? "each side of `and`" : "each side of `or`") && ok;
+      bool ok = Expect(a, ta, TypeKind::kBool,
+                       e.op == BinaryOp::kAnd ? "each side of `and`" : "each side of `or`");
+      ok = Expect(b, tb, TypeKind::kBool,
+                  e.op == BinaryOp::kAnd ? "each side of `and`" : "each side of `or`") &&
+           ok;
       return e.type = ok ? Type::Of(TypeKind::kBool) : Fail();
     }
     case BinaryOp::kIn:
@@ -112,14 +119,17 @@ Type Checker::CheckBinary(Expr& e, Scope& scope) {
       if (tb.error()) return e.type = Fail();
       if ((tb.kind != TypeKind::kSet && tb.kind != TypeKind::kList) ||
           (tb.kind == TypeKind::kList && tb.element->kind == TypeKind::kRecord)) {
-        Error(b.span, "type", absl::StrCat("`in` needs a set or a list of values on its right, not ", TypeName(tb)));
+        Error(
+            b.span, "type",
+            absl::StrCat("`in` needs a set or a list of values on its right, not ", TypeName(tb)));
         return e.type = Fail();
       }
       if (!SameType(ta, *tb.element)) {
         Error(a.span, "type", absl::StrCat("`in`: ", TypeName(ta), " cannot be in ", TypeName(tb)));
         return e.type = Fail();
       }
-      if (tb.kind == TypeKind::kSet && b.kind != ExprKind::kSet && !(b.kind == ExprKind::kName && b.resolution == Resolution::kConst)) {
+      if (tb.kind == TypeKind::kSet && b.kind != ExprKind::kSet &&
+          !(b.kind == ExprKind::kName && b.resolution == Resolution::kConst)) {
         Error(b.span, "not-constant", "a set after `in` must be written out or named by a `const`");
         return e.type = Fail();
       }
@@ -142,11 +152,14 @@ Type Checker::CheckBinary(Expr& e, Scope& scope) {
     case BinaryOp::kEq:
     case BinaryOp::kNe:
       if (!IsPlainValue(ta) || ta.kind == TypeKind::kRecord) {
-        Error(a.span, "type", absl::StrCat("cannot compare ", TypeName(ta), " with `", e.op == BinaryOp::kEq ? "==" : "!=", "`"));
+        Error(a.span, "type",
+              absl::StrCat("cannot compare ", TypeName(ta), " with `",
+                           e.op == BinaryOp::kEq ? "==" : "!=", "`"));
         return e.type = Fail();
       }
       if (!SameType(ta, tb)) {
-        Error(b.span, "type", absl::StrCat("cannot compare ", TypeName(ta), " with ", TypeName(tb)));
+        Error(b.span, "type",
+              absl::StrCat("cannot compare ", TypeName(ta), " with ", TypeName(tb)));
         return e.type = Fail();
       }
       return e.type = Type::Of(TypeKind::kBool);
@@ -154,20 +167,25 @@ Type Checker::CheckBinary(Expr& e, Scope& scope) {
     case BinaryOp::kLe:
     case BinaryOp::kGt:
     case BinaryOp::kGe:
-      if (ta.kind != TypeKind::kInt && ta.kind != TypeKind::kInstant && ta.kind != TypeKind::kDate) {
-        Error(a.span, "type", absl::StrCat("only numbers, instants and dates can be ordered, not ", TypeName(ta)));
+      if (ta.kind != TypeKind::kInt && ta.kind != TypeKind::kInstant &&
+          ta.kind != TypeKind::kDate) {
+        Error(a.span, "type",
+              absl::StrCat("only numbers, instants and dates can be ordered, not ", TypeName(ta)));
         return e.type = Fail();
       }
       if (!SameType(ta, tb)) {
-        Error(b.span, "type", absl::StrCat("cannot compare ", TypeName(ta), " with ", TypeName(tb)));
+        Error(b.span, "type",
+              absl::StrCat("cannot compare ", TypeName(ta), " with ", TypeName(tb)));
         return e.type = Fail();
       }
       return e.type = Type::Of(TypeKind::kBool);
     case BinaryOp::kAdd:
     case BinaryOp::kSub:
-      if ((ta.kind == TypeKind::kInstant || ta.kind == TypeKind::kDate) && tb.kind == TypeKind::kDuration) {
+      if ((ta.kind == TypeKind::kInstant || ta.kind == TypeKind::kDate) &&
+          tb.kind == TypeKind::kDuration) {
         if (!IsConstantDuration(b)) {
-          Error(b.span, "not-constant", "a duration must be written out (`24 months`) or named by a `const`");
+          Error(b.span, "not-constant",
+                "a duration must be written out (`24 months`) or named by a `const`");
           return e.type = Fail();
         }
         return e.type = ta;
@@ -187,9 +205,13 @@ Type Checker::CheckBinary(Expr& e, Scope& scope) {
     case BinaryOp::kDiv:
       if (ta.kind == TypeKind::kInt && tb.kind == TypeKind::kInt) return e.type = ta;
       if (ta.kind == TypeKind::kInstant || ta.kind == TypeKind::kDate) {
-        Error(b.span, "type", absl::StrCat("an instant or date can only be moved by a duration such as `12 months`, not by ", TypeName(tb)));
+        Error(b.span, "type",
+              absl::StrCat(
+                  "an instant or date can only be moved by a duration such as `12 months`, not by ",
+                  TypeName(tb)));
       } else {
-        Error(e.span, "type", absl::StrCat("arithmetic needs numbers, not ", TypeName(ta), " and ", TypeName(tb)));
+        Error(e.span, "type",
+              absl::StrCat("arithmetic needs numbers, not ", TypeName(ta), " and ", TypeName(tb)));
       }
       return e.type = Fail();
     default:
@@ -200,7 +222,8 @@ Type Checker::CheckBinary(Expr& e, Scope& scope) {
 bool Checker::IsConstantDuration(const Expr& e) {
   if (e.kind == ExprKind::kDuration) return true;
   if (e.kind == ExprKind::kName && e.resolution == Resolution::kConst) return true;
-  if (e.kind == ExprKind::kBinary) return IsConstantDuration(*e.kids[0]) && IsConstantDuration(*e.kids[1]);
+  if (e.kind == ExprKind::kBinary)
+    return IsConstantDuration(*e.kids[0]) && IsConstantDuration(*e.kids[1]);
   return false;
 }
 
@@ -216,15 +239,19 @@ Type Checker::CheckCall(Expr& e, Scope& scope) {
     if (e.text == "local_date") {
       bool ok = Expect(*e.kids[0], a, TypeKind::kInstant, "the first argument of `local_date`");
       const Expr* zone = e.kids[1].get();
-      if (zone->kind == ExprKind::kName && zone->resolution == Resolution::kConst) zone = zone->def->body.get();
+      if (zone->kind == ExprKind::kName && zone->resolution == Resolution::kConst)
+        zone = zone->def->body.get();
       if (b.error()) return e.type = Fail();
       if (zone->kind != ExprKind::kString) {
-        Error(e.kids[1]->span, "type", "the second argument of `local_date` is a time zone name, e.g. \"Europe/Stockholm\"");
+        Error(e.kids[1]->span, "type",
+              "the second argument of `local_date` is a time zone name, e.g. \"Europe/Stockholm\"");
         return e.type = Fail();
       }
       absl::TimeZone tz;
       if (!IsTimeZoneName(zone->text) || !absl::LoadTimeZone(zone->text, &tz)) {
-        Error(e.kids[1]->span, "unknown-zone", absl::StrCat("unknown time zone `", zone->text, "` (use an IANA name such as \"Europe/Stockholm\")"));
+        Error(e.kids[1]->span, "unknown-zone",
+              absl::StrCat("unknown time zone `", zone->text,
+                           "` (use an IANA name such as \"Europe/Stockholm\")"));
         return e.type = Fail();
       }
       e.text = "local_date";
@@ -240,18 +267,22 @@ Type Checker::CheckCall(Expr& e, Scope& scope) {
   if (it == defs_.end()) {
     std::vector<std::string> names = {"local_date", "years_between"};
     for (const auto& [n, d] : defs_) names.push_back(n);
-    Error(e.span, "unknown-name", absl::StrCat("unknown definition `", e.text, "`", Suggest(e.text, names)));
+    Error(e.span, "unknown-name",
+          absl::StrCat("unknown definition `", e.text, "`", Suggest(e.text, names)));
     for (auto& k : e.kids) CheckExpr(*k, scope, nullptr);
     return e.type = Fail();
   }
   Def& def = *it->second;
   if (def.checking) {
-    Error(e.span, "recursive", absl::StrCat("`", def.name, "` calls itself; definitions may not be recursive"));
+    Error(e.span, "recursive",
+          absl::StrCat("`", def.name, "` calls itself; definitions may not be recursive"));
     return e.type = Fail();
   }
   CheckDef(def);
   if (def.params.size() != e.kids.size()) {
-    Error(e.span, "arity", absl::StrCat("`", def.name, "` takes ", def.params.size(), " argument(s), not ", e.kids.size()));
+    Error(e.span, "arity",
+          absl::StrCat("`", def.name, "` takes ", def.params.size(), " argument(s), not ",
+                       e.kids.size()));
     return e.type = Fail();
   }
   bool ok = true;
@@ -261,8 +292,9 @@ Type Checker::CheckCall(Expr& e, Scope& scope) {
     if (got.error() || want.error()) {
       ok = false;
     } else if (!SameType(got, want)) {
-      Error(e.kids[i]->span, "type", absl::StrCat("argument `", def.params[i].name, "` of `", def.name, "` must be ",
-                                                  TypeName(want), ", not ", TypeName(got)));
+      Error(e.kids[i]->span, "type",
+            absl::StrCat("argument `", def.params[i].name, "` of `", def.name, "` must be ",
+                         TypeName(want), ", not ", TypeName(got)));
       ok = false;
     }
   }
@@ -276,11 +308,13 @@ Type Checker::CheckQuantifier(Expr& e, Scope& scope) {
   e.id = out_.binders++;
   if (coll.error()) return e.type = Fail();
   if (coll.kind != TypeKind::kList) {
-    Error(e.kids[0]->span, "type", absl::StrCat("expected a list field, e.g. `contact.consents`, not ", TypeName(coll)));
+    Error(e.kids[0]->span, "type",
+          absl::StrCat("expected a list field, e.g. `contact.consents`, not ", TypeName(coll)));
     return e.type = Fail();
   }
   if (e.kind == ExprKind::kLatest && coll.element->kind != TypeKind::kRecord) {
-    Error(e.kids[0]->span, "type", "`latest` picks a record from a list of records, e.g. `contact.consents`");
+    Error(e.kids[0]->span, "type",
+          "`latest` picks a record from a list of records, e.g. `contact.consents`");
     return e.type = Fail();
   }
   scope.vars.push_back(Binding{e.text, *coll.element, e.id});
@@ -288,8 +322,11 @@ Type Checker::CheckQuantifier(Expr& e, Scope& scope) {
   bool ok = Expect(*e.kids[1], where, TypeKind::kBool, "the condition after `where`");
   if (e.kind == ExprKind::kLatest) {
     Type key = CheckExpr(*e.kids[2], scope, nullptr);
-    if (!key.error() && key.kind != TypeKind::kInstant && key.kind != TypeKind::kDate && key.kind != TypeKind::kInt) {
-      Error(e.kids[2]->span, "type", absl::StrCat("records are ordered by an instant, a date or a number, not ", TypeName(key)));
+    if (!key.error() && key.kind != TypeKind::kInstant && key.kind != TypeKind::kDate &&
+        key.kind != TypeKind::kInt) {
+      Error(e.kids[2]->span, "type",
+            absl::StrCat("records are ordered by an instant, a date or a number, not ",
+                         TypeName(key)));
       ok = false;
     }
     ok = ok && !key.error();
@@ -297,9 +334,12 @@ Type Checker::CheckQuantifier(Expr& e, Scope& scope) {
   scope.vars.pop_back();
   if (!ok) return e.type = Fail();
   switch (e.kind) {
-    case ExprKind::kCount: return e.type = Type::Of(TypeKind::kInt);
-    case ExprKind::kLatest: return e.type = *coll.element;
-    default: return e.type = Type::Of(TypeKind::kBool);
+    case ExprKind::kCount:
+      return e.type = Type::Of(TypeKind::kInt);
+    case ExprKind::kLatest:
+      return e.type = *coll.element;
+    default:
+      return e.type = Type::Of(TypeKind::kBool);
   }
 }
 
@@ -316,17 +356,28 @@ Type Checker::CheckExpr(Expr& e, Scope& scope, const Type* expected) {
 
 Type Checker::CheckExprInner(Expr& e, Scope& scope, const Type* expected) {
   switch (e.kind) {
-    case ExprKind::kBool: return e.type = Type::Of(TypeKind::kBool);
-    case ExprKind::kInt: return e.type = Type::Of(TypeKind::kInt);
-    case ExprKind::kString: return e.type = Type::Of(TypeKind::kString);
-    case ExprKind::kInstant: return e.type = Type::Of(TypeKind::kInstant);
-    case ExprKind::kDate: return e.type = Type::Of(TypeKind::kDate);
-    case ExprKind::kDuration: return e.type = Type::Of(TypeKind::kDuration);
-    case ExprKind::kName: return CheckName(e, scope, expected);
-    case ExprKind::kField: return CheckField(e, scope);
-    case ExprKind::kCall: return CheckCall(e, scope);
+    case ExprKind::kBool:
+      return e.type = Type::Of(TypeKind::kBool);
+    case ExprKind::kInt:
+      return e.type = Type::Of(TypeKind::kInt);
+    case ExprKind::kString:
+      return e.type = Type::Of(TypeKind::kString);
+    case ExprKind::kInstant:
+      return e.type = Type::Of(TypeKind::kInstant);
+    case ExprKind::kDate:
+      return e.type = Type::Of(TypeKind::kDate);
+    case ExprKind::kDuration:
+      return e.type = Type::Of(TypeKind::kDuration);
+    case ExprKind::kName:
+      return CheckName(e, scope, expected);
+    case ExprKind::kField:
+      return CheckField(e, scope);
+    case ExprKind::kCall:
+      return CheckCall(e, scope);
     case ExprKind::kSet:
-      return CheckSet(e, scope, expected && expected->kind == TypeKind::kSet ? expected->element.get() : nullptr);
+      return CheckSet(
+          e, scope,
+          expected && expected->kind == TypeKind::kSet ? expected->element.get() : nullptr);
     case ExprKind::kNot: {
       Type t = CheckExpr(*e.kids[0], scope, nullptr);
       return e.type = Expect(*e.kids[0], t, TypeKind::kBool, "the operand of `not`") ? t : Fail();
@@ -335,7 +386,8 @@ Type Checker::CheckExprInner(Expr& e, Scope& scope, const Type* expected) {
       Type t = CheckExpr(*e.kids[0], scope, nullptr);
       return e.type = Expect(*e.kids[0], t, TypeKind::kInt, "the operand of `-`") ? t : Fail();
     }
-    case ExprKind::kBinary: return CheckBinary(e, scope);
+    case ExprKind::kBinary:
+      return CheckBinary(e, scope);
     case ExprKind::kIf: {
       Type c = CheckExpr(*e.kids[0], scope, nullptr);
       bool ok = Expect(*e.kids[0], c, TypeKind::kBool, "the condition after `if`");
@@ -358,7 +410,9 @@ Type Checker::CheckExprInner(Expr& e, Scope& scope, const Type* expected) {
       }
       if (!ok || a.error() || b.error()) return e.type = Fail();
       if (!SameType(a, b) || !IsPlainValue(a)) {
-        Error(e.kids[2]->span, "type", absl::StrCat("both branches of `if` must give the same kind of value, not ", TypeName(a), " and ", TypeName(b)));
+        Error(e.kids[2]->span, "type",
+              absl::StrCat("both branches of `if` must give the same kind of value, not ",
+                           TypeName(a), " and ", TypeName(b)));
         return e.type = Fail();
       }
       return e.type = a;
@@ -376,7 +430,8 @@ Type Checker::CheckExprInner(Expr& e, Scope& scope, const Type* expected) {
       // a text is tested for being empty.
       bool can_be_missing = IsPlainValue(t) && !(t.kind == TypeKind::kRecord && !t.path.empty());
       if (!can_be_missing) {
-        Error(e.kids[0]->span, "type", absl::StrCat("`is missing` applies to single values, not to ", TypeName(t)));
+        Error(e.kids[0]->span, "type",
+              absl::StrCat("`is missing` applies to single values, not to ", TypeName(t)));
         return e.type = Fail();
       }
       return e.type = Type::Of(TypeKind::kBool);

@@ -37,17 +37,22 @@ bool Checker::Run() {
     for (PolicyDecl& p : m.policies) CheckPolicy(p);
   }
   if (out_.policies.empty() && errors_ == 0) {
-    Error(Span{0, 1, 1, 1}, "no-policy", "the rule set declares no policy; write at least one `policy NAME for purposes ... { ... }`");
+    Error(Span{0, 1, 1, 1}, "no-policy",
+          "the rule set declares no policy; write at least one `policy NAME for purposes ... { ... "
+          "}`");
   }
   return errors_ == 0;
 }
 
 // ---- diagnostics ----
 
-void Checker::Report(Severity severity, const Span& span, const std::string& code, std::string message) {
+void Checker::Report(Severity severity, const Span& span, const std::string& code,
+                     std::string message) {
   if (severity == Severity::kError) ++errors_;
-  const std::string& file = span.file < out_.files.size() ? out_.files[span.file] : out_.files.front();
-  diagnostics_.push_back(Diagnostic{severity, code, file, span.line, span.column, span.length, std::move(message)});
+  const std::string& file =
+      span.file < out_.files.size() ? out_.files[span.file] : out_.files.front();
+  diagnostics_.push_back(
+      Diagnostic{severity, code, file, span.line, span.column, span.length, std::move(message)});
 }
 
 void Checker::Error(const Span& span, const std::string& code, std::string message) {
@@ -60,17 +65,28 @@ void Checker::Warning(const Span& span, const std::string& code, std::string mes
 
 std::string Checker::KindName(const Type& t) {
   switch (t.kind) {
-    case TypeKind::kError: return "invalid value";
-    case TypeKind::kBool: return "condition (true or false)";
-    case TypeKind::kInt: return "number";
-    case TypeKind::kString: return "text";
-    case TypeKind::kInstant: return "instant";
-    case TypeKind::kDate: return "date";
-    case TypeKind::kDuration: return "duration";
-    case TypeKind::kEnum: return out_.enums[t.enum_id].name;
-    case TypeKind::kRecord: return absl::StrCat(SnakeCase(t.message->name()), " record");
-    case TypeKind::kList: return absl::StrCat("list of ", t.element ? Plural(*t.element) : "values");
-    case TypeKind::kSet: return absl::StrCat("set of ", t.element ? Plural(*t.element) : "values");
+    case TypeKind::kError:
+      return "invalid value";
+    case TypeKind::kBool:
+      return "condition (true or false)";
+    case TypeKind::kInt:
+      return "number";
+    case TypeKind::kString:
+      return "text";
+    case TypeKind::kInstant:
+      return "instant";
+    case TypeKind::kDate:
+      return "date";
+    case TypeKind::kDuration:
+      return "duration";
+    case TypeKind::kEnum:
+      return out_.enums[t.enum_id].name;
+    case TypeKind::kRecord:
+      return absl::StrCat(SnakeCase(t.message->name()), " record");
+    case TypeKind::kList:
+      return absl::StrCat("list of ", t.element ? Plural(*t.element) : "values");
+    case TypeKind::kSet:
+      return absl::StrCat("set of ", t.element ? Plural(*t.element) : "values");
   }
   return "value";
 }
@@ -93,13 +109,15 @@ bool Checker::WithinLimits() {
   for (const Module& m : out_.modules) {
     for (const PolicyDecl& p : m.policies) {
       if (++policies == kMaxPolicies + 1) {
-        Error(p.span, "limit", absl::StrCat("policy `", p.name, "` is one too many: a rule set may have at most ",
-                                            kMaxPolicies, " policies"));
+        Error(p.span, "limit",
+              absl::StrCat("policy `", p.name, "` is one too many: a rule set may have at most ",
+                           kMaxPolicies, " policies"));
       }
       for (const RuleDecl& r : p.rules) {
         if (++rules == kMaxRules + 1) {
-          Error(r.name_span, "limit", absl::StrCat("rule `", r.name, "` is one too many: a rule set may have at most ",
-                                                   kMaxRules, " rules (`otherwise` rules included)"));
+          Error(r.name_span, "limit",
+                absl::StrCat("rule `", r.name, "` is one too many: a rule set may have at most ",
+                             kMaxRules, " rules (`otherwise` rules included)"));
         }
       }
     }
@@ -157,7 +175,8 @@ void Checker::DeclareUserEnums() {
         continue;
       }
       EnumInfo info{e.name, {}};
-      for (size_t i = 0; i < e.values.size(); ++i) info.values.emplace_back(e.values[i].name, static_cast<int64_t>(i + 1));
+      for (size_t i = 0; i < e.values.size(); ++i)
+        info.values.emplace_back(e.values[i].name, static_cast<int64_t>(i + 1));
       out_.enums.push_back(std::move(info));
     }
   }
@@ -174,11 +193,14 @@ void Checker::DeclareDefs() {
   for (Module& m : out_.modules) {
     for (auto& d : m.defs) {
       if (IsBuiltinName(d->name)) {
-        Error(d->span, "reserved", absl::StrCat("`", d->name, "` is a built-in name and cannot be redefined"));
+        Error(d->span, "reserved",
+              absl::StrCat("`", d->name, "` is a built-in name and cannot be redefined"));
         continue;
       }
       if (defs_.count(d->name)) {
-        Error(d->span, "duplicate", absl::StrCat("`", d->name, "` is already defined at ", out_.files[defs_[d->name]->span.file], ":", defs_[d->name]->span.line));
+        Error(d->span, "duplicate",
+              absl::StrCat("`", d->name, "` is already defined at ",
+                           out_.files[defs_[d->name]->span.file], ":", defs_[d->name]->span.line));
         continue;
       }
       defs_[d->name] = d.get();
@@ -195,7 +217,8 @@ bool Checker::RecordTypeFor(const pb::Descriptor* message, Type& out) {
   const pb::Descriptor* contact = lawful::v1::Contact::descriptor();
   for (int i = 0; i < contact->field_count(); ++i) {
     const pb::FieldDescriptor* f = contact->field(i);
-    if (f->is_repeated() && f->type() == pb::FieldDescriptor::TYPE_MESSAGE && f->message_type() == message) {
+    if (f->is_repeated() && f->type() == pb::FieldDescriptor::TYPE_MESSAGE &&
+        f->message_type() == message) {
       out = Type::Of(TypeKind::kRecord);
       out.message = message;
       out.list = out_.layout.List(-1, {f}, FactKind::kRecordList, FactKind::kInt);
@@ -210,7 +233,8 @@ std::vector<std::string> Checker::TypeNames() {
   for (const EnumInfo& e : out_.enums) names.push_back(e.name);
   const pb::Descriptor* contact = lawful::v1::Contact::descriptor();
   for (int i = 0; i < contact->field_count(); ++i) {
-    if (contact->field(i)->is_repeated() && contact->field(i)->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
+    if (contact->field(i)->is_repeated() &&
+        contact->field(i)->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
       names.push_back(SnakeCase(contact->field(i)->message_type()->name()));
     }
   }
@@ -227,12 +251,13 @@ bool Checker::ResolveTypeName(const std::string& name, const Span& span, Type& o
   const pb::Descriptor* contact = lawful::v1::Contact::descriptor();
   for (int i = 0; i < contact->field_count(); ++i) {
     const pb::FieldDescriptor* f = contact->field(i);
-    if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE && SnakeCase(f->message_type()->name()) == name &&
-        f->is_repeated()) {
+    if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE &&
+        SnakeCase(f->message_type()->name()) == name && f->is_repeated()) {
       return RecordTypeFor(f->message_type(), out);
     }
   }
-  Error(span, "unknown-type", absl::StrCat("unknown type `", name, "`", Suggest(name, TypeNames())));
+  Error(span, "unknown-type",
+        absl::StrCat("unknown type `", name, "`", Suggest(name, TypeNames())));
   return false;
 }
 
@@ -262,8 +287,10 @@ void Checker::FoldConst(Def& def) {
     Error(folded.span, folded.code, folded.message);
   } else {
     Error(def.body->span, "not-constant",
-          absl::StrCat("`", def.name, "` is a `const`, so its value must be known when the rules are compiled "
-                       "(literals, sets, durations and other consts); use `def` for values that depend on the contact or `at`"));
+          absl::StrCat("`", def.name,
+                       "` is a `const`, so its value must be known when the rules are compiled "
+                       "(literals, sets, durations and other consts); use `def` for values that "
+                       "depend on the contact or `at`"));
   }
   def.type = Type::Of(TypeKind::kError);
 }
@@ -280,18 +307,23 @@ bool Checker::ConstSet(Expr& e, int32_t enum_id, const char* what, std::vector<i
     t = CheckExpr(e, scope, &element);
   }
   if (t.error()) return false;
-  if (e.kind != ExprKind::kSet && !(e.kind == ExprKind::kName && (e.resolution == Resolution::kConst ||
-                                                                   e.resolution == Resolution::kEnumValue))) {
-    Error(e.span, "not-constant", absl::StrCat(what, " must be written out (e.g. `{newsletter, survey}`) or named by a `const`"));
+  if (e.kind != ExprKind::kSet &&
+      !(e.kind == ExprKind::kName &&
+        (e.resolution == Resolution::kConst || e.resolution == Resolution::kEnumValue))) {
+    Error(e.span, "not-constant",
+          absl::StrCat(what,
+                       " must be written out (e.g. `{newsletter, survey}`) or named by a `const`"));
     return false;
   }
   const Expr* body = &e;
-  while (body->kind == ExprKind::kName && body->resolution == Resolution::kConst) body = body->def->body.get();
+  while (body->kind == ExprKind::kName && body->resolution == Resolution::kConst)
+    body = body->def->body.get();
   if (t.kind == TypeKind::kEnum && t.enum_id == enum_id && body->kind == ExprKind::kName) {
     values.push_back(body->value);
     return true;
   }
-  if (t.kind == TypeKind::kSet && t.element->kind == TypeKind::kEnum && t.element->enum_id == enum_id) {
+  if (t.kind == TypeKind::kSet && t.element->kind == TypeKind::kEnum &&
+      t.element->enum_id == enum_id) {
     if (e.kind == ExprKind::kName) {
       values = e.def->constant.set;
     } else {
@@ -303,13 +335,16 @@ bool Checker::ConstSet(Expr& e, int32_t enum_id, const char* what, std::vector<i
     }
     return true;
   }
-  Error(e.span, "type", absl::StrCat(what, " must be a ", out_.enums[enum_id].name, " or a set of them, not ", TypeName(t)));
+  Error(e.span, "type",
+        absl::StrCat(what, " must be a ", out_.enums[enum_id].name, " or a set of them, not ",
+                     TypeName(t)));
   return false;
 }
 
 void Checker::CheckPolicy(PolicyDecl& p) {
   for (const PolicyDecl* other : out_.policies) {
-    if (other->name == p.name) Error(p.span, "duplicate", absl::StrCat("policy `", p.name, "` is declared twice"));
+    if (other->name == p.name)
+      Error(p.span, "duplicate", absl::StrCat("policy `", p.name, "` is declared twice"));
   }
   std::vector<int64_t> purposes, channels;
   bool ok = ConstSet(*p.purposes, 0, "the policy's purposes", purposes);
@@ -318,7 +353,8 @@ void Checker::CheckPolicy(PolicyDecl& p) {
     ok = ConstSet(*p.channels, channel_enum_, "the policy's channels", channels) && ok;
     for (int64_t c : channels) channel_mask |= 1u << c;
   } else {
-    for (const auto& [name, number] : out_.enums[channel_enum_].values) channel_mask |= 1u << number;
+    for (const auto& [name, number] : out_.enums[channel_enum_].values)
+      channel_mask |= 1u << number;
   }
   if (p.effective.from && p.effective.until && *p.effective.until <= *p.effective.from) {
     Error(p.span, "effective", "the policy's `effective until` is not after its `effective from`");
@@ -327,33 +363,39 @@ void Checker::CheckPolicy(PolicyDecl& p) {
   const RuleDecl* unconditional = nullptr;
   for (RuleDecl& r : p.rules) {
     if (unconditional != nullptr) {
-      Warning(r.span, "unreachable", absl::StrCat("rule `", r.name, "` is never reached: rule `", unconditional->name,
-                                                  "` on line ", unconditional->span.line, " always applies"));
+      Warning(r.span, "unreachable",
+              absl::StrCat("rule `", r.name, "` is never reached: rule `", unconditional->name,
+                           "` on line ", unconditional->span.line, " always applies"));
       unconditional = nullptr;  // one warning per unconditional rule is enough
     }
     if (auto it = names.find(r.name); it != names.end()) {
-      Warning(r.name_span, "duplicate-rule", absl::StrCat("policy `", p.name, "` already has a rule named `", r.name,
-                                                         "` on line ", it->second->span.line, "; decisions will not tell them apart"));
+      Warning(r.name_span, "duplicate-rule",
+              absl::StrCat("policy `", p.name, "` already has a rule named `", r.name, "` on line ",
+                           it->second->span.line, "; decisions will not tell them apart"));
     } else {
       names[r.name] = &r;
     }
     CheckRule(r);
-    if (!r.is_default && r.when && r.when->kind == ExprKind::kBool && r.when->value && !r.effective.from && !r.effective.until) {
+    if (!r.is_default && r.when && r.when->kind == ExprKind::kBool && r.when->value &&
+        !r.effective.from && !r.effective.until) {
       unconditional = &r;
     }
   }
   if (ok) {
-    // A policy whose purposes and channels an earlier, undated policy already covers is never chosen.
+    // A policy whose purposes and channels an earlier, undated policy already covers is never
+    // chosen.
     for (size_t i = 0; i < out_.policies.size(); ++i) {
       const PolicyDecl& earlier = *out_.policies[i];
       if (earlier.effective.from || earlier.effective.until) continue;
       bool covered = (out_.policy_channels[i] & channel_mask) == channel_mask;
       for (int64_t purpose : purposes) {
-        covered &= std::count(out_.policy_purposes[i].begin(), out_.policy_purposes[i].end(), purpose) > 0;
+        covered &=
+            std::count(out_.policy_purposes[i].begin(), out_.policy_purposes[i].end(), purpose) > 0;
       }
       if (covered) {
-        Warning(p.span, "unreachable-policy", absl::StrCat("policy `", p.name, "` is never chosen: policy `", earlier.name,
-                                                           "` comes first and covers all its purposes and channels"));
+        Warning(p.span, "unreachable-policy",
+                absl::StrCat("policy `", p.name, "` is never chosen: policy `", earlier.name,
+                             "` comes first and covers all its purposes and channels"));
         break;
       }
     }
@@ -372,12 +414,16 @@ void Checker::CheckRule(RuleDecl& r) {
   }
   if (!r.cite || r.cite->empty()) {
     Error(r.name_span, "missing-citation",
-          absl::StrCat("rule `", r.name, "` has no citation; every rule must cite its legal ground, e.g. cite \"GDPR Art. 6(1)(a)\""));
+          absl::StrCat("rule `", r.name,
+                       "` has no citation; every rule must cite its legal ground, e.g. cite \"GDPR "
+                       "Art. 6(1)(a)\""));
   }
   if (r.evidence) {
     Type t = CheckExpr(*r.evidence, scope, nullptr);
     if (!t.error() && !(t.kind == TypeKind::kRecord && t.list >= 0 && t.path.empty())) {
-      Error(r.evidence->span, "type", absl::StrCat("`evidence` names a record of the contact, e.g. a consent, not ", TypeName(t)));
+      Error(r.evidence->span, "type",
+            absl::StrCat("`evidence` names a record of the contact, e.g. a consent, not ",
+                         TypeName(t)));
     }
   }
   if (r.valid_until) {
@@ -385,10 +431,13 @@ void Checker::CheckRule(RuleDecl& r) {
     Expect(*r.valid_until, t, TypeKind::kInstant, "`valid until`");
   }
   if (r.effective.from && r.effective.until && *r.effective.until <= *r.effective.from) {
-    Error(r.span, "effective", absl::StrCat("rule `", r.name, "`: its `effective until` is not after its `effective from`"));
+    Error(r.span, "effective",
+          absl::StrCat("rule `", r.name,
+                       "`: its `effective until` is not after its `effective from`"));
   }
   if (r.is_default && (r.effective.from || r.effective.until)) {
-    Error(r.span, "effective", "the `otherwise` rule always applies; put `effective` dates on the policy instead");
+    Error(r.span, "effective",
+          "the `otherwise` rule always applies; put `effective` dates on the policy instead");
   }
 }
 

@@ -32,7 +32,8 @@ bool IsTimestamp(const pb::Descriptor* d);
 // diagnostics and the definitions by name.
 class Checker {
  public:
-  Checker(CheckedRuleSet& out, std::vector<Diagnostic>& diagnostics) : out_(out), diagnostics_(diagnostics) {}
+  Checker(CheckedRuleSet& out, std::vector<Diagnostic>& diagnostics)
+      : out_(out), diagnostics_(diagnostics) {}
   bool Run();
 
  private:

@@ -23,7 +23,8 @@ void Compiler::Land(Jumps& jumps) {
 
 void Compiler::Branch(const Expr& e, const Frame* frame, bool when, Jumps& jumps) {
   const bool hoisted = target_ == &main_ && !Trivial(e) && IsRequestConstant(e, frame);
-  if (!hoisted && e.kind == ExprKind::kBinary && (e.op == BinaryOp::kAnd || e.op == BinaryOp::kOr)) {
+  if (!hoisted && e.kind == ExprKind::kBinary &&
+      (e.op == BinaryOp::kAnd || e.op == BinaryOp::kOr)) {
     const bool is_and = e.op == BinaryOp::kAnd;
     if (is_and != when) {
       // `a and b` jumps when false as soon as either is false; `a or b` when true likewise.
@@ -41,11 +42,13 @@ void Compiler::Branch(const Expr& e, const Frame* frame, bool when, Jumps& jumps
     Branch(*e.kids[0], frame, !when, jumps);
     return;
   }
-  if (!hoisted && (e.kind == ExprKind::kCall || e.kind == ExprKind::kName) && e.resolution == Resolution::kDef) {
+  if (!hoisted && (e.kind == ExprKind::kCall || e.kind == ExprKind::kName) &&
+      e.resolution == Resolution::kDef) {
     CallDef(e, *e.def, frame, ToSource(e.span), &jumps, when);
     return;
   }
-  if (!hoisted && e.kind == ExprKind::kName && e.resolution == Resolution::kParam && frame->args[e.binding].local < 0) {
+  if (!hoisted && e.kind == ExprKind::kName && e.resolution == Resolution::kParam &&
+      frame->args[e.binding].local < 0) {
     const Arg& arg = frame->args[e.binding];
     Branch(*arg.expr, arg.frame, when, jumps);
     return;
@@ -55,18 +58,25 @@ void Compiler::Branch(const Expr& e, const Frame* frame, bool when, Jumps& jumps
     return;
   }
   Compile(e, frame);
-  const int32_t pc = Emit(when ? Op::kJumpIfTrue : Op::kJumpIfFalse, ToSource(e.span), std::max(jumps.target, 0));
+  const int32_t pc =
+      Emit(when ? Op::kJumpIfTrue : Op::kJumpIfFalse, ToSource(e.span), std::max(jumps.target, 0));
   if (jumps.target < 0) jumps.pending.push_back(pc);
 }
 
 FactKind Compiler::DisplayKind(const Type& t) {
   switch (t.kind) {
-    case TypeKind::kBool: return FactKind::kBool;
-    case TypeKind::kInstant: return FactKind::kInstant;
-    case TypeKind::kDate: return FactKind::kDate;
-    case TypeKind::kString: return FactKind::kString;
-    case TypeKind::kEnum: return t.enum_id == 0 ? FactKind::kPurpose : FactKind::kEnum;
-    default: return FactKind::kInt;
+    case TypeKind::kBool:
+      return FactKind::kBool;
+    case TypeKind::kInstant:
+      return FactKind::kInstant;
+    case TypeKind::kDate:
+      return FactKind::kDate;
+    case TypeKind::kString:
+      return FactKind::kString;
+    case TypeKind::kEnum:
+      return t.enum_id == 0 ? FactKind::kPurpose : FactKind::kEnum;
+    default:
+      return FactKind::kInt;
   }
 }
 
@@ -125,7 +135,8 @@ void Compiler::CompileDirect(const Expr& e, const Frame* frame) {
     case ExprKind::kField: {
       const Expr& base = *e.kids[0];
       if (e.type.kind == TypeKind::kRecord) {
-        if (e.type.list >= 0) Compile(base, frame);  // a nested message of a record: still that record
+        // A nested message of a record: still that record.
+        if (e.type.list >= 0) Compile(base, frame);
         return;
       }
       if (e.type.kind == TypeKind::kList) return;  // used by quantifiers and `in` through its type
@@ -198,11 +209,21 @@ void Compiler::CompileDirect(const Expr& e, const Frame* frame) {
 
 void Compiler::CompileName(const Expr& e, const Frame* frame, const SourceSpan& span) {
   switch (e.resolution) {
-    case Resolution::kAt: Emit(Op::kLoadReq, span, kRegAt); return;
-    case Resolution::kPurpose: Emit(Op::kLoadReq, span, kRegPurpose); return;
-    case Resolution::kChannel: Emit(Op::kLoadReq, span, kRegChannel); return;
-    case Resolution::kNoticeType: Emit(Op::kLoadReq, span, kRegNoticeType); return;
-    case Resolution::kEnumValue: PushInt(e.value, span); return;
+    case Resolution::kAt:
+      Emit(Op::kLoadReq, span, kRegAt);
+      return;
+    case Resolution::kPurpose:
+      Emit(Op::kLoadReq, span, kRegPurpose);
+      return;
+    case Resolution::kChannel:
+      Emit(Op::kLoadReq, span, kRegChannel);
+      return;
+    case Resolution::kNoticeType:
+      Emit(Op::kLoadReq, span, kRegNoticeType);
+      return;
+    case Resolution::kEnumValue:
+      PushInt(e.value, span);
+      return;
     case Resolution::kConst:
       if (e.def->type.kind == TypeKind::kString) {
         Emit(Op::kPushStr, span, Intern(p_.strings, e.def->constant.text));
@@ -234,7 +255,7 @@ void Compiler::CompileName(const Expr& e, const Frame* frame, const SourceSpan& 
 }
 
 void Compiler::CallDef(const Expr& call, const Def& def, const Frame* frame, const SourceSpan& span,
-             Jumps* branch, bool when) {
+                       Jumps* branch, bool when) {
   if (++inline_depth_ > 64) {  // defensive: the checker rejects recursion
     --inline_depth_;
     Emit(Op::kPushMissing, span);
@@ -282,7 +303,8 @@ void Compiler::CallDef(const Expr& call, const Def& def, const Frame* frame, con
     Emit(Op::kLoadLocal, span, memo_value);
   }
   if (branch != nullptr) {
-    const int32_t pc = Emit(when ? Op::kJumpIfTrue : Op::kJumpIfFalse, span, std::max(branch->target, 0));
+    const int32_t pc =
+        Emit(when ? Op::kJumpIfTrue : Op::kJumpIfFalse, span, std::max(branch->target, 0));
     if (branch->target < 0) branch->pending.push_back(pc);
   }
   --inline_depth_;
@@ -329,17 +351,38 @@ void Compiler::CompileBinary(const Expr& e, const Frame* frame, const SourceSpan
   Compile(b, frame);
   const bool strings = a.type.kind == TypeKind::kString;
   switch (e.op) {
-    case BinaryOp::kEq: Emit(strings ? Op::kStrEq : Op::kEq, span); return;
-    case BinaryOp::kNe: Emit(strings ? Op::kStrNe : Op::kNe, span); return;
-    case BinaryOp::kLt: Emit(Op::kLt, span); return;
-    case BinaryOp::kLe: Emit(Op::kLe, span); return;
-    case BinaryOp::kGt: Emit(Op::kGt, span); return;
-    case BinaryOp::kGe: Emit(Op::kGe, span); return;
-    case BinaryOp::kAdd: Emit(Op::kAdd, span); return;
-    case BinaryOp::kSub: Emit(Op::kSub, span); return;
-    case BinaryOp::kMul: Emit(Op::kMul, span); return;
-    case BinaryOp::kDiv: Emit(Op::kDiv, span); return;
-    default: return;
+    case BinaryOp::kEq:
+      Emit(strings ? Op::kStrEq : Op::kEq, span);
+      return;
+    case BinaryOp::kNe:
+      Emit(strings ? Op::kStrNe : Op::kNe, span);
+      return;
+    case BinaryOp::kLt:
+      Emit(Op::kLt, span);
+      return;
+    case BinaryOp::kLe:
+      Emit(Op::kLe, span);
+      return;
+    case BinaryOp::kGt:
+      Emit(Op::kGt, span);
+      return;
+    case BinaryOp::kGe:
+      Emit(Op::kGe, span);
+      return;
+    case BinaryOp::kAdd:
+      Emit(Op::kAdd, span);
+      return;
+    case BinaryOp::kSub:
+      Emit(Op::kSub, span);
+      return;
+    case BinaryOp::kMul:
+      Emit(Op::kMul, span);
+      return;
+    case BinaryOp::kDiv:
+      Emit(Op::kDiv, span);
+      return;
+    default:
+      return;
   }
 }
 
@@ -347,13 +390,15 @@ void Compiler::BranchQuantifier(const Expr& e, const Frame* frame, bool when, Ju
   const SourceSpan span = ToSource(e.span);
   const Type& coll = e.kids[0]->type;
   const int32_t index = NewLocal();
-  auto saved = binders_.find(e.id) != binders_.end() ? std::optional<Binder>(binders_.at(e.id)) : std::nullopt;
+  auto saved = binders_.find(e.id) != binders_.end() ? std::optional<Binder>(binders_.at(e.id))
+                                                     : std::nullopt;
   binders_[e.id] = Binder{index, coll.list, coll.element->kind != TypeKind::kRecord};
   ++loop_depth_;
   const bool any = e.kind == ExprKind::kAny;
   Emit(Op::kPushInt, span, -1);
   Emit(Op::kStoreLocal, span, index);
-  const int32_t loop = Emit(Op::kLoopNext, span, 0, static_cast<uint16_t>(index), static_cast<uint8_t>(coll.list));
+  const int32_t loop =
+      Emit(Op::kLoopNext, span, 0, static_cast<uint16_t>(index), static_cast<uint8_t>(coll.list));
   Jumps next{loop, {}};
   Branch(*e.kids[1], frame, !any, next);  // not decisive for this record: next one
   // Decisive record found: the value is `any` (true for any, false for all).
@@ -383,10 +428,13 @@ void Compiler::CompileQuantifier(const Expr& e, const Frame* frame, const Source
   const int32_t list = coll.list;
   const bool scalar = coll.element->kind != TypeKind::kRecord;
   const int32_t index = NewLocal();
-  auto saved = binders_.find(e.id) != binders_.end() ? std::optional<Binder>(binders_.at(e.id)) : std::nullopt;
+  auto saved = binders_.find(e.id) != binders_.end() ? std::optional<Binder>(binders_.at(e.id))
+                                                     : std::nullopt;
   binders_[e.id] = Binder{index, list, scalar};
   ++loop_depth_;
-  const auto loop_next = [&]() { return Emit(Op::kLoopNext, span, 0, static_cast<uint16_t>(index), static_cast<uint8_t>(list)); };
+  const auto loop_next = [&]() {
+    return Emit(Op::kLoopNext, span, 0, static_cast<uint16_t>(index), static_cast<uint8_t>(list));
+  };
   Emit(Op::kPushInt, span, -1);
   Emit(Op::kStoreLocal, span, index);
   switch (e.kind) {

@@ -13,7 +13,8 @@ namespace lawful::dsl {
 Program Compiler::Run() {
   p_.files = c_.files;
   p_.purposes = c_.purposes;
-  for (size_t i = 0; i < c_.policies.size(); ++i) CompilePolicy(*c_.policies[i], c_.policy_purposes[i], c_.policy_channels[i]);
+  for (size_t i = 0; i < c_.policies.size(); ++i)
+    CompilePolicy(*c_.policies[i], c_.policy_purposes[i], c_.policy_channels[i]);
   // The prelude follows the policies' code; its jumps were relative to its own start.
   p_.prelude = static_cast<int32_t>(main_.instrs.size());
   target_ = &prelude_;
@@ -51,20 +52,25 @@ int32_t Compiler::Emit(Op op, const SourceSpan& span, int32_t b, uint16_t a, uin
 
 void Compiler::CheckLimits() const {
   if (main_.instrs.size() + prelude_.instrs.size() >= kMaxInstructions) {
-    Fail(absl::StrCat(kMaxInstructions, " compiled instructions: each use of a definition copies its body, "
-                      "so a chain of definitions that each use the previous twice doubles at every step"));
+    Fail(absl::StrCat(
+        kMaxInstructions,
+        " compiled instructions: each use of a definition copies its body, "
+        "so a chain of definitions that each use the previous twice doubles at every step"));
   }
   if (next_local_ > kMaxLocals) {
-    Fail(absl::StrCat(kMaxLocals, " local values (one per `any`, `all`, `count` and `latest`, and per "
+    Fail(absl::StrCat(kMaxLocals,
+                      " local values (one per `any`, `all`, `count` and `latest`, and per "
                       "computed argument of a definition, counted in every copy of it)"));
   }
   if (next_register_ > kMaxRegisters) {
-    Fail(absl::StrCat(kMaxRegisters, " values computed once per request (such as `at - 24 months`)"));
+    Fail(absl::StrCat(kMaxRegisters,
+                      " values computed once per request (such as `at - 24 months`)"));
   }
 }
 
 void Compiler::Fail(const std::string& limit) const {
-  const std::string who = rule_ != nullptr ? absl::StrCat("rule `", rule_->name, "`") : "the prelude";
+  const std::string who =
+      rule_ != nullptr ? absl::StrCat("rule `", rule_->name, "`") : "the prelude";
   throw TooLarge{rule_, absl::StrCat(who, " takes the rule set past ", limit)};
 }
 
@@ -134,8 +140,9 @@ bool Compiler::IsRequestConstant(const Expr& e, const Frame* frame) {
 }
 
 std::string Compiler::Render(const Expr& e, const Frame* frame) {
-  std::string out = absl::StrCat("(", static_cast<int>(e.kind), ":", static_cast<int>(e.op), ":", e.value, ":",
-                                 e.duration.months, ":", e.duration.days, ":", e.text, ":", e.builtin);
+  std::string out =
+      absl::StrCat("(", static_cast<int>(e.kind), ":", static_cast<int>(e.op), ":", e.value, ":",
+                   e.duration.months, ":", e.duration.days, ":", e.text, ":", e.builtin);
   if (e.kind == ExprKind::kName && e.resolution == Resolution::kParam) {
     const Arg& arg = frame->args[e.binding];
     if (arg.local >= 0) return absl::StrCat(out, ":l", arg.local, ")");
@@ -177,7 +184,8 @@ std::vector<int64_t> Compiler::SetOf(const Expr& e) {
 int32_t Compiler::EffectiveRegister(const Effective& eff, const SourceSpan& span) {
   int32_t reg = next_register_++;
   registers_.resize(next_register_);
-  registers_[reg] = Program::RegisterInfo{FactKind::kBool, SourceSpan{}};  // shown as effective dates
+  // Shown as effective dates.
+  registers_[reg] = Program::RegisterInfo{FactKind::kBool, SourceSpan{}};
   Code* saved = target_;
   target_ = &prelude_;
   bool first = true;
@@ -195,7 +203,8 @@ int32_t Compiler::EffectiveRegister(const Effective& eff, const SourceSpan& span
   return reg;
 }
 
-void Compiler::CompilePolicy(const PolicyDecl& decl, const std::vector<int32_t>& purposes, uint32_t channels) {
+void Compiler::CompilePolicy(const PolicyDecl& decl, const std::vector<int32_t>& purposes,
+                             uint32_t channels) {
   target_ = &main_;
   Policy policy;
   policy.name = decl.name;
@@ -264,13 +273,15 @@ Program CompileChecked(const CheckedRuleSet& checked) {
 CompileResult Compile(const std::vector<SourceFile>& files) {
   CompileResult result;
   if (files.empty()) {
-    result.diagnostics.push_back(Diagnostic{Severity::kError, "no-policy", "", 1, 1, 1, "a rule set needs at least one rule file"});
+    result.diagnostics.push_back(Diagnostic{Severity::kError, "no-policy", "", 1, 1, 1,
+                                            "a rule set needs at least one rule file"});
     return result;
   }
   if (files.size() > kMaxFiles) {
-    result.diagnostics.push_back(Diagnostic{Severity::kError, "limit", files[kMaxFiles].path, 1, 1, 1,
-                                            absl::StrCat("this file is one too many: a rule set may have at most ",
-                                                         kMaxFiles, " files")});
+    result.diagnostics.push_back(
+        Diagnostic{Severity::kError, "limit", files[kMaxFiles].path, 1, 1, 1,
+                   absl::StrCat("this file is one too many: a rule set may have at most ",
+                                kMaxFiles, " files")});
     return result;
   }
   std::vector<Module> modules(files.size());
@@ -299,9 +310,10 @@ CompileResult Compile(const std::vector<SourceFile>& files) {
   // load error without a place.
   if (absl::Status verified = Verify(*result.program); !verified.ok()) {
     result.program.reset();
-    result.diagnostics.push_back(Diagnostic{Severity::kError, "internal", files.front().path, 1, 1, 1,
-                                            absl::StrCat("internal error: the compiled rule set does not verify (",
-                                                         verified.message(), "); please report it")});
+    result.diagnostics.push_back(
+        Diagnostic{Severity::kError, "internal", files.front().path, 1, 1, 1,
+                   absl::StrCat("internal error: the compiled rule set does not verify (",
+                                verified.message(), "); please report it")});
     return result;
   }
   // Explain quotes the rules as written.

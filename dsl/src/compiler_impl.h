@@ -99,7 +99,8 @@ class Compiler {
   bool Storable(const Type& t);
 
   // ---- constants ----
-  // The checker has folded every duration sum and set literal (a const's too), so these cannot fail.
+  // The checker has folded every duration sum and set literal (a const's too), so these cannot
+  // fail.
   CalendarDuration DurationOf(const Expr& e);
   std::vector<int64_t> SetOf(const Expr& e);
 
@@ -137,7 +138,8 @@ class Compiler {
   // ---- policies ----
   // A register holding whether `at` lies within [from, until): computed once per request.
   int32_t EffectiveRegister(const Effective& eff, const SourceSpan& span);
-  void CompilePolicy(const PolicyDecl& decl, const std::vector<int32_t>& purposes, uint32_t channels);
+  void CompilePolicy(const PolicyDecl& decl, const std::vector<int32_t>& purposes,
+                     uint32_t channels);
 
   const CheckedRuleSet& c_;
   Program p_;
@@ -154,8 +156,10 @@ class Compiler {
   std::map<std::string, int32_t> hoisted_;
 
   // The request's own registers, then one per hoisted value (see Program::registers).
-  std::vector<Program::RegisterInfo> registers_ = {{FactKind::kInstant, {}}, {FactKind::kPurpose, {}},
-                                                   {FactKind::kEnum, {}}, {FactKind::kEnum, {}}};
+  std::vector<Program::RegisterInfo> registers_ = {{FactKind::kInstant, {}},
+                                                   {FactKind::kPurpose, {}},
+                                                   {FactKind::kEnum, {}},
+                                                   {FactKind::kEnum, {}}};
   std::map<std::string, std::pair<int32_t, int32_t>> memo_;
   std::map<int32_t, Binder> binders_;
 };

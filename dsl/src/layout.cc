@@ -11,14 +11,16 @@ namespace pb = google::protobuf;
 namespace {
 std::string JoinPath(const std::vector<const pb::FieldDescriptor*>& path, size_t n) {
   std::string out;
-  for (size_t i = 0; i < n && i < path.size(); ++i) absl::StrAppend(&out, i ? "." : "", path[i]->name());
+  for (size_t i = 0; i < n && i < path.size(); ++i)
+    absl::StrAppend(&out, i ? "." : "", path[i]->name());
   return out;
 }
 }  // namespace
 
 LayoutBuilder::LayoutBuilder() { layout_.messages.emplace_back(); }
 
-int32_t LayoutBuilder::MessageFor(int32_t list, const std::vector<const pb::FieldDescriptor*>& path, size_t depth) {
+int32_t LayoutBuilder::MessageFor(int32_t list, const std::vector<const pb::FieldDescriptor*>& path,
+                                  size_t depth) {
   if (depth == 0) return list < 0 ? 0 : list_message_[list];
   auto key = std::make_pair(list, JoinPath(path, depth));
   if (auto it = messages_.find(key); it != messages_.end()) return it->second;
@@ -35,7 +37,8 @@ int32_t LayoutBuilder::MessageFor(int32_t list, const std::vector<const pb::Fiel
   return index;
 }
 
-int32_t LayoutBuilder::Slot(int32_t list, const std::vector<const pb::FieldDescriptor*>& path, FactKind kind) {
+int32_t LayoutBuilder::Slot(int32_t list, const std::vector<const pb::FieldDescriptor*>& path,
+                            FactKind kind) {
   auto key = std::make_pair(list, JoinPath(path, path.size()));
   if (auto it = slots_.find(key); it != slots_.end()) return it->second;
   int32_t slot = list < 0 ? layout_.contact_slots++ : layout_.lists[list].width++;
@@ -50,7 +53,8 @@ int32_t LayoutBuilder::Slot(int32_t list, const std::vector<const pb::FieldDescr
   return slot;
 }
 
-int32_t LayoutBuilder::List(int32_t parent_list, const std::vector<const pb::FieldDescriptor*>& path, FactKind kind,
+int32_t LayoutBuilder::List(int32_t parent_list,
+                            const std::vector<const pb::FieldDescriptor*>& path, FactKind kind,
                             FactKind element) {
   auto key = std::make_pair(parent_list, JoinPath(path, path.size()));
   if (auto it = lists_.find(key); it != lists_.end()) return it->second;
@@ -78,7 +82,8 @@ int32_t LayoutBuilder::List(int32_t parent_list, const std::vector<const pb::Fie
   // A record's caller-side id lets a decision's evidence point at it.
   if (list.records) {
     const pb::FieldDescriptor* id_field = path.back()->message_type()->FindFieldByName("id");
-    if (id_field != nullptr && id_field->type() == pb::FieldDescriptor::TYPE_STRING && !id_field->is_repeated()) {
+    if (id_field != nullptr && id_field->type() == pb::FieldDescriptor::TYPE_STRING &&
+        !id_field->is_repeated()) {
       layout_.lists[id].id_slot = Slot(id, {id_field}, FactKind::kString);
     }
   }

@@ -20,14 +20,18 @@ class LayoutBuilder {
   LayoutBuilder();
   // The slot of a scalar field at `path` ("relationship.last_purchase_at") within `list`'s
   // records, or within the contact when list is -1.
-  int32_t Slot(int32_t list, const std::vector<const google::protobuf::FieldDescriptor*>& path, FactKind kind);
+  int32_t Slot(int32_t list, const std::vector<const google::protobuf::FieldDescriptor*>& path,
+               FactKind kind);
   // The list of a repeated field.
-  int32_t List(int32_t parent_list, const std::vector<const google::protobuf::FieldDescriptor*>& path,
-               FactKind kind, FactKind element);
+  int32_t List(int32_t parent_list,
+               const std::vector<const google::protobuf::FieldDescriptor*>& path, FactKind kind,
+               FactKind element);
   FactLayout Build() const { return layout_; }
 
  private:
-  int32_t MessageFor(int32_t list, const std::vector<const google::protobuf::FieldDescriptor*>& path, size_t depth);
+  int32_t MessageFor(int32_t list,
+                     const std::vector<const google::protobuf::FieldDescriptor*>& path,
+                     size_t depth);
   FactLayout layout_;
   std::map<std::pair<int32_t, std::string>, int32_t> slots_;
   std::map<std::pair<int32_t, std::string>, int32_t> lists_;

@@ -30,7 +30,8 @@ class Converter {
         EnumDecl e;
         e.name = Text(*item->children[0]);
         e.span = SpanOf(*item->children[0]);
-        for (size_t i = 1; i < item->children.size(); ++i) e.values.push_back(Named(*item->children[i]));
+        for (size_t i = 1; i < item->children.size(); ++i)
+          e.values.push_back(Named(*item->children[i]));
         module.enums.push_back(std::move(e));
       } else if (item->is_type<grammar::policy_decl>()) {
         module.policies.push_back(ConvertPolicy(*item));
@@ -42,7 +43,8 @@ class Converter {
   std::string Text(const Node& n) {
     std::string text = n.string();
     if (n.is_type<grammar::name>() && text.size() > kMaxIdentifierLength) {
-      Error(n, absl::StrCat("a name may be at most ", kMaxIdentifierLength, " characters long"), "limit");
+      Error(n, absl::StrCat("a name may be at most ", kMaxIdentifierLength, " characters long"),
+            "limit");
     }
     return text;
   }
@@ -60,7 +62,8 @@ class Converter {
 
   void Error(const Node& n, std::string message, const char* code = "syntax") {
     Span s = SpanOf(n);
-    diagnostics_.push_back(Diagnostic{Severity::kError, code, path_, s.line, s.column, s.length, std::move(message)});
+    diagnostics_.push_back(
+        Diagnostic{Severity::kError, code, path_, s.line, s.column, s.length, std::move(message)});
   }
 
   NamedSpan Named(const Node& n) { return NamedSpan{Text(n), SpanOf(n)}; }
@@ -77,7 +80,8 @@ class Converter {
       }
     }
     if (out.size() > kMaxStringLength) {
-      Error(n, absl::StrCat("a text may be at most ", kMaxStringLength, " characters long"), "limit");
+      Error(n, absl::StrCat("a text may be at most ", kMaxStringLength, " characters long"),
+            "limit");
     }
     return out;
   }
@@ -108,7 +112,11 @@ class Converter {
     def->span = SpanOf(*n.children[0]);
     for (size_t i = 1; i + 1 < n.children.size(); ++i) {
       const Node& p = *n.children[i];
-      def->params.push_back(Param{Text(*p.children[0]), Text(*p.children[1]), SpanOf(*p.children[0]), SpanOf(*p.children[1]), {}});
+      def->params.push_back(Param{Text(*p.children[0]),
+                                  Text(*p.children[1]),
+                                  SpanOf(*p.children[0]),
+                                  SpanOf(*p.children[1]),
+                                  {}});
     }
     def->body = ConvertExpr(*n.children.back());
     return def;
@@ -136,8 +144,8 @@ class Converter {
       } else if (c.is_type<grammar::effective_from>() || c.is_type<grammar::effective_until>()) {
         const bool from = c.is_type<grammar::effective_from>();
         if (from ? p.effective.from.has_value() : p.effective.until.has_value()) {
-          Error(c, absl::StrCat("policy `", p.name, "` already has an `effective ", from ? "from" : "until",
-                                "` date; give each once"));
+          Error(c, absl::StrCat("policy `", p.name, "` already has an `effective ",
+                                from ? "from" : "until", "` date; give each once"));
         }
         ConvertEffective(c, p.effective);
       } else if (c.is_type<grammar::rule>() || c.is_type<grammar::default_rule>()) {
@@ -166,7 +174,10 @@ class Converter {
     if (r.reason) seen.push_back("reason");
     for (; i < n.children.size(); ++i) {
       const Node& c = *n.children[i];
-      std::string kind = c.children.empty() ? std::string(c.type) : std::string(c.string_view().substr(0, c.string_view().find_first_of(" \t\r\n")));
+      std::string kind =
+          c.children.empty()
+              ? std::string(c.type)
+              : std::string(c.string_view().substr(0, c.string_view().find_first_of(" \t\r\n")));
       if (c.is_type<grammar::effective_from>() || c.is_type<grammar::effective_until>()) {
         kind = c.is_type<grammar::effective_from>() ? "effective from" : "effective until";
       }
@@ -218,14 +229,18 @@ class Converter {
     if (n.is_type<disjunction>() || n.is_type<conjunction>()) {
       BinaryOp op = n.is_type<disjunction>() ? BinaryOp::kOr : BinaryOp::kAnd;
       ExprPtr e = ConvertExpr(*n.children[0]);
-      for (size_t i = 1; i < n.children.size(); ++i) e = Binary(op, std::move(e), ConvertExpr(*n.children[i]), n);
+      for (size_t i = 1; i < n.children.size(); ++i)
+        e = Binary(op, std::move(e), ConvertExpr(*n.children[i]), n);
       return e;
     }
     if (n.is_type<sum>() || n.is_type<product>()) {
       ExprPtr e = ConvertExpr(*n.children[0]);
       for (size_t i = 1; i + 1 < n.children.size(); i += 2) {
         char c = n.children[i]->string_view()[0];
-        BinaryOp op = c == '+' ? BinaryOp::kAdd : c == '-' ? BinaryOp::kSub : c == '*' ? BinaryOp::kMul : BinaryOp::kDiv;
+        BinaryOp op = c == '+'   ? BinaryOp::kAdd
+                      : c == '-' ? BinaryOp::kSub
+                      : c == '*' ? BinaryOp::kMul
+                                 : BinaryOp::kDiv;
         e = Binary(op, std::move(e), ConvertExpr(*n.children[i + 1]), *n.children[i]);
       }
       return e;
@@ -252,8 +267,12 @@ class Converter {
         bop = BinaryOp::kNotIn;
       } else {
         std::string_view s = op.string_view();
-        bop = s == "<=" ? BinaryOp::kLe : s == ">=" ? BinaryOp::kGe : s == "==" ? BinaryOp::kEq
-            : s == "!=" ? BinaryOp::kNe : s == "<" ? BinaryOp::kLt : BinaryOp::kGt;
+        bop = s == "<="   ? BinaryOp::kLe
+              : s == ">=" ? BinaryOp::kGe
+              : s == "==" ? BinaryOp::kEq
+              : s == "!=" ? BinaryOp::kNe
+              : s == "<"  ? BinaryOp::kLt
+                          : BinaryOp::kGt;
       }
       return Binary(bop, std::move(lhs), ConvertExpr(*n.children[2]), op);
     }
@@ -287,7 +306,9 @@ class Converter {
         kind = k == "any" ? ExprKind::kAny : k == "all" ? ExprKind::kAll : ExprKind::kCount;
       }
       auto e = Make(kind, n);
-      e->span.length = kind == ExprKind::kLatest ? 6 : static_cast<uint32_t>(n.children[0]->string_view().size());
+      e->span.length = kind == ExprKind::kLatest
+                           ? 6
+                           : static_cast<uint32_t>(n.children[0]->string_view().size());
       e->text = Text(*n.children[i++]);
       for (; i < n.children.size(); ++i) e->kids.push_back(ConvertExpr(*n.children[i]));
       return e;
@@ -323,7 +344,10 @@ class Converter {
       ExprPtr amount = ConvertExpr(*n.children[0]);
       std::string_view unit_text = n.children[1]->string_view();
       if (amount->value > kMaxDurationAmount) {
-        Error(n, absl::StrCat("a duration may be at most ", kMaxDurationAmount, " ", std::string(unit_text)), "limit");
+        Error(n,
+              absl::StrCat("a duration may be at most ", kMaxDurationAmount, " ",
+                           std::string(unit_text)),
+              "limit");
         return e;
       }
       int32_t v = static_cast<int32_t>(amount->value);
@@ -336,7 +360,8 @@ class Converter {
       auto e = Make(ExprKind::kDate, n);
       ParseInstantOrDate(n);  // reports a date that does not exist
       const std::string text = n.string();
-      e->value = std::stoll(text.substr(0, 4)) * 10000 + std::stoll(text.substr(5, 2)) * 100 + std::stoll(text.substr(8, 2));
+      e->value = std::stoll(text.substr(0, 4)) * 10000 + std::stoll(text.substr(5, 2)) * 100 +
+                 std::stoll(text.substr(8, 2));
       return e;
     }
     if (n.is_type<instant_lit>()) {
@@ -366,20 +391,23 @@ class Converter {
 
 }  // namespace
 
-bool Parse(const SourceFile& source, uint32_t file, Module& module, std::vector<Diagnostic>& diagnostics) {
+bool Parse(const SourceFile& source, uint32_t file, Module& module,
+           std::vector<Diagnostic>& diagnostics) {
   module.file = file;
   if (source.text.size() > kMaxFileBytes) {
-    diagnostics.push_back(Diagnostic{Severity::kError, "limit", source.path, 1, 1, 1,
-                                     absl::StrCat("the file is ", source.text.size(), " bytes; a rule file may be at most ",
-                                                  kMaxFileBytes, " bytes")});
+    diagnostics.push_back(
+        Diagnostic{Severity::kError, "limit", source.path, 1, 1, 1,
+                   absl::StrCat("the file is ", source.text.size(),
+                                " bytes; a rule file may be at most ", kMaxFileBytes, " bytes")});
     return false;
   }
   tao::pegtl::memory_input in(source.text, source.path);
   try {
-    auto root = tao::pegtl::parse_tree::parse<grammar::file, grammar::selector, grammar::depth_limit,
-                                              grammar::control>(in);
+    auto root = tao::pegtl::parse_tree::parse<grammar::file, grammar::selector,
+                                              grammar::depth_limit, grammar::control>(in);
     if (!root) {
-      diagnostics.push_back(Diagnostic{Severity::kError, "syntax", source.path, 1, 1, 1, "the file could not be parsed"});
+      diagnostics.push_back(Diagnostic{Severity::kError, "syntax", source.path, 1, 1, 1,
+                                       "the file could not be parsed"});
       return false;
     }
     size_t before = diagnostics.size();
@@ -393,7 +421,8 @@ bool Parse(const SourceFile& source, uint32_t file, Module& module, std::vector<
       message = "the expression is nested too deeply; split it into named definitions (`def`)";
       code = "limit";
     }
-    diagnostics.push_back(Diagnostic{Severity::kError, code, source.path, static_cast<uint32_t>(pos.line),
+    diagnostics.push_back(Diagnostic{Severity::kError, code, source.path,
+                                     static_cast<uint32_t>(pos.line),
                                      static_cast<uint32_t>(pos.column), 1, std::move(message)});
     return false;
   } catch (const std::exception& e) {

@@ -18,7 +18,8 @@ size_t EditDistance(const std::string& a, const std::string& b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      cur[j] =
+          std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
     }
     std::swap(prev, cur);
   }
@@ -92,7 +93,8 @@ bool Checker::ResolvesWithoutContext(const Expr& e, const Scope& scope) {
 }
 
 bool Checker::NeedsContext(const Expr& e, const Scope& scope) {
-  if (e.kind == ExprKind::kIf) return NeedsContext(*e.kids[1], scope) && NeedsContext(*e.kids[2], scope);
+  if (e.kind == ExprKind::kIf)
+    return NeedsContext(*e.kids[1], scope) && NeedsContext(*e.kids[2], scope);
   return !ResolvesWithoutContext(e, scope);
 }
 
@@ -138,7 +140,9 @@ Type Checker::ResolveEnumValue(Expr& e, int32_t enum_id) {
   for (const auto& [v, n] : out_.enums[enum_id].values) values.push_back(v);
   Error(e.span, "unknown-value",
         absl::StrCat("`", e.text, "` is not a ", out_.enums[enum_id].name, Suggest(e.text, values),
-                     values.empty() ? "" : absl::StrCat(" (", out_.enums[enum_id].name, " values: ", absl::StrJoin(values, ", "), ")")));
+                     values.empty() ? ""
+                                    : absl::StrCat(" (", out_.enums[enum_id].name,
+                                                   " values: ", absl::StrJoin(values, ", "), ")")));
   return e.type = Fail();
 }
 
@@ -161,8 +165,10 @@ Type Checker::CheckName(Expr& e, Scope& scope, const Type* expected) {
   }
   if (e.text == "at") return e.resolution = Resolution::kAt, e.type = Type::Of(TypeKind::kInstant);
   if (e.text == "purpose") return e.resolution = Resolution::kPurpose, e.type = Type::Enum(0);
-  if (e.text == "channel") return e.resolution = Resolution::kChannel, e.type = Type::Enum(channel_enum_);
-  if (e.text == "notice_type") return e.resolution = Resolution::kNoticeType, e.type = Type::Enum(notice_enum_);
+  if (e.text == "channel")
+    return e.resolution = Resolution::kChannel, e.type = Type::Enum(channel_enum_);
+  if (e.text == "notice_type")
+    return e.resolution = Resolution::kNoticeType, e.type = Type::Enum(notice_enum_);
   if (e.text == "contact") {
     e.resolution = Resolution::kContact;
     Type t = Type::Of(TypeKind::kRecord);
@@ -172,11 +178,14 @@ Type Checker::CheckName(Expr& e, Scope& scope, const Type* expected) {
   if (auto it = defs_.find(e.text); it != defs_.end()) {
     Def& def = *it->second;
     if (!def.params.empty()) {
-      Error(e.span, "arity", absl::StrCat("`", def.name, "` takes ", def.params.size(), " argument(s): write `", def.name, "(...)`"));
+      Error(e.span, "arity",
+            absl::StrCat("`", def.name, "` takes ", def.params.size(), " argument(s): write `",
+                         def.name, "(...)`"));
       return e.type = Fail();
     }
     if (def.checking) {
-      Error(e.span, "recursive", absl::StrCat("`", def.name, "` refers to itself; definitions may not be recursive"));
+      Error(e.span, "recursive",
+            absl::StrCat("`", def.name, "` refers to itself; definitions may not be recursive"));
       return e.type = Fail();
     }
     CheckDef(def);
@@ -184,18 +193,21 @@ Type Checker::CheckName(Expr& e, Scope& scope, const Type* expected) {
     e.def = &def;
     return e.type = def.type;
   }
-  if (expected != nullptr && expected->kind == TypeKind::kEnum) return ResolveEnumValue(e, expected->enum_id);
+  if (expected != nullptr && expected->kind == TypeKind::kEnum)
+    return ResolveEnumValue(e, expected->enum_id);
   std::vector<int32_t> enums = EnumsWithValue(e.text);
   if (enums.size() == 1) return ResolveEnumValue(e, enums[0]);
   if (enums.size() > 1) {
     std::vector<std::string> kinds;
     for (int32_t id : enums) kinds.push_back(out_.enums[id].name);
     Error(e.span, "ambiguous",
-          absl::StrCat("`", e.text, "` is ambiguous: it is a value of ", absl::StrJoin(kinds, " and of "),
+          absl::StrCat("`", e.text, "` is ambiguous: it is a value of ",
+                       absl::StrJoin(kinds, " and of "),
                        "; compare it with a value of the type you mean"));
     return e.type = Fail();
   }
-  Error(e.span, "unknown-name", absl::StrCat("unknown name `", e.text, "`", Suggest(e.text, NamesInScope(scope))));
+  Error(e.span, "unknown-name",
+        absl::StrCat("unknown name `", e.text, "`", Suggest(e.text, NamesInScope(scope))));
   return e.type = Fail();
 }
 
@@ -255,7 +267,8 @@ Type Checker::CheckField(Expr& e, Scope& scope) {
   Type base = CheckExpr(*e.kids[0], scope, nullptr);
   if (base.error()) return e.type = Fail();
   if (base.kind != TypeKind::kRecord) {
-    Error(e.span, "not-a-record", absl::StrCat("`.", e.text, "`: ", TypeName(base), " has no fields"));
+    Error(e.span, "not-a-record",
+          absl::StrCat("`.", e.text, "`: ", TypeName(base), " has no fields"));
     return e.type = Fail();
   }
   const pb::FieldDescriptor* f = base.message->FindFieldByName(e.text);
@@ -271,7 +284,8 @@ Type Checker::CheckField(Expr& e, Scope& scope) {
   Type scalar;
   if (f->is_repeated()) {
     if (base.list >= 0) {
-      Error(e.span, "nested-list", absl::StrCat("lists inside list records (`", e.text, "`) are not supported"));
+      Error(e.span, "nested-list",
+            absl::StrCat("lists inside list records (`", e.text, "`) are not supported"));
       return e.type = Fail();
     }
     Type list = Type::Of(TypeKind::kList);
@@ -284,7 +298,8 @@ Type Checker::CheckField(Expr& e, Scope& scope) {
       return e.type = list;
     }
     if (!ScalarKind(f, kind, scalar) || kind == FactKind::kInstant) {
-      Error(e.span, "unsupported-field", absl::StrCat("the list field `", e.text, "` has a type rules cannot read yet"));
+      Error(e.span, "unsupported-field",
+            absl::StrCat("the list field `", e.text, "` has a type rules cannot read yet"));
       return e.type = Fail();
     }
     list.list = out_.layout.List(-1, path, FactKind::kScalarList, kind);
@@ -299,7 +314,8 @@ Type Checker::CheckField(Expr& e, Scope& scope) {
     return e.type = nested;
   }
   if (!ScalarKind(f, kind, scalar)) {
-    Error(e.span, "unsupported-field", absl::StrCat("the field `", e.text, "` has a type rules cannot read yet"));
+    Error(e.span, "unsupported-field",
+          absl::StrCat("the field `", e.text, "` has a type rules cannot read yet"));
     return e.type = Fail();
   }
   out_.field_slot[&e] = out_.layout.Slot(base.list, path, kind);
