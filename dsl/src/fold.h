@@ -1,6 +1,4 @@
-// Constant folding: the values of `const`s, set literals and duration sums, computed when the
-// rules are compiled with the VM's own checked arithmetic (lawful/engine.h), so a constant means
-// what the same expression would at run time and a bad one is a located error, never a crash.
+// Constant folding: the values of consts, set literals and duration sums, when rules compile.
 #pragma once
 
 #include <string>
@@ -9,6 +7,8 @@
 
 namespace lawful::dsl {
 
+// Folding uses the VM's own checked arithmetic (lawful/engine.h), so a constant means what the
+// same expression would at run time, and one without a value is a located error, never a crash.
 struct FoldResult {
   enum Kind {
     kOk,
