@@ -13,7 +13,7 @@
 namespace google::protobuf {
 class Descriptor;
 class FieldDescriptor;
-}
+}  // namespace google::protobuf
 
 namespace lawful::dsl {
 
@@ -26,54 +26,98 @@ struct Span {
 
 // ---- types (filled in by the checker) ----
 enum class TypeKind : uint8_t {
-  kError,     // already reported; suppresses cascades
+  kError,  // already reported; suppresses cascades
   kBool,
   kInt,
   kString,
   kInstant,
   kDate,
   kDuration,
-  kEnum,      // enum_id: index into the checker's enum table (purposes are enum 0)
-  kRecord,    // a proto message; list >= 0 for records of a contact list, -1 for the contact itself
-  kList,      // a repeated field: element in `element`
-  kSet,       // a constant set of `element`
+  kEnum,    // enum_id: index into the checker's enum table (purposes are enum 0)
+  kRecord,  // a proto message; list >= 0 for records of a contact list, -1 for the contact itself
+  kList,    // a repeated field: element in `element`
+  kSet,     // a constant set of `element`
 };
 
 struct Type {
   TypeKind kind = TypeKind::kError;
   int32_t enum_id = -1;
   const google::protobuf::Descriptor* message = nullptr;  // kRecord
-  int32_t list = -1;          // kRecord: the list whose records these are; kList: the list
+  int32_t list = -1;  // kRecord: the list whose records these are; kList: the list
   // kRecord: the fields leading from the record (or contact) to this nested message.
   std::vector<const google::protobuf::FieldDescriptor*> path;
   std::shared_ptr<Type> element;  // kList, kSet
 
-  static Type Of(TypeKind k) { Type t; t.kind = k; return t; }
-  static Type Enum(int32_t id) { Type t; t.kind = TypeKind::kEnum; t.enum_id = id; return t; }
+  static Type Of(TypeKind k) {
+    Type t;
+    t.kind = k;
+    return t;
+  }
+  static Type Enum(int32_t id) {
+    Type t;
+    t.kind = TypeKind::kEnum;
+    t.enum_id = id;
+    return t;
+  }
   bool error() const { return kind == TypeKind::kError; }
 };
 
 bool SameType(const Type& a, const Type& b);
 
-enum class BinaryOp : uint8_t { kOr, kAnd, kEq, kNe, kLt, kLe, kGt, kGe, kAdd, kSub, kMul, kDiv, kIn, kNotIn };
+enum class BinaryOp : uint8_t {
+  kOr,
+  kAnd,
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kIn,
+  kNotIn
+};
 
 enum class ExprKind : uint8_t {
-  kBool, kInt, kString, kInstant, kDate, kDuration,
+  kBool,
+  kInt,
+  kString,
+  kInstant,
+  kDate,
+  kDuration,
   kName,       // text: an identifier
   kField,      // kids[0].text
   kCall,       // text(kids...)
   kSet,        // {kids...}
-  kNot, kNeg,  // kids[0]
+  kNot,        // kids[0]
+  kNeg,        // kids[0]
   kBinary,     // kids[0] op kids[1]
   kIf,         // if kids[0] then kids[1] else kids[2]
-  kAny, kAll, kCount,  // var in kids[0] where kids[1]
+  kAny,        // var in kids[0] where kids[1]
+  kAll,        // var in kids[0] where kids[1]
+  kCount,      // var in kids[0] where kids[1]
   kLatest,     // latest var in kids[0] where kids[1] by kids[2]
-  kIsMissing, kIsPresent,  // kids[0]
+  kIsMissing,  // kids[0]
+  kIsPresent,  // kids[0]
 };
 
 // What a name or call resolved to.
 enum class Resolution : uint8_t {
-  kNone, kAt, kPurpose, kChannel, kNoticeType, kContact, kConst, kDef, kParam, kLoopVar, kEnumValue, kBuiltin,
+  kNone,
+  kAt,
+  kPurpose,
+  kChannel,
+  kNoticeType,
+  kContact,
+  kConst,
+  kDef,
+  kParam,
+  kLoopVar,
+  kEnumValue,
+  kBuiltin,
 };
 
 struct Def;
@@ -81,10 +125,11 @@ struct Def;
 struct Expr {
   ExprKind kind;
   Span span;
-  std::string text;  // identifier, field name, string literal, bound variable
+  std::string text;   // identifier, field name, string literal, bound variable
   int64_t value = 0;  // int, bool, instant (ns), date (days), enum value number
   CalendarDuration duration;
   BinaryOp op = BinaryOp::kEq;
+  Span op_span;  // kBinary: the operator (`span` starts at the left operand), for arithmetic errors
   std::vector<std::unique_ptr<Expr>> kids;
 
   // Filled in by the checker.
@@ -107,10 +152,10 @@ struct Param {
 
 // The folded value of a `const`.
 struct ConstValue {
-  int64_t value = 0;             // int, bool, instant, date, enum value
-  std::vector<int64_t> set;      // kSet, sorted
-  CalendarDuration duration;     // kDuration
-  std::string text;              // kString
+  int64_t value = 0;          // int, bool, instant, date, enum value
+  std::vector<int64_t> set;   // kSet, sorted
+  CalendarDuration duration;  // kDuration
+  std::string text;           // kString
 };
 
 // `const NAME = expr` (folded at compile time) or `def name(params) = expr`.
@@ -120,9 +165,9 @@ struct Def {
   Span span;
   std::vector<Param> params;
   ExprPtr body;
-  Type type;            // checker: the body's type
-  ConstValue constant;  // checker: a const's folded value
-  bool checked = false;   // checker bookkeeping: cycles and once-only checks
+  Type type;             // checker: the body's type
+  ConstValue constant;   // checker: a const's folded value
+  bool checked = false;  // checker bookkeeping: cycles and once-only checks
   bool checking = false;
 };
 

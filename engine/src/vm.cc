@@ -28,13 +28,13 @@ inline std::string_view StringOf(const Program& p, const Facts& f, int64_t v) {
   return k < p.strings.size() ? std::string_view(p.strings[k]) : std::string_view();
 }
 
-// Overflow and results that collide with the missing marker both read as missing.
-template <typename F>
-inline int64_t Arithmetic(int64_t a, int64_t b, F op) {
+// Missing in, missing out; a result without a value (overflow, division by zero, a collision with
+// the missing marker: lawful/engine.h's Checked* functions decide) reads as missing too.
+template <bool (*Op)(int64_t, int64_t, int64_t*)>
+inline int64_t Arithmetic(int64_t a, int64_t b) {
   if (a == kMissing || b == kMissing) return kMissing;
   int64_t r;
-  if (op(a, b, &r) || r == kMissing) return kMissing;
-  return r;
+  return Op(a, b, &r) ? r : kMissing;
 }
 
 // The untraced loop's hooks: empty, inlined, gone.
@@ -187,27 +187,27 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
 
   CASE(kAdd) {
     int64_t b = POP();
-    TOP() = Arithmetic(TOP(), b, [](int64_t x, int64_t y, int64_t* r) { return __builtin_add_overflow(x, y, r); });
+    TOP() = Arithmetic<CheckedAdd>(TOP(), b);
     NEXT();
   }
   CASE(kSub) {
     int64_t b = POP();
-    TOP() = Arithmetic(TOP(), b, [](int64_t x, int64_t y, int64_t* r) { return __builtin_sub_overflow(x, y, r); });
+    TOP() = Arithmetic<CheckedSub>(TOP(), b);
     NEXT();
   }
   CASE(kMul) {
     int64_t b = POP();
-    TOP() = Arithmetic(TOP(), b, [](int64_t x, int64_t y, int64_t* r) { return __builtin_mul_overflow(x, y, r); });
+    TOP() = Arithmetic<CheckedMul>(TOP(), b);
     NEXT();
   }
   CASE(kDiv) {
-    int64_t b = POP(), a = TOP();
-    TOP() = Present(a, b) && b != 0 && !(a == kMissing + 1 && b == -1) ? a / b : kMissing;
+    int64_t b = POP();
+    TOP() = Arithmetic<CheckedDiv>(TOP(), b);
     NEXT();
   }
   CASE(kNeg) {
-    int64_t a = TOP();
-    TOP() = a == kMissing ? kMissing : -a;
+    int64_t r;
+    TOP() = CheckedNeg(TOP(), &r) ? r : kMissing;  // missing (INT64_MIN) fails, so stays missing
     NEXT();
   }
 

@@ -30,7 +30,8 @@ std::string Rules(int generation) {
                       "\n    cite \"test\"\n}\n");
 }
 
-constexpr const char* kBroken = "purpose newsletter\n\npolicy mail for purposes newsletter {\n  otherwise\n}\n";
+constexpr const char* kBroken =
+    "purpose newsletter\n\npolicy mail for purposes newsletter {\n  otherwise\n}\n";
 
 // Replaces the rule file whole (rename), as an editor or a deployment does, so a reload never
 // reads half a file.
@@ -80,31 +81,59 @@ TEST(RuleSetStore, ServesNothingUntilTheFirstReloadSucceeds) {
   Install(f.rules, kBroken);
   EXPECT_FALSE(store.Reload().ok());
   EXPECT_EQ(store.Current(), nullptr);
-  EXPECT_THAT(store.last_reload_error(), HasSubstr("rules.lawful:5:1: error: expected `deny` or `allow` after `otherwise`"));
+  EXPECT_THAT(store.last_reload_error(),
+              HasSubstr("rules.lawful:5:1: error: expected `deny` or `allow` after `otherwise`"));
   Install(f.rules, Rules(0));
   ASSERT_TRUE(store.Reload().ok());
   ASSERT_NE(store.Current(), nullptr);
   EXPECT_EQ(store.last_reload_error(), "");
 }
 
-TEST(RuleSetStore, AFailedReloadKeepsTheOldRulesServingAndSaysWhy) {
+// A rule file a reload must refuse, and the start of the located error it is refused with.
+struct BrokenRules {
+  const char* name;
+  std::string text;
+  std::string error;
+};
+
+class FailedReloadTest : public ::testing::TestWithParam<BrokenRules> {};
+
+TEST_P(FailedReloadTest, KeepsTheOldRulesServingAndSaysWhy) {
   Fixture f;
   RuleSetStore store(f.rules.string());
   Install(f.rules, Rules(0));
   ASSERT_TRUE(store.Reload().ok());
   const std::shared_ptr<const Snapshot> served = store.Current();
 
-  Install(f.rules, kBroken);
+  Install(f.rules, GetParam().text);
   const absl::Status failed = store.Reload();
   EXPECT_EQ(failed.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store.Current(), served);
-  EXPECT_THAT(store.last_reload_error(), HasSubstr("rules.lawful:5:1: error: expected `deny` or `allow` after `otherwise`"));
+  EXPECT_THAT(store.last_reload_error(), HasSubstr(GetParam().error));
 
   Install(f.rules, Rules(1));
   ASSERT_TRUE(store.Reload().ok());
   EXPECT_NE(store.Current(), served);
   EXPECT_EQ(store.last_reload_error(), "");
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    RuleSetStore, FailedReloadTest,
+    ::testing::Values(
+        BrokenRules{"syntax_error", kBroken,
+                    "rules.lawful:5:1: error: expected `deny` or `allow` after `otherwise`"},
+        // Folding B divided INT64_MIN by -1 and killed lawfuld (SIGFPE); A is refused instead.
+        BrokenRules{
+            "const_overflow",
+            "purpose newsletter\n\nconst A = 0 - 9223372036854775807 - 1\nconst B = A / (0 - 1)\n\n"
+            "policy mail for purposes newsletter {\n  deny big when B > 0\n    cite \"test\"\n"
+            "  otherwise allow ok\n    cite \"test\"\n}\n",
+            "rules.lawful:3:35: error: `-` overflows: -9223372036854775807 - 1 is outside the "
+            "numbers rules "
+            "can hold (-9223372036854775807 to 9223372036854775807)\n"
+            "  const A = 0 - 9223372036854775807 - 1\n"
+            "                                    ^\n"}),
+    [](const ::testing::TestParamInfo<BrokenRules>& p) { return std::string(p.param.name); });
 
 TEST(RuleSetStore, ASnapshotTakenBeforeAReloadKeepsDecidingWithItsOwnRules) {
   Fixture f;

@@ -192,6 +192,32 @@ static_assert(sizeof(Instr) == 8);
 // The missing value of optional facts (an unset instant, an unknown birth date).
 inline constexpr int64_t kMissing = std::numeric_limits<int64_t>::min();
 
+// The rules' integer arithmetic, shared by the VM and the rules compiler's constant folding so
+// that a `const` means exactly what the same expression would at run time. Each stores the result
+// in *r and returns true, or returns false when the result has no value: it overflows, divides by
+// zero, or would be kMissing (INT64_MIN is reserved for missing, so the numbers rules hold run from
+// -INT64_MAX to INT64_MAX). Missing operands are the caller's business: the VM checks them first.
+inline bool CheckedAdd(int64_t a, int64_t b, int64_t* r) {
+  return !__builtin_add_overflow(a, b, r) && *r != kMissing;
+}
+inline bool CheckedSub(int64_t a, int64_t b, int64_t* r) {
+  return !__builtin_sub_overflow(a, b, r) && *r != kMissing;
+}
+inline bool CheckedMul(int64_t a, int64_t b, int64_t* r) {
+  return !__builtin_mul_overflow(a, b, r) && *r != kMissing;
+}
+// INT64_MIN / -1 does not fit (and traps on x86): checked before dividing, as is division by zero.
+inline bool CheckedDiv(int64_t a, int64_t b, int64_t* r) {
+  if (b == 0 || (a == kMissing && b == -1)) return false;
+  *r = a / b;
+  return *r != kMissing;
+}
+inline bool CheckedNeg(int64_t a, int64_t* r) {
+  if (a == kMissing) return false;  // -INT64_MIN does not fit
+  *r = -a;
+  return true;
+}
+
 // Request registers every program can read; hoisted `at`-dependent values follow them.
 enum RequestRegister : int32_t {
   kRegAt = 0,          // the outreach's instant, ns since epoch
