@@ -36,11 +36,11 @@
 #include "decision_output.h"
 #include "input.h"
 #include "lawful/audit.h"
+#include "lawful/decide.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
 #include "transcoder.h"
-#include "lawful/decide.h"
 
 namespace lawful::cli {
 namespace {
@@ -785,9 +785,11 @@ absl::Status EvalRun::Audit(Chunk& chunk) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     const char* user = std::getenv("USER");
-    return absl::StrCat("lawful eval: ", user != nullptr ? user : absl::StrCat("uid ", getuid()), "@", host);
+    return absl::StrCat("lawful eval: ", user != nullptr ? user : absl::StrCat("uid ", getuid()),
+                        "@", host);
   }();
-  static const std::string request_id = absl::StrFormat("eval-%x-%d", absl::ToUnixNanos(absl::Now()), getpid());
+  static const std::string request_id =
+      absl::StrFormat("eval-%x-%d", absl::ToUnixNanos(absl::Now()), getpid());
   audit::Request request;
   request.caller = caller;
   request.request_id = request_id;
@@ -801,7 +803,8 @@ absl::Status EvalRun::Audit(Chunk& chunk) {
 
 absl::Status EvalRun::Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects) {
   if (absl::Status recorded = Audit(chunk); !recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("the audit log cannot be written (", recorded.message(),
+    return absl::UnavailableError(absl::StrCat("the audit log cannot be written (",
+                                               recorded.message(),
                                                "); no decision is written without its record"));
   }
   const int64_t t0 = ThreadCpuNanos();
