@@ -16,14 +16,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <google/protobuf/arena.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -34,22 +30,16 @@
 #include "csv.h"
 #include "decision_lines.h"
 #include "decision_output.h"
+#include "eval_decider.h"
 #include "input.h"
 #include "lawful/audit.h"
-#include "lawful/decide.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
-#include "lawful/v1/service.grpc.pb.h"
 #include "transcoder.h"
 
 namespace lawful::cli {
 namespace {
 
-using DecisionBatch = google::protobuf::RepeatedPtrField<lawful::v1::Decision>;
-
-// A DecideBatch call of kEvalServerBatch contacts answers well within this.
-constexpr auto kCallTimeout = std::chrono::seconds(60);
-constexpr int kMaxMessageBytes = 64 << 20;
 // Input bytes per chunk, the unit of work of a thread: large enough that the per-chunk costs
 // (queues, a DecideBatch call) vanish, small enough that the chunks in flight (two per thread,
 // plus two) keep memory to some tens of megabytes for any input size.
@@ -83,307 +73,6 @@ int64_t ThreadCpuNanos() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
   return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Chunks: the unit that flows from the reader through a worker to the writer
-// ---------------------------------------------------------------------------------------------
-
-// Input bytes followed by kJsonPadding readable bytes, as simdjson needs past a document.
-class TextBuffer {
- public:
-  char* data() { return data_.get(); }
-  const char* data() const { return data_.get(); }
-  size_t size() const { return size_; }
-  size_t capacity() const { return capacity_; }
-  std::string_view view() const { return std::string_view(data_.get(), size_); }
-  void resize(size_t size) { size_ = size; }  // within capacity()
-  // Room for `capacity` bytes, keeping the contents.
-  void Reserve(size_t capacity) {
-    if (capacity <= capacity_) return;
-    std::unique_ptr<char[]> bigger(new char[capacity + kJsonPadding]);
-    if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
-    std::memset(bigger.get() + capacity, 0, kJsonPadding);
-    data_ = std::move(bigger);
-    capacity_ = capacity;
-  }
-
- private:
-  std::unique_ptr<char[]> data_;
-  size_t size_ = 0;
-  size_t capacity_ = 0;
-};
-
-// One parsed contact of a chunk: where its wire bytes and its input record are.
-struct ChunkContact {
-  size_t wire_begin = 0;
-  size_t wire_end = 0;
-  size_t text_begin = 0;
-  size_t text_end = 0;  // including its line break
-  uint64_t index = 0;
-};
-
-// Decisions per outcome and reason. A handful of distinct pairs: a linear scan beats hashing.
-struct ReasonCount {
-  int outcome = 0;
-  std::string reason;
-  uint64_t count = 0;
-};
-void CountReason(int outcome, std::string_view reason, uint64_t n,
-                 std::vector<ReasonCount>* counts) {
-  for (ReasonCount& c : *counts) {
-    if (c.outcome == outcome && c.reason == reason) {
-      c.count += n;
-      return;
-    }
-  }
-  counts->push_back({outcome, std::string(reason), n});
-}
-
-// CPU time per stage, summed over threads (CLOCK_THREAD_CPUTIME_ID).
-struct StageTimes {
-  int64_t parse = 0;   // JSON or CSV to contact wire bytes
-  int64_t decide = 0;  // required-field checks and the engine (or the DecideBatch calls)
-  int64_t format = 0;  // decision lines, allowed/denied copies, counts
-};
-
-struct Chunk {
-  Chunk() : arena_block(new char[kArenaBlockBytes]) { ResetOutputs(); }
-
-  // Set by the reader.
-  uint64_t sequence = 0;
-  uint64_t first_line = 1;   // 1-based number of the first line of `text`
-  uint64_t first_index = 0;  // position in the input of the first record of `text`
-  uint64_t records = 0;      // records in `text`, as the reader counted them
-  TextBuffer text;           // whole records
-
-  // Set by a worker.
-  std::string wire;  // the parsed contacts' wire bytes, back to back
-  std::vector<ChunkContact> contacts;
-  std::vector<std::string_view> views;  // each contact's wire bytes
-  // In-process decisions, with each contact's id (a view into `wire`).
-  std::vector<Decision> verdicts;
-  std::vector<std::string_view> ids;
-  // lawfuld's decisions, on an arena whose first block is kept from chunk to chunk.
-  static constexpr size_t kArenaBlockBytes = 1 << 20;
-  std::unique_ptr<char[]> arena_block;
-  std::optional<google::protobuf::Arena> arena;
-  DecisionBatch* decisions = nullptr;
-
-  std::string decisions_out;
-  std::string allowed_out;
-  std::string denied_out;
-  std::string rejects_out;
-  std::vector<std::string> reject_messages;  // the first few, for stderr
-  std::vector<ReasonCount> counts;
-  uint64_t blank = 0;
-  uint64_t rejected = 0;
-  uint64_t seen = 0;     // records looked at: decided + rejected + blank
-  bool stopped = false;  // --strict: stopped at a rejected line
-  std::string stop_message;
-  absl::Status failure;
-  StageTimes times;
-
-  void ResetOutputs() {
-    decisions = nullptr;
-    arena.reset();
-    google::protobuf::ArenaOptions options;
-    options.initial_block = arena_block.get();
-    options.initial_block_size = kArenaBlockBytes;
-    arena.emplace(options);
-    decisions = google::protobuf::Arena::CreateMessage<lawful::v1::DecideBatchResponse>(&*arena)
-                    ->mutable_decisions();
-    wire.clear();
-    contacts.clear();
-    views.clear();
-    decisions_out.clear();
-    allowed_out.clear();
-    denied_out.clear();
-    rejects_out.clear();
-    reject_messages.clear();
-    counts.clear();
-    blank = rejected = seen = 0;
-    stopped = false;
-    stop_message.clear();
-    failure = absl::OkStatus();
-    times = StageTimes{};
-  }
-};
-
-// A worker thread's scratch, reused from chunk to chunk.
-struct WorkerScratch {
-  explicit WorkerScratch(bool csv_output) : csv(csv_output) {}
-  const bool csv;
-  Evaluator evaluator;
-  std::unique_ptr<DecisionLineWriter> lines;  // in-process decisions
-  ProtoJsonPrinter printer{lawful::v1::Decision::descriptor()};
-  lawful::v1::Decision message;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Deciding
-// ---------------------------------------------------------------------------------------------
-
-// What a decision line says, for the summary and the allowed/denied split.
-struct Verdict {
-  int outcome = 0;  // lawful.v1.Outcome
-  std::string_view reason;
-};
-
-// Decides chunks of contacts. Safe to call from many threads at once, each with its own scratch.
-class Decider {
- public:
-  virtual ~Decider() = default;
-  // Decides the contacts chunk.views, keeping the decisions in the chunk.
-  virtual absl::Status Decide(Chunk& chunk, WorkerScratch& scratch) = 0;
-  // Appends the line of the chunk's i-th decision to `out`.
-  virtual Verdict Line(Chunk& chunk, size_t i, WorkerScratch& scratch, std::string* out) = 0;
-  // The chunk's decisions as lawful.v1.Decision messages, in order, with their input positions:
-  // what the audit log records.
-  virtual void Messages(Chunk& chunk, DecisionBatch* out) = 0;
-  virtual const std::string& version() const = 0;
-  virtual absl::Time at() const = 0;
-};
-
-// Decides in this process through the deciding layer, as lawfuld's DecideBatch does, so that
-// both modes print the same bytes.
-class EngineDecider final : public Decider {
- public:
-  EngineDecider(dsl::LoadedRuleSet loaded, PreparedOutreach outreach)
-      : loaded_(std::move(loaded)), outreach_(std::move(outreach)) {}
-
-  absl::Status Decide(Chunk& chunk, WorkerScratch& scratch) override {
-    const size_t n = chunk.views.size();
-    chunk.verdicts.resize(n);
-    chunk.ids.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      chunk.verdicts[i] =
-          decide::DecideContact(scratch.evaluator, outreach_, chunk.views[i], &chunk.ids[i]);
-    }
-    return absl::OkStatus();
-  }
-
-  Verdict Line(Chunk& chunk, size_t i, WorkerScratch& scratch, std::string* out) override {
-    if (scratch.lines == nullptr) {
-      scratch.lines = std::make_unique<DecisionLineWriter>(*loaded_.rule_set, scratch.csv);
-    }
-    const Decision& decision = chunk.verdicts[i];
-    scratch.lines->Append(decision, chunk.views[i], chunk.ids[i],
-                          static_cast<uint32_t>(chunk.contacts[i].index), out);
-    return {static_cast<int>(decision.outcome),
-            decision.outcome == Outcome::kError || decision.rule == nullptr
-                ? std::string_view()
-                : std::string_view(decision.rule->reason)};
-  }
-
-  void Messages(Chunk& chunk, DecisionBatch* out) override {
-    for (size_t i = 0; i < chunk.views.size(); ++i) {
-      decide::ToMessage(*loaded_.rule_set, chunk.verdicts[i], chunk.views[i], chunk.ids[i],
-                        static_cast<uint32_t>(chunk.contacts[i].index), out->Add());
-    }
-  }
-
-  const std::string& version() const override { return loaded_.rule_set->version(); }
-  absl::Time at() const override { return outreach_.at; }
-
- private:
-  const dsl::LoadedRuleSet loaded_;
-  const PreparedOutreach outreach_;
-};
-
-// Decides with DecideBatch calls on a lawfuld, every call pinned to one rule set and instant.
-class ServerDecider final : public Decider {
- public:
-  // Connects and asks for the rule-set version (and, without --at, the server's clock) with an
-  // empty batch, which also checks the outreach: every later call is pinned to them, so one run
-  // never mixes two rule sets (a reload in between fails the run with FAILED_PRECONDITION).
-  static absl::StatusOr<std::unique_ptr<ServerDecider>> Connect(const std::string& address,
-                                                                lawful::v1::Outreach outreach) {
-    auto decider = std::unique_ptr<ServerDecider>(new ServerDecider(address, std::move(outreach)));
-    lawful::v1::DecideBatchResponse response;
-    if (absl::Status status = decider->Call({}, &response); !status.ok()) return status;
-    decider->version_ = response.rule_set_version();
-    *decider->outreach_.mutable_at() = response.at();
-    return decider;
-  }
-
-  absl::Status Decide(Chunk& chunk, WorkerScratch& /*scratch*/) override {
-    const std::vector<std::string_view>& contacts = chunk.views;
-    lawful::v1::DecideBatchResponse response;
-    for (size_t begin = 0; begin < contacts.size(); begin += kEvalServerBatch) {
-      const size_t end = std::min(contacts.size(), begin + kEvalServerBatch);
-      const std::vector<std::string_view> slice(contacts.begin() + begin, contacts.begin() + end);
-      if (absl::Status status = Call(slice, &response); !status.ok()) return status;
-      if (static_cast<size_t>(response.decisions_size()) != slice.size()) {
-        return absl::InternalError(
-            absl::StrFormat("DecideBatch answered %d decisions for %d contacts",
-                            response.decisions_size(), slice.size()));
-      }
-      for (lawful::v1::Decision& decision : *response.mutable_decisions()) {
-        *chunk.decisions->Add() = std::move(decision);
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  Verdict Line(Chunk& chunk, size_t i, WorkerScratch& scratch, std::string* out) override {
-    lawful::v1::Decision& decision = *chunk.decisions->Mutable(static_cast<int>(i));
-    // The server numbers each call from 0; the line carries the position in the whole input.
-    decision.set_index(static_cast<uint32_t>(chunk.contacts[i].index));
-    if (scratch.csv) {
-      AppendDecisionCsv(decision, out);
-    } else {
-      scratch.printer.Print(decision, out);
-      out->push_back('\n');
-    }
-    return {decision.outcome(), decision.reason()};
-  }
-
-  void Messages(Chunk& chunk, DecisionBatch* out) override {
-    for (int i = 0; i < chunk.decisions->size(); ++i) {
-      lawful::v1::Decision* message = out->Add();
-      *message = chunk.decisions->Get(i);
-      message->set_index(static_cast<uint32_t>(chunk.contacts[static_cast<size_t>(i)].index));
-    }
-  }
-
-  const std::string& version() const override { return version_; }
-  absl::Time at() const override { return FromProto(outreach_.at()); }
-
- private:
-  ServerDecider(const std::string& address, lawful::v1::Outreach outreach)
-      : outreach_(std::move(outreach)) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-    args.SetMaxSendMessageSize(kMaxMessageBytes);
-    stub_ = lawful::v1::Lawful::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-  }
-
-  absl::Status Call(const std::vector<std::string_view>& contacts,
-                    lawful::v1::DecideBatchResponse* response) {
-    lawful::v1::DecideBatchRequest request;
-    *request.mutable_outreach() = outreach_;
-    request.set_rule_set_version(version_);
-    for (const std::string_view bytes : contacts) {
-      if (!request.add_contacts()->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-        return absl::InternalError("the transcoder wrote a malformed contact");
-      }
-    }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    response->Clear();
-    const grpc::Status status = stub_->DecideBatch(&context, request, response);
-    if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          absl::StrCat("DecideBatch: ", status.error_message()));
-    }
-    return absl::OkStatus();
-  }
-
-  lawful::v1::Outreach outreach_;  // `at` pinned once connected
-  std::string version_;
-  std::unique_ptr<lawful::v1::Lawful::Stub> stub_;
-};
 
 // The end of the record starting at `begin`: the position of the line break that ends it, or
 // the text's size. A CSV record runs on across line breaks inside quotes.
@@ -1152,8 +841,8 @@ int RunEval(const EvalOptions& options, const std::string& input) {
 
   std::unique_ptr<Decider> decider;
   if (!options.server.empty()) {
-    absl::StatusOr<std::unique_ptr<ServerDecider>> connected =
-        ServerDecider::Connect(options.server, *outreach);
+    absl::StatusOr<std::unique_ptr<Decider>> connected =
+        ConnectServerDecider(options.server, *outreach);
     if (!connected.ok()) {
       return Usage(absl::StrCat("--server=", options.server, ": ", connected.status().ToString()));
     }
@@ -1168,7 +857,7 @@ int RunEval(const EvalOptions& options, const std::string& input) {
     absl::StatusOr<PreparedOutreach> prepared = loaded->rule_set->Prepare(
         Outreach{outreach->purpose(), outreach->channel(), outreach->notice_type(), at});
     if (!prepared.ok()) return Usage(std::string(prepared.status().message()));
-    decider = std::make_unique<EngineDecider>(*std::move(loaded), *std::move(prepared));
+    decider = MakeEngineDecider(*std::move(loaded), *std::move(prepared));
   }
 
   std::string error;
