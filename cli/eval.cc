@@ -31,6 +31,7 @@
 #include "decision_lines.h"
 #include "decision_output.h"
 #include "eval_decider.h"
+#include "eval_records.h"
 #include "input.h"
 #include "lawful/audit.h"
 #include "lawful/dsl.h"
@@ -46,8 +47,6 @@ namespace {
 constexpr size_t kChunkBytes = 1 << 20;
 // Rejected lines printed on stderr; all of them are counted, and written to --rejects.
 constexpr int kMaxReportedRejects = 20;
-
-enum class Format { kJsonl, kCsv };
 
 // The outreach the flags describe. `at` stays unset when --at is not given.
 absl::StatusOr<lawful::v1::Outreach> OutreachFromFlags(const EvalOptions& options) {
@@ -72,69 +71,6 @@ int64_t ThreadCpuNanos() {
   timespec now{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
   return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-}
-
-// The end of the record starting at `begin`: the position of the line break that ends it, or
-// the text's size. A CSV record runs on across line breaks inside quotes.
-size_t RecordEnd(std::string_view text, size_t begin, Format format, bool* multiline) {
-  const char* const data = text.data();
-  const void* nl = std::memchr(data + begin, '\n', text.size() - begin);
-  const size_t line_end = nl == nullptr ? text.size() : static_cast<const char*>(nl) - data;
-  *multiline = false;
-  if (format != Format::kCsv || std::memchr(data + begin, '"', line_end - begin) == nullptr) {
-    return line_end;
-  }
-  bool quoted = false;
-  for (size_t i = begin; i < text.size(); ++i) {
-    if (data[i] == '"') {
-      quoted = !quoted;
-    } else if (data[i] == '\n') {
-      if (!quoted) return i;
-      *multiline = true;
-    }
-  }
-  return text.size();
-}
-
-// Counts the line breaks and the records of `text`, and finds where its last whole record ends
-// (after its line break; 0 when no record ends in it).
-struct TextShape {
-  uint64_t lines = 0;
-  uint64_t records = 0;
-  size_t last_record_end = 0;
-};
-TextShape ShapeOf(std::string_view text, Format format) {
-  TextShape shape;
-  if (format == Format::kJsonl) {
-    // A record per line: memchr from line break to line break.
-    const char* p = text.data();
-    const char* const end = p + text.size();
-    while (const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p))) {
-      ++shape.lines;
-      p = static_cast<const char*>(nl) + 1;
-    }
-    shape.records = shape.lines;
-    shape.last_record_end = static_cast<size_t>(p - text.data());
-    return shape;
-  }
-  size_t at = 0;
-  bool multiline = false;
-  while (at < text.size()) {
-    const size_t end = RecordEnd(text, at, format, &multiline);
-    if (end == text.size()) break;
-    shape.lines += 1 + (multiline ? std::count(text.begin() + at, text.begin() + end, '\n') : 0);
-    ++shape.records;
-    at = end + 1;
-    shape.last_record_end = at;
-  }
-  return shape;
-}
-
-bool IsBlank(std::string_view record) {
-  for (const char c : record) {
-    if (c != ' ' && c != '\t' && c != '\r') return false;
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
