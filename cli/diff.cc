@@ -21,7 +21,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
@@ -32,8 +31,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "diff_compare.h"
 #include "input.h"
-#include "lawful/decide.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/synth.h"
@@ -117,12 +116,6 @@ absl::StatusOr<std::string> RunGit(const std::vector<std::string>& args) {
   return out;
 }
 
-struct Side {
-  std::string label;  // as shown: the directory, or "rules/ at REV (commit)"
-  dsl::LoadedRuleSet loaded;
-  const Program& program() const { return loaded.rule_set->program(); }
-};
-
 // The `.lawful` files of `rules/` at git revision `rev` of the repository holding the current
 // directory, with paths relative to `rules/` as ReadRuleFiles gives them, so the same files get
 // the same rule-set version as when loaded from a checkout.
@@ -187,133 +180,6 @@ absl::StatusOr<Side> LoadSide(const std::string& flag, const std::string& spec) 
       absl::StrCat("rules/ at ", spec, " (", absl::StripTrailingAsciiWhitespace(*commit), ")"),
       *std::move(loaded)};
 }
-
-// ---------------------------------------------------------------------------------------------
-// Tallying
-// ---------------------------------------------------------------------------------------------
-
-// What a decision says, as compared: outcome and reason. Two rules with the same reason code
-// (e.g. no_lawful_basis_electronic and no_lawful_basis) say the same thing to the caller.
-struct Label {
-  std::string outcome;  // allow, deny, error
-  std::string reason;   // empty for error
-  std::string Text() const { return reason.empty() ? outcome : absl::StrCat(outcome, "/", reason); }
-};
-
-// Interns the labels of both rule sets, so that the per-contact comparison is one int compare.
-class Labels {
- public:
-  int Intern(Label label) {
-    const std::string key = label.Text();
-    auto [it, inserted] = ids_.try_emplace(key, static_cast<int>(labels_.size()));
-    if (inserted) labels_.push_back(std::move(label));
-    return it->second;
-  }
-  const Label& operator[](int id) const { return labels_[id]; }
-
- private:
-  absl::flat_hash_map<std::string, int> ids_;
-  std::vector<Label> labels_;
-};
-
-// Per rule set: the label of each rule, and of an error decision (index rules.size()).
-std::vector<int> RuleLabels(const Program& program, Labels& labels) {
-  std::vector<int> out;
-  out.reserve(program.rules.size() + 1);
-  for (const Rule& rule : program.rules)
-    out.push_back(labels.Intern({OutcomeName(rule.outcome), rule.reason}));
-  out.push_back(labels.Intern({"error", ""}));
-  return out;
-}
-
-// The decision's rule index, or rules.size() for an error.
-size_t RuleIndex(const Program& program, const Decision& decision) {
-  if (decision.rule == nullptr) return program.rules.size();
-  return static_cast<size_t>(decision.rule - program.rules.data());
-}
-
-struct Transition {
-  int64_t count = 0;
-  std::vector<std::string> examples;
-};
-
-// One outreach compared under both rule sets.
-struct Comparison {
-  std::string purpose;
-  lawful::v1::Channel channel = lawful::v1::CHANNEL_UNSPECIFIED;
-  PreparedOutreach before;
-  PreparedOutreach after;
-  int64_t contacts = 0;
-  int64_t changed = 0;
-  std::vector<int64_t> before_fired;  // per rule index; the last counts errors
-  std::vector<int64_t> after_fired;
-  absl::flat_hash_map<std::pair<int, int>, Transition> transitions;  // (from, to) label ids
-};
-
-struct Skipped {
-  std::string purpose;
-  lawful::v1::Channel channel;
-  std::string reason;
-};
-
-// Decides chunks of contacts under both rule sets and tallies every comparison.
-class Differ {
- public:
-  Differ(const Side& before, const Side& after, int examples)
-      : before_(before), after_(after), examples_(examples) {
-    before_labels_ = RuleLabels(before.program(), labels_);
-    after_labels_ = RuleLabels(after.program(), labels_);
-  }
-
-  void Add(Comparison comparison) {
-    comparison.before_fired.assign(before_.program().rules.size() + 1, 0);
-    comparison.after_fired.assign(after_.program().rules.size() + 1, 0);
-    comparisons_.push_back(std::move(comparison));
-  }
-
-  // `bytes[i]` is the serialized contacts[i].
-  void Decide(const ContactBatch& contacts, const std::vector<std::string_view>& bytes,
-              int64_t first_index) {
-    for (Comparison& c : comparisons_) {
-      decide::DecideContacts(pool_, c.before, bytes, before_out_);
-      decide::DecideContacts(pool_, c.after, bytes, after_out_);
-      for (size_t i = 0; i < bytes.size(); ++i) {
-        const size_t b = RuleIndex(before_.program(), before_out_[i]);
-        const size_t a = RuleIndex(after_.program(), after_out_[i]);
-        ++c.before_fired[b];
-        ++c.after_fired[a];
-        const int from = before_labels_[b];
-        const int to = after_labels_[a];
-        if (from == to) continue;
-        ++c.changed;
-        Transition& t = c.transitions[{from, to}];
-        ++t.count;
-        if (static_cast<int>(t.examples.size()) < examples_) {
-          const std::string& id = contacts.Get(static_cast<int>(i)).id();
-          // A contact without an id is named by its 0-based position, like eval's `index`.
-          t.examples.push_back(id.empty() ? absl::StrCat("#", first_index + static_cast<int64_t>(i))
-                                          : id);
-        }
-      }
-      c.contacts += static_cast<int64_t>(bytes.size());
-    }
-  }
-
-  const std::vector<Comparison>& comparisons() const { return comparisons_; }
-  const Labels& labels() const { return labels_; }
-
- private:
-  const Side& before_;
-  const Side& after_;
-  const int examples_;
-  Labels labels_;
-  std::vector<int> before_labels_;
-  std::vector<int> after_labels_;
-  std::vector<Comparison> comparisons_;
-  BatchEvaluator pool_;
-  std::vector<Decision> before_out_;
-  std::vector<Decision> after_out_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Reporting
