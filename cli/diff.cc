@@ -1,3 +1,4 @@
+// `lawful diff`: the flags, the two rule sets (directories or git revisions) and the contacts.
 #include "diff.h"
 
 #include <fcntl.h>
@@ -8,32 +9,28 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "diff_compare.h"
+#include "diff_report.h"
 #include "input.h"
-#include "lawful/decide.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/synth.h"
@@ -117,12 +114,6 @@ absl::StatusOr<std::string> RunGit(const std::vector<std::string>& args) {
   return out;
 }
 
-struct Side {
-  std::string label;  // as shown: the directory, or "rules/ at REV (commit)"
-  dsl::LoadedRuleSet loaded;
-  const Program& program() const { return loaded.rule_set->program(); }
-};
-
 // The `.lawful` files of `rules/` at git revision `rev` of the repository holding the current
 // directory, with paths relative to `rules/` as ReadRuleFiles gives them, so the same files get
 // the same rule-set version as when loaded from a checkout.
@@ -186,337 +177,6 @@ absl::StatusOr<Side> LoadSide(const std::string& flag, const std::string& spec) 
   return Side{
       absl::StrCat("rules/ at ", spec, " (", absl::StripTrailingAsciiWhitespace(*commit), ")"),
       *std::move(loaded)};
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tallying
-// ---------------------------------------------------------------------------------------------
-
-// What a decision says, as compared: outcome and reason. Two rules with the same reason code
-// (e.g. no_lawful_basis_electronic and no_lawful_basis) say the same thing to the caller.
-struct Label {
-  std::string outcome;  // allow, deny, error
-  std::string reason;   // empty for error
-  std::string Text() const { return reason.empty() ? outcome : absl::StrCat(outcome, "/", reason); }
-};
-
-// Interns the labels of both rule sets, so that the per-contact comparison is one int compare.
-class Labels {
- public:
-  int Intern(Label label) {
-    const std::string key = label.Text();
-    auto [it, inserted] = ids_.try_emplace(key, static_cast<int>(labels_.size()));
-    if (inserted) labels_.push_back(std::move(label));
-    return it->second;
-  }
-  const Label& operator[](int id) const { return labels_[id]; }
-
- private:
-  absl::flat_hash_map<std::string, int> ids_;
-  std::vector<Label> labels_;
-};
-
-// Per rule set: the label of each rule, and of an error decision (index rules.size()).
-std::vector<int> RuleLabels(const Program& program, Labels& labels) {
-  std::vector<int> out;
-  out.reserve(program.rules.size() + 1);
-  for (const Rule& rule : program.rules)
-    out.push_back(labels.Intern({OutcomeName(rule.outcome), rule.reason}));
-  out.push_back(labels.Intern({"error", ""}));
-  return out;
-}
-
-// The decision's rule index, or rules.size() for an error.
-size_t RuleIndex(const Program& program, const Decision& decision) {
-  if (decision.rule == nullptr) return program.rules.size();
-  return static_cast<size_t>(decision.rule - program.rules.data());
-}
-
-struct Transition {
-  int64_t count = 0;
-  std::vector<std::string> examples;
-};
-
-// One outreach compared under both rule sets.
-struct Comparison {
-  std::string purpose;
-  lawful::v1::Channel channel = lawful::v1::CHANNEL_UNSPECIFIED;
-  PreparedOutreach before;
-  PreparedOutreach after;
-  int64_t contacts = 0;
-  int64_t changed = 0;
-  std::vector<int64_t> before_fired;  // per rule index; the last counts errors
-  std::vector<int64_t> after_fired;
-  absl::flat_hash_map<std::pair<int, int>, Transition> transitions;  // (from, to) label ids
-};
-
-struct Skipped {
-  std::string purpose;
-  lawful::v1::Channel channel;
-  std::string reason;
-};
-
-// Decides chunks of contacts under both rule sets and tallies every comparison.
-class Differ {
- public:
-  Differ(const Side& before, const Side& after, int examples)
-      : before_(before), after_(after), examples_(examples) {
-    before_labels_ = RuleLabels(before.program(), labels_);
-    after_labels_ = RuleLabels(after.program(), labels_);
-  }
-
-  void Add(Comparison comparison) {
-    comparison.before_fired.assign(before_.program().rules.size() + 1, 0);
-    comparison.after_fired.assign(after_.program().rules.size() + 1, 0);
-    comparisons_.push_back(std::move(comparison));
-  }
-
-  // `bytes[i]` is the serialized contacts[i].
-  void Decide(const ContactBatch& contacts, const std::vector<std::string_view>& bytes,
-              int64_t first_index) {
-    for (Comparison& c : comparisons_) {
-      decide::DecideContacts(pool_, c.before, bytes, before_out_);
-      decide::DecideContacts(pool_, c.after, bytes, after_out_);
-      for (size_t i = 0; i < bytes.size(); ++i) {
-        const size_t b = RuleIndex(before_.program(), before_out_[i]);
-        const size_t a = RuleIndex(after_.program(), after_out_[i]);
-        ++c.before_fired[b];
-        ++c.after_fired[a];
-        const int from = before_labels_[b];
-        const int to = after_labels_[a];
-        if (from == to) continue;
-        ++c.changed;
-        Transition& t = c.transitions[{from, to}];
-        ++t.count;
-        if (static_cast<int>(t.examples.size()) < examples_) {
-          const std::string& id = contacts.Get(static_cast<int>(i)).id();
-          // A contact without an id is named by its 0-based position, like eval's `index`.
-          t.examples.push_back(id.empty() ? absl::StrCat("#", first_index + static_cast<int64_t>(i))
-                                          : id);
-        }
-      }
-      c.contacts += static_cast<int64_t>(bytes.size());
-    }
-  }
-
-  const std::vector<Comparison>& comparisons() const { return comparisons_; }
-  const Labels& labels() const { return labels_; }
-
- private:
-  const Side& before_;
-  const Side& after_;
-  const int examples_;
-  Labels labels_;
-  std::vector<int> before_labels_;
-  std::vector<int> after_labels_;
-  std::vector<Comparison> comparisons_;
-  BatchEvaluator pool_;
-  std::vector<Decision> before_out_;
-  std::vector<Decision> after_out_;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Reporting
-// ---------------------------------------------------------------------------------------------
-
-struct TransitionRow {
-  const Label* from;
-  const Label* to;
-  int64_t count;
-  const std::vector<std::string>* examples;
-};
-
-// Most frequent first; ties in label order so the output is deterministic.
-std::vector<TransitionRow> SortedTransitions(const Comparison& c, const Labels& labels) {
-  std::vector<TransitionRow> rows;
-  for (const auto& [key, t] : c.transitions) {
-    rows.push_back({&labels[key.first], &labels[key.second], t.count, &t.examples});
-  }
-  std::sort(rows.begin(), rows.end(), [](const TransitionRow& x, const TransitionRow& y) {
-    if (x.count != y.count) return x.count > y.count;
-    if (x.from->Text() != y.from->Text()) return x.from->Text() < y.from->Text();
-    return x.to->Text() < y.to->Text();
-  });
-  return rows;
-}
-
-struct RuleRow {
-  std::string rule;  // policy.rule
-  int64_t before = 0;
-  int64_t after = 0;
-  int64_t delta() const { return after - before; }
-};
-
-// Rules are matched by name across the two rule sets (their indices differ when rules move);
-// only those whose firing count changed are listed, the largest change first.
-std::vector<RuleRow> ChangedRules(const Comparison& c, const Program& before,
-                                  const Program& after) {
-  std::map<std::string, RuleRow> by_name;
-  for (size_t i = 0; i < before.rules.size(); ++i) {
-    const Rule& r = before.rules[i];
-    by_name[absl::StrCat(r.policy, ".", r.name)].before += c.before_fired[i];
-  }
-  for (size_t i = 0; i < after.rules.size(); ++i) {
-    const Rule& r = after.rules[i];
-    by_name[absl::StrCat(r.policy, ".", r.name)].after += c.after_fired[i];
-  }
-  std::vector<RuleRow> rows;
-  for (auto& [name, row] : by_name) {
-    if (row.delta() == 0) continue;
-    row.rule = name;
-    rows.push_back(row);
-  }
-  std::stable_sort(rows.begin(), rows.end(), [](const RuleRow& x, const RuleRow& y) {
-    return std::abs(x.delta()) > std::abs(y.delta());
-  });
-  return rows;
-}
-
-std::string Percent(int64_t part, int64_t whole) {
-  return absl::StrFormat(
-      "%.2f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole));
-}
-
-// Columns padded to their widest cell; `right[i]` right-aligns column i (numbers).
-std::string Table(const std::vector<std::vector<std::string>>& rows,
-                  const std::vector<bool>& right) {
-  std::vector<size_t> width(right.size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line = "  ";
-    for (size_t i = 0; i < row.size(); ++i) {
-      const std::string pad(width[i] - row[i].size(), ' ');
-      if (i > 0) line += "  ";
-      line += right[i] ? pad + row[i] : (i + 1 == row.size() ? row[i] : row[i] + pad);
-    }
-    absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
-  }
-  return out;
-}
-
-std::string OutreachName(const std::string& purpose, lawful::v1::Channel channel) {
-  return absl::StrCat(purpose, " by ", ChannelFlagName(channel));
-}
-
-std::string TextReport(const Side& before, const Side& after, absl::Time at, int64_t contacts,
-                       int malformed, const Differ& differ, const std::vector<Skipped>& skipped) {
-  std::string out = absl::StrCat(
-      "before:   ", before.label, "  version ", before.loaded.rule_set->version().substr(0, 12),
-      "\n", "after:    ", after.label, "  version ", after.loaded.rule_set->version().substr(0, 12),
-      "\n", "at:       ", FormatAt(at), "\n", "contacts: ", contacts, "\n");
-  if (malformed > 0) absl::StrAppend(&out, "malformed lines (not decided): ", malformed, "\n");
-  for (const Comparison& c : differ.comparisons()) {
-    absl::StrAppend(&out, "\n", OutreachName(c.purpose, c.channel), ": ");
-    if (c.changed == 0) {
-      absl::StrAppend(&out, "no decision changed (", c.contacts, " contacts)\n");
-      continue;
-    }
-    absl::StrAppend(&out, c.changed, " of ", c.contacts, " decisions changed (",
-                    Percent(c.changed, c.contacts), ")\n\n");
-    std::vector<std::vector<std::string>> rows = {{"from", "to", "contacts", "share", "examples"}};
-    for (const TransitionRow& row : SortedTransitions(c, differ.labels())) {
-      rows.push_back({row.from->Text(), row.to->Text(), absl::StrCat(row.count),
-                      Percent(row.count, c.contacts), absl::StrJoin(*row.examples, ", ")});
-    }
-    absl::StrAppend(&out, Table(rows, {false, false, true, true, false}));
-    std::vector<std::vector<std::string>> rules = {{"rule", "before", "after", "delta"}};
-    for (const RuleRow& row : ChangedRules(c, before.program(), after.program())) {
-      rules.push_back({row.rule, absl::StrCat(row.before), absl::StrCat(row.after),
-                       absl::StrFormat("%+d", row.delta())});
-    }
-    absl::StrAppend(&out, "\n", Table(rules, {false, true, true, true}));
-  }
-  for (const Skipped& s : skipped) {
-    absl::StrAppend(&out, "\n", OutreachName(s.purpose, s.channel), ": skipped: ", s.reason, "\n");
-  }
-  return out;
-}
-
-// A JSON string literal.
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<int>(ch)));
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
-
-std::string JsonLabel(const Label& label) {
-  return absl::StrCat("{\"outcome\":", Quote(label.outcome), ",\"reason\":", Quote(label.reason),
-                      "}");
-}
-
-std::string JsonSide(const Side& side) {
-  return absl::StrCat("{\"source\":", Quote(side.label),
-                      ",\"version\":", Quote(side.loaded.rule_set->version()), "}");
-}
-
-// One JSON document for a CI job that comments on a rules change.
-std::string JsonReport(const Side& before, const Side& after, absl::Time at, int64_t contacts,
-                       int malformed, const Differ& differ, const std::vector<Skipped>& skipped) {
-  std::string out = absl::StrCat("{\"before\":", JsonSide(before), ",\"after\":", JsonSide(after),
-                                 ",\"at\":", Quote(FormatAt(at)), ",\"contacts\":", contacts,
-                                 ",\"malformed_lines\":", malformed, ",\"outreaches\":[");
-  bool first = true;
-  for (const Comparison& c : differ.comparisons()) {
-    absl::StrAppend(&out, first ? "" : ",", "{\"purpose\":", Quote(c.purpose),
-                    ",\"channel\":", Quote(ChannelFlagName(c.channel)),
-                    ",\"contacts\":", c.contacts, ",\"changed\":", c.changed, ",\"transitions\":[");
-    first = false;
-    bool first_row = true;
-    for (const TransitionRow& row : SortedTransitions(c, differ.labels())) {
-      std::vector<std::string> examples;
-      for (const std::string& id : *row.examples) examples.push_back(Quote(id));
-      absl::StrAppend(
-          &out, first_row ? "" : ",", "{\"from\":", JsonLabel(*row.from),
-          ",\"to\":", JsonLabel(*row.to), ",\"count\":", row.count, ",\"share\":",
-          c.contacts == 0 ? 0.0 : static_cast<double>(row.count) / static_cast<double>(c.contacts),
-          ",\"examples\":[", absl::StrJoin(examples, ","), "]}");
-      first_row = false;
-    }
-    absl::StrAppend(&out, "],\"rules\":[");
-    first_row = true;
-    for (const RuleRow& row : ChangedRules(c, before.program(), after.program())) {
-      absl::StrAppend(&out, first_row ? "" : ",", "{\"rule\":", Quote(row.rule),
-                      ",\"before\":", row.before, ",\"after\":", row.after,
-                      ",\"delta\":", row.delta(), "}");
-      first_row = false;
-    }
-    absl::StrAppend(&out, "]}");
-  }
-  absl::StrAppend(&out, "],\"skipped\":[");
-  first = true;
-  for (const Skipped& s : skipped) {
-    absl::StrAppend(&out, first ? "" : ",", "{\"purpose\":", Quote(s.purpose),
-                    ",\"channel\":", Quote(ChannelFlagName(s.channel)),
-                    ",\"reason\":", Quote(s.reason), "}");
-    first = false;
-  }
-  absl::StrAppend(&out, "]}\n");
-  return out;
 }
 
 int UsageError(const std::string& message) {
