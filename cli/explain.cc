@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "input.h"
 #include "lawful/decide.h"
+#include "lawful/v1/names.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
@@ -28,13 +29,9 @@ namespace {
 
 constexpr auto kCallTimeout = std::chrono::seconds(30);
 
-const char* OutcomeWord(lawful::v1::Outcome outcome) {
-  switch (outcome) {
-    case lawful::v1::OUTCOME_ALLOW: return "allow";
-    case lawful::v1::OUTCOME_DENY: return "deny";
-    case lawful::v1::OUTCOME_ERROR: return "error";
-    default: return "?";
-  }
+std::string OutcomeWord(lawful::v1::Outcome outcome) {
+  const std::string_view name = lawful::v1::ShortName(outcome);
+  return name.empty() ? "?" : std::string(name);
 }
 
 // The explanation as a reader without the rule files wants it: the summary, then each rule

@@ -4,45 +4,55 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "lawful/v1/names.h"
 
 namespace lawful::cli {
 
+namespace {
+
+// "a, b or c": the values a flag takes, from the enum's descriptor.
+template <typename Enum>
+std::string Choices(const char* last_separator) {
+  const std::vector<std::string_view> names =
+      lawful::v1::ShortNames(google::protobuf::GetEnumDescriptor<Enum>());
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += i + 1 == names.size() ? last_separator : ", ";
+    text.append(names[i].data(), names[i].size());
+  }
+  return text;
+}
+
+}  // namespace
+
 absl::StatusOr<lawful::v1::Channel> ParseChannel(const std::string& name) {
-  if (name == "email") return lawful::v1::CHANNEL_EMAIL;
-  if (name == "sms") return lawful::v1::CHANNEL_SMS;
-  if (name == "post") return lawful::v1::CHANNEL_POST;
-  if (name == "phone") return lawful::v1::CHANNEL_PHONE;
-  if (name.empty())
-    return absl::InvalidArgumentError("--channel is required (email|sms|post|phone)");
+  const std::optional<lawful::v1::Channel> channel =
+      lawful::v1::FromShortName<lawful::v1::Channel>(name);
+  if (channel.has_value() && *channel != lawful::v1::CHANNEL_UNSPECIFIED) return *channel;
+  if (name.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--channel is required (", Choices<lawful::v1::Channel>("|"), ")"));
+  }
   return absl::InvalidArgumentError(
-      absl::StrFormat("--channel=%s: expected email, sms, post or phone", name));
+      absl::StrCat("--channel=", name, ": expected ", Choices<lawful::v1::Channel>(" or ")));
 }
 
 std::string ChannelFlagName(lawful::v1::Channel channel) {
-  switch (channel) {
-    case lawful::v1::CHANNEL_EMAIL:
-      return "email";
-    case lawful::v1::CHANNEL_SMS:
-      return "sms";
-    case lawful::v1::CHANNEL_POST:
-      return "post";
-    case lawful::v1::CHANNEL_PHONE:
-      return "phone";
-    default:
-      return lawful::v1::Channel_Name(channel);
-  }
+  const std::string_view name = lawful::v1::ShortName(channel);
+  return name.empty() ? lawful::v1::Channel_Name(channel) : std::string(name);
 }
 
 absl::StatusOr<lawful::v1::NoticeType> ParseNoticeType(const std::string& name) {
   if (name.empty()) return lawful::v1::NOTICE_TYPE_UNSPECIFIED;
-  if (name == "contract") return lawful::v1::NOTICE_TYPE_CONTRACT;
-  if (name == "legal_obligation") return lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION;
-  if (name == "vital_interest") return lawful::v1::NOTICE_TYPE_VITAL_INTEREST;
-  if (name == "public_task") return lawful::v1::NOTICE_TYPE_PUBLIC_TASK;
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "--notice_type=%s: expected contract, legal_obligation, vital_interest or public_task",
-      name));
+  const std::optional<lawful::v1::NoticeType> notice_type =
+      lawful::v1::FromShortName<lawful::v1::NoticeType>(name);
+  if (notice_type.has_value() && *notice_type != lawful::v1::NOTICE_TYPE_UNSPECIFIED) {
+    return *notice_type;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--notice_type=", name, ": expected ", Choices<lawful::v1::NoticeType>(" or ")));
 }
 
 absl::StatusOr<absl::Time> ParseAt(const std::string& rfc3339) {

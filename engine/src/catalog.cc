@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "calendar.h"
 #include "lawful/v1/contact.pb.h"
+#include "lawful/v1/names.h"
 
 namespace lawful {
 namespace {
@@ -70,15 +71,7 @@ void Walk(const FactLayout& layout, int32_t message, const Descriptor* d, const 
 
 // "CHANNEL_EMAIL" of enum Channel → "email", as the rules spell enum values.
 std::string ShortEnumName(const google::protobuf::EnumValueDescriptor& value) {
-  std::string prefix;
-  for (char c : value.type()->name()) {
-    if (absl::ascii_isupper(c) && !prefix.empty()) prefix += '_';
-    prefix += absl::ascii_toupper(c);
-  }
-  prefix += '_';
-  std::string name = value.name();
-  if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
-  return absl::AsciiStrToLower(name);
+  return std::string(lawful::v1::ShortName(value.type(), value.number()));
 }
 
 // Writes the digest's canonical encoding into a reused buffer: a contact has a few hundred

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lawful/engine.h"
+#include "lawful/v1/names.h"
 
 namespace lawful {
 namespace {
@@ -46,15 +47,8 @@ const OpTable& Table() {
 const OpInfo& GetOpInfo(Op op) { return Table().info[static_cast<size_t>(op)]; }
 
 const char* OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kAllow:
-      return "allow";
-    case Outcome::kDeny:
-      return "deny";
-    case Outcome::kError:
-      return "error";
-  }
-  return "error";
+  // The descriptor's names are std::strings, kept for the life of the process: data() ends in NUL.
+  return lawful::v1::ShortName(ToProto(outcome)).data();
 }
 
 lawful::v1::Outcome ToProto(Outcome outcome) {
