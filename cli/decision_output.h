@@ -1,6 +1,8 @@
 // How `lawful eval` writes decisions: proto JSON lines exactly as protobuf prints them, or CSV.
 #pragma once
 
+#include "lawful/decide.h"
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,10 +14,16 @@
 
 namespace lawful::cli {
 
-// Appends `text` as a quoted JSON string escaped exactly as protobuf's JSON printer escapes it
-// (control characters, `"`, `\`, `<`, `>`, and the invisible and format code points it writes as
-// \u escapes). False, with `out` unchanged, when `text` is not valid UTF-8.
-bool AppendProtoJsonString(std::string_view text, std::string* out);
+// The contacts' JSON and CSV readers live in the deciding layer, below every front door.
+using decide::CsvContactMapping;
+using decide::CsvRowConverter;
+using decide::DetectCsvDelimiter;
+using decide::FieldError;
+using decide::JsonTranscoder;
+using decide::kJsonPadding;
+using decide::SplitCsvRecord;
+using decide::ValueKind;
+using decide::ValueKindOf;
 
 // Prints messages as protobuf's MessageToJsonString does with its default options (lowerCamelCase
 // names, fields at their default value left out, enums by name, 64-bit integers quoted,

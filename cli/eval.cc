@@ -19,7 +19,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "csv.h"
 #include "decision_output.h"
 #include "eval_decider.h"
 #include "eval_records.h"

@@ -184,16 +184,16 @@ void EvalRun::Reject(Chunk& chunk, uint64_t line, std::string_view record,
   absl::StrAppend(&out, "{\"line\":", line);
   if (!error.path.empty()) {
     out.append(",\"field\":");
-    AppendProtoJsonString(error.path, &out);
+    text::AppendJsonString(error.path, &out);
   }
   if (!error.column.empty()) {
     out.append(",\"column\":");
-    if (!AppendProtoJsonString(error.column, &out)) out.append("\"\"");
+    if (!text::AppendJsonString(error.column, &out)) out.append("\"\"");
   }
   out.append(",\"error\":");
-  if (!AppendProtoJsonString(error.message, &out)) out.append("\"\"");
+  if (!text::AppendJsonString(error.message, &out)) out.append("\"\"");
   out.append(",\"input\":");
-  if (!AppendProtoJsonString(record, &out)) {
+  if (!text::AppendJsonString(record, &out)) {
     // Not UTF-8 (e.g. a Latin-1 export): keep what can be kept, marking each bad byte.
     std::string repaired;
     for (const char c : record) {
@@ -203,7 +203,7 @@ void EvalRun::Reject(Chunk& chunk, uint64_t line, std::string_view record,
         repaired.append("\xEF\xBF\xBD");  // U+FFFD
       }
     }
-    AppendProtoJsonString(repaired, &out);
+    text::AppendJsonString(repaired, &out);
   }
   out.append("}\n");
 }

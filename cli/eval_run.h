@@ -1,6 +1,8 @@
 // The pipeline of `lawful eval`: a reader, worker threads, and the writer on the calling thread.
 #pragma once
 
+#include "lawful/decide.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -16,14 +18,23 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "csv.h"
 #include "eval.h"
 #include "eval_decider.h"
 #include "eval_records.h"
 #include "lawful/audit.h"
-#include "transcoder.h"
 
 namespace lawful::cli {
+
+// The contacts' JSON and CSV readers live in the deciding layer, below every front door.
+using decide::CsvContactMapping;
+using decide::CsvRowConverter;
+using decide::DetectCsvDelimiter;
+using decide::FieldError;
+using decide::JsonTranscoder;
+using decide::kJsonPadding;
+using decide::SplitCsvRecord;
+using decide::ValueKind;
+using decide::ValueKindOf;
 
 // A null `file` is an output nobody asked for: writing to it succeeds.
 bool WriteAll(FILE* file, const std::string& bytes);

@@ -14,7 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "csv.h"
 #include "decision_lines.h"
 #include "decision_output.h"
 #include "gmock/gmock.h"
@@ -22,7 +21,6 @@
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/synth.h"
-#include "transcoder.h"
 
 namespace lawful::cli {
 namespace {
@@ -282,13 +280,13 @@ TEST(ProtoJsonPrinterTest, EscapesEveryCodePointAsProtobufDoes) {
     std::string expected;
     ASSERT_TRUE(pb::util::MessageToJsonString(value, &expected).ok());
     std::string ours;
-    ASSERT_TRUE(AppendProtoJsonString(text, &ours));
+    ASSERT_TRUE(text::AppendJsonString(text, &ours));
     ASSERT_EQ(ours, expected) << "code points from U+" << std::hex << first;
   }
   std::string out = "x";
-  EXPECT_FALSE(AppendProtoJsonString("ok \xC3", &out));       // truncated sequence
-  EXPECT_FALSE(AppendProtoJsonString("\xED\xA0\x80", &out));  // a surrogate
-  EXPECT_FALSE(AppendProtoJsonString("\xC0\xAF", &out));      // overlong
+  EXPECT_FALSE(text::AppendJsonString("ok \xC3", &out));       // truncated sequence
+  EXPECT_FALSE(text::AppendJsonString("\xED\xA0\x80", &out));  // a surrogate
+  EXPECT_FALSE(text::AppendJsonString("\xC0\xAF", &out));      // overlong
   EXPECT_EQ(out, "x");
 }
 

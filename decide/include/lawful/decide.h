@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
 #include "lawful/audit.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.pb.h"
@@ -138,5 +140,170 @@ class ReasonTally {
 // as not decided. The explanation's decision is the one DecideContact gives.
 void Explain(const ResolvedOutreach& outreach, std::string_view contact_bytes,
              lawful::v1::Explanation* out);
+
+// ---------------------------------------------------------------------------------------------
+// Contacts from proto JSON and CSV, to wire bytes (what `lawful eval` reads; any door taking
+// JSON or CSV reuses them)
+// ---------------------------------------------------------------------------------------------
+
+// The kinds of field values `lawful eval` reads and writes in proto JSON, for the JSON
+// transcoder, the decision printer and the CSV mapping alike.
+
+enum class ValueKind : uint8_t {
+  kString,
+  kBool,
+  kEnum,
+  kInt32,
+  kInt64,  // written as a quoted string in proto JSON
+  kUInt32,
+  kUInt64,  // quoted
+  kMessage,
+  kTimestamp,    // google.protobuf.Timestamp: an RFC 3339 string
+  kUnsupported,  // double, bytes, maps, sint/fixed encodings, other well-known types
+};
+
+// The kind of one value of `field` (of each element, when repeated).
+inline ValueKind ValueKindOf(const google::protobuf::FieldDescriptor* field) {
+  namespace pb = google::protobuf;
+  if (field->is_map()) return ValueKind::kUnsupported;
+  switch (field->type()) {
+    case pb::FieldDescriptor::TYPE_STRING:
+      return ValueKind::kString;
+    case pb::FieldDescriptor::TYPE_BOOL:
+      return ValueKind::kBool;
+    case pb::FieldDescriptor::TYPE_ENUM:
+      // NullValue's JSON form is `null`, which means "not set" here.
+      return field->enum_type()->full_name() == "google.protobuf.NullValue"
+                 ? ValueKind::kUnsupported
+                 : ValueKind::kEnum;
+    case pb::FieldDescriptor::TYPE_INT32:
+      return ValueKind::kInt32;
+    case pb::FieldDescriptor::TYPE_INT64:
+      return ValueKind::kInt64;
+    case pb::FieldDescriptor::TYPE_UINT32:
+      return ValueKind::kUInt32;
+    case pb::FieldDescriptor::TYPE_UINT64:
+      return ValueKind::kUInt64;
+    case pb::FieldDescriptor::TYPE_MESSAGE: {
+      const std::string& name = field->message_type()->full_name();
+      if (name == "google.protobuf.Timestamp") return ValueKind::kTimestamp;
+      // The other well-known types have JSON forms of their own.
+      if (name.rfind("google.protobuf.", 0) == 0 && name != "google.protobuf.Empty") {
+        return ValueKind::kUnsupported;
+      }
+      return ValueKind::kMessage;
+    }
+    default:
+      return ValueKind::kUnsupported;
+  }
+}
+
+// Proto JSON to protobuf wire bytes without building a message: `lawful eval` parses each input
+// line with simdjson and writes the lawful.v1.Contact bytes the engine decodes, driven by the
+// message's descriptor. It accepts what protobuf's JsonStringToMessage accepts for the types a
+// contact uses (lowerCamelCase or original field names, enums by name or number, Timestamps as
+// RFC 3339 strings, null as "not set"), writes the bytes SerializeToString would write for the
+// same message, and rejects unknown fields as protobuf does by default. It is stricter in a few
+// corners protobuf lets through: a field given twice, a single value where an array belongs, a
+// Timestamp given as an object, and date parts without their leading zeros.
+
+// What is wrong with one input document: the field at fault as a path of proto field names
+// ("consents[1].granted_at"; empty when the document as a whole is wrong) and why.
+struct FieldError {
+  std::string path;
+  std::string message;
+  std::string column;  // CSV input: the column the value came from
+};
+
+// The bytes simdjson may read past the end of a document (simdjson::SIMDJSON_PADDING), so that
+// callers can size their buffers without including simdjson.
+extern const size_t kJsonPadding;
+
+// One per thread: holds simdjson's parser and scratch space, reused from line to line.
+class JsonTranscoder {
+ public:
+  // `message` is the type every document is read as (lawful.v1.Contact for eval).
+  explicit JsonTranscoder(const google::protobuf::Descriptor* message);
+  ~JsonTranscoder();
+  JsonTranscoder(const JsonTranscoder&) = delete;
+  JsonTranscoder& operator=(const JsonTranscoder&) = delete;
+
+  // Appends the wire bytes of the message `json` describes to `out`. `json` must be followed by
+  // kJsonPadding readable bytes (they are not part of the document). On failure `out` is left as
+  // it was and `error` says which field is at fault.
+  bool Transcode(std::string_view json, std::string* out, FieldError* error);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// CSV input for `lawful eval`: RFC 4180 records, and the mapping of a header's columns onto
+// lawful.v1.Contact fields (README, "CSV input"). Each row is turned into the contact's proto
+// JSON and read by the same JsonTranscoder as a JSONL line, so both formats accept the same
+// values and name the same field paths; CSV errors also name the column.
+//
+// Columns, by field name (proto or lowerCamelCase), nested fields joined with dots:
+//   id, email, birth_date, last_activity_at, relationship.is_customer, ...   one value per cell
+//   consents.0.purpose, consents.0.granted_at, consents.1.purpose, ...       indexed records
+//   consents, objections, relationship                                       a proto JSON cell
+//   suppressions, collection_purposes, relationship.opted_out_channels       values split by |
+// An empty cell is an unset field; a record whose cells are all empty is left out. Enums take
+// the proto name (CHANNEL_EMAIL), the short name in any case (email) or the number; booleans
+// true/false/yes/no/1/0; instants RFC 3339.
+
+// The delimiter of a header row: the first of `,` `;` and TAB outside quotes (spreadsheets set
+// to a locale with decimal commas export with `;`), else `,`.
+char DetectCsvDelimiter(std::string_view header);
+
+// Splits one record, without its line terminator, into cells (RFC 4180: a quoted cell may hold
+// the delimiter, line breaks and doubled quotes). Unquoted cells are views into `record`, quoted
+// ones into `scratch`, which must not change until the cells are used. False, with `error`, on a
+// stray quote.
+bool SplitCsvRecord(std::string_view record, char delimiter, std::vector<std::string_view>* cells,
+                    std::string* scratch, std::string* error);
+
+class CsvContactMapping;
+
+// One per thread: turns rows into proto JSON under a shared mapping.
+class CsvRowConverter {
+ public:
+  CsvRowConverter(std::shared_ptr<const CsvContactMapping> mapping, char delimiter);
+  ~CsvRowConverter();
+  CsvRowConverter(const CsvRowConverter&) = delete;
+  CsvRowConverter& operator=(const CsvRowConverter&) = delete;
+
+  // Writes the proto JSON of the contact in `record` (one row, without its line terminator) to
+  // `json`, replacing its contents. False with `error` (its column set) when a cell cannot be
+  // read or the row has the wrong number of cells.
+  bool ToJson(std::string_view record, std::string* json, FieldError* error);
+
+  // Sets `error->column` for an error the JsonTranscoder found in the last row's JSON.
+  void NameColumn(FieldError* error) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// How a header's columns map onto the contact's fields; immutable, shared by the threads.
+class CsvContactMapping {
+ public:
+  // InvalidArgument naming the first column that names no field (unless listed in `ignored`;
+  // columns with an empty name are ignored too), a column given twice, or a repeated field given
+  // both as a JSON cell and as indexed columns.
+  static absl::StatusOr<std::shared_ptr<const CsvContactMapping>> Create(
+      const std::vector<std::string>& header, const std::vector<std::string>& ignored,
+      const google::protobuf::Descriptor* message);
+  ~CsvContactMapping();
+
+  size_t columns() const;
+
+ private:
+  friend class CsvRowConverter;
+  struct Tree;
+  CsvContactMapping();
+  std::unique_ptr<Tree> tree_;
+};
 
 }  // namespace lawful::decide

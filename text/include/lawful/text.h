@@ -22,6 +22,15 @@ bool IsValidUtf8(std::string_view text);
 int Utf8Sequence(std::string_view text, uint32_t* code_point);
 
 // ---------------------------------------------------------------------------------------------
+// JSON strings
+// ---------------------------------------------------------------------------------------------
+
+// Appends `text` as a quoted JSON string escaped exactly as protobuf's JSON printer escapes it
+// (control characters, `"`, `\`, `<`, `>`, and the invisible and format code points it writes as
+// \u escapes). False, with `out` unchanged, when `text` is not valid UTF-8.
+bool AppendJsonString(std::string_view text, std::string* out);
+
+// ---------------------------------------------------------------------------------------------
 // Civil dates: constant-time conversions between days since 1970-01-01 and proleptic Gregorian
 // dates (H. Hinnant's algorithms), so calendar arithmetic never loops over years.
 // ---------------------------------------------------------------------------------------------

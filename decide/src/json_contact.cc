@@ -1,5 +1,6 @@
-#include "transcoder.h"
-
+// Proto JSON to contact wire bytes without building a message (simdjson, driven by the
+// descriptor); see decide.h.
+#include "lawful/decide.h"
 #include "lawful/text.h"
 
 #include <simdjson.h>
@@ -16,9 +17,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "value_kind.h"
 
-namespace lawful::cli {
+namespace lawful::decide {
 
 const size_t kJsonPadding = simdjson::SIMDJSON_PADDING;
 
@@ -527,4 +527,4 @@ bool JsonTranscoder::Transcode(std::string_view json, std::string* out, FieldErr
   return true;
 }
 
-}  // namespace lawful::cli
+}  // namespace lawful::decide

@@ -1,4 +1,7 @@
-#include "csv.h"
+// CSV rows to contacts: RFC 4180 records and the mapping of a header's columns onto
+// lawful.v1.Contact fields, through the JSON transcoder; see decide.h.
+#include "lawful/decide.h"
+#include "lawful/text.h"
 
 #include <simdjson.h>
 
@@ -12,10 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "decision_output.h"
-#include "value_kind.h"
 
-namespace lawful::cli {
+namespace lawful::decide {
 namespace {
 
 namespace pb = google::protobuf;
@@ -333,7 +334,7 @@ struct CsvRowConverter::Impl {
     switch (kind) {
       case CellKind::kString:
       case CellKind::kTimestamp:  // checked by the transcoder, which names the field
-        if (!AppendProtoJsonString(cell, json)) {
+        if (!text::AppendJsonString(cell, json)) {
           return Fail(column, "not UTF-8 text (save the file as CSV UTF-8)");
         }
         return true;
@@ -519,4 +520,4 @@ void CsvRowConverter::NameColumn(FieldError* error) const {
   }
 }
 
-}  // namespace lawful::cli
+}  // namespace lawful::decide
