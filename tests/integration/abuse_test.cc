@@ -40,18 +40,18 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "files.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/service.grpc.pb.h"
 #include "lawfuld.h"
-#include "process.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::TempDir;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;

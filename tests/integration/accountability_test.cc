@@ -20,11 +20,17 @@
 #include "gtest/gtest.h"
 #include "lawful/audit.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 #include "lawfuld.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::CommandResult;
+using ::lawful::testkit::ReadFile;
+using ::lawful::testkit::RunCommand;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
