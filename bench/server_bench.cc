@@ -38,17 +38,18 @@ ABSL_FLAG(int32_t, decide_calls, 2000, "Sequential single-contact Decide calls f
 namespace lawful {
 namespace {
 
+using ::lawful::testkit::At;
+using ::lawful::testkit::kBenchInstant;
+
 constexpr size_t kBatchContacts = 10000;
 constexpr int kClientThreads = 2;
 constexpr char kMethod[] = "/lawful.v1.Lawful/DecideBatch";
-
-absl::Time At() { return absl::FromUnixSeconds(1788211800); }  // 2026-08-31T21:30:00Z
 
 lawful::v1::Outreach NewsletterByEmail() {
   lawful::v1::Outreach outreach;
   outreach.set_purpose("newsletter");
   outreach.set_channel(lawful::v1::CHANNEL_EMAIL);
-  outreach.mutable_at()->set_seconds(absl::ToUnixSeconds(At()));
+  outreach.mutable_at()->set_seconds(absl::ToUnixSeconds(At(kBenchInstant)));
   return outreach;
 }
 
@@ -192,7 +193,7 @@ int Run() {
 
   lawful::v1::DecideBatchRequest batch;
   *batch.mutable_outreach() = NewsletterByEmail();
-  for (lawful::v1::Contact& contact : synth::Generate(42, kBatchContacts, At())) {
+  for (lawful::v1::Contact& contact : synth::Generate(42, kBatchContacts, At(kBenchInstant))) {
     *batch.add_contacts() = std::move(contact);
   }
   const std::string serialized = batch.SerializeAsString();
