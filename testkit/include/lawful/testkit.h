@@ -65,7 +65,7 @@ class Process {
   struct Options {
     // Where the child's stdin comes from; empty means /dev/null.
     std::string stdin_path;
-    // Where its stderr goes; empty means a pipe read by ReadAll()/CollectStderr.
+    // Where its stderr goes; empty means a pipe, read by ReadAll() and when the Process goes away.
     std::string stderr_path;
     // The child's working directory; empty means this process's.
     std::string working_dir;
