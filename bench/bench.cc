@@ -18,18 +18,15 @@
 #include "lawful/decide.h"
 #include "lawful/dsl.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 
 namespace lawful {
 namespace {
 
-constexpr size_t kCampaign = 10000;
+using ::lawful::testkit::At;
+using ::lawful::testkit::kBenchInstant;
 
-absl::Time At() {
-  absl::Time t;
-  std::string err;
-  absl::ParseTime(absl::RFC3339_full, "2026-08-31T21:30:00Z", &t, &err);
-  return t;
-}
+constexpr size_t kCampaign = 10000;
 
 // Everything the benchmarks share, built once before any timing.
 struct Fixture {
@@ -52,11 +49,11 @@ Fixture& Shared() {
       std::exit(2);
     }
     fx->rules = loaded->rule_set;
-    Outreach outreach{"product_offer", lawful::v1::CHANNEL_EMAIL, {}, At()};
+    Outreach outreach{"product_offer", lawful::v1::CHANNEL_EMAIL, {}, At(kBenchInstant)};
     fx->served = *fx->rules->Prepare(outreach);
     outreach.facts_digest = false;
     fx->outreach = *fx->rules->Prepare(outreach);
-    fx->contacts = synth::Generate(1, kCampaign, At());
+    fx->contacts = synth::Generate(1, kCampaign, At(kBenchInstant));
     lawful::v1::DecideBatchRequest request;
     request.mutable_outreach()->set_purpose("product_offer");
     request.mutable_outreach()->set_channel(lawful::v1::CHANNEL_EMAIL);
@@ -75,8 +72,8 @@ Fixture& Shared() {
     Evaluator evaluator;
     for (size_t i = 0; i < kCampaign; ++i) {
       Decision vm = evaluator.Evaluate(fx->outreach, fx->facts[i]);
-      synth::ReferenceDecision by_hand =
-          synth::DecideByHand(fx->contacts[i], "product_offer", lawful::v1::CHANNEL_EMAIL, {}, At());
+      synth::ReferenceDecision by_hand = synth::DecideByHand(
+          fx->contacts[i], "product_offer", lawful::v1::CHANNEL_EMAIL, {}, At(kBenchInstant));
       if (vm.rule == nullptr || vm.rule->reason != by_hand.reason) {
         std::fprintf(stderr, "VM and hand-written C++ disagree on contact %zu; refusing to time them\n", i);
         std::exit(2);
@@ -90,7 +87,8 @@ Fixture& Shared() {
 // 1. The shipped marketing policy on pre-loaded contacts: VM vs hand-written C++.
 void BM_Native(benchmark::State& state) {
   Fixture& f = Shared();
-  const synth::HandWrittenPolicy policy("product_offer", lawful::v1::CHANNEL_EMAIL, {}, At());
+  const synth::HandWrittenPolicy policy("product_offer", lawful::v1::CHANNEL_EMAIL, {},
+                                        At(kBenchInstant));
   for (auto _ : state) {
     for (const auto& c : f.contacts) benchmark::DoNotOptimize(policy.Decide(c));
   }
@@ -127,7 +125,8 @@ void BM_BytesFloor(benchmark::State& state) {
   for (auto _ : state) {
     lawful::v1::DecideBatchRequest request;
     request.ParseFromString(f.batch_request);
-    const synth::HandWrittenPolicy policy("product_offer", lawful::v1::CHANNEL_EMAIL, {}, At());
+    const synth::HandWrittenPolicy policy("product_offer", lawful::v1::CHANNEL_EMAIL, {},
+                                          At(kBenchInstant));
     for (const auto& c : request.contacts()) benchmark::DoNotOptimize(policy.Decide(c));
   }
   state.SetItemsProcessed(state.iterations() * kCampaign);
@@ -179,7 +178,8 @@ std::shared_ptr<const RuleSet> GeneratedRules(int rules) {
 void BM_Rules(benchmark::State& state) {
   Fixture& f = Shared();
   auto rules = GeneratedRules(static_cast<int>(state.range(0)));
-  PreparedOutreach outreach = *rules->Prepare(Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, At()});
+  PreparedOutreach outreach =
+      *rules->Prepare(Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, At(kBenchInstant)});
   Evaluator evaluator;
   for (auto _ : state) {
     for (std::string_view c : f.views) benchmark::DoNotOptimize(evaluator.Decide(outreach, c));
@@ -196,7 +196,8 @@ void BM_BatchSize(benchmark::State& state) {
   std::vector<std::string_view> batch(f.views.begin(), f.views.begin() + size);
   std::vector<Decision> out;
   for (auto _ : state) {
-    auto outreach = f.rules->Prepare(Outreach{"product_offer", lawful::v1::CHANNEL_EMAIL, {}, At()});
+    auto outreach = f.rules->Prepare(
+        Outreach{"product_offer", lawful::v1::CHANNEL_EMAIL, {}, At(kBenchInstant)});
     pool->Decide(*outreach, batch, out);
   }
   state.SetItemsProcessed(state.iterations() * size);
@@ -246,7 +247,8 @@ double PairedRatio(A a, B b, int rounds = 31) {
 void PrintPairedRatios() {
   Fixture& f = Shared();
   Evaluator evaluator;
-  const synth::HandWrittenPolicy policy("product_offer", lawful::v1::CHANNEL_EMAIL, {}, At());
+  const synth::HandWrittenPolicy policy("product_offer", lawful::v1::CHANNEL_EMAIL, {},
+                                        At(kBenchInstant));
   auto vm = [&] {
     for (const ContactFacts& facts : f.facts) benchmark::DoNotOptimize(evaluator.Evaluate(f.outreach, facts));
   };
@@ -290,9 +292,10 @@ double PeakRssMb() {
 int StreamMemory(size_t count) {
   auto loaded = dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
   if (!loaded.ok()) return 2;
-  auto outreach = loaded->rule_set->Prepare(Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, At()});
+  auto outreach = loaded->rule_set->Prepare(
+      Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, At(kBenchInstant)});
   BatchEvaluator pool;
-  synth::ContactGenerator generator(11, At());
+  synth::ContactGenerator generator(11, At(kBenchInstant));
   lawful::v1::Contact contact;
   std::vector<std::string> chunk(10000);
   std::vector<std::string_view> views(chunk.size());

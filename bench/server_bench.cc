@@ -28,8 +28,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/service.grpc.pb.h"
-#include "process.h"
 
 ABSL_FLAG(int32_t, rounds, 15, "Paired rounds (normal and --parse_only server back to back).");
 ABSL_FLAG(int32_t, calls_per_thread, 2, "DecideBatch calls each client thread makes per round.");
@@ -38,17 +38,18 @@ ABSL_FLAG(int32_t, decide_calls, 2000, "Sequential single-contact Decide calls f
 namespace lawful {
 namespace {
 
+using ::lawful::testkit::At;
+using ::lawful::testkit::kBenchInstant;
+
 constexpr size_t kBatchContacts = 10000;
 constexpr int kClientThreads = 2;
 constexpr char kMethod[] = "/lawful.v1.Lawful/DecideBatch";
-
-absl::Time At() { return absl::FromUnixSeconds(1788211800); }  // 2026-08-31T21:30:00Z
 
 lawful::v1::Outreach NewsletterByEmail() {
   lawful::v1::Outreach outreach;
   outreach.set_purpose("newsletter");
   outreach.set_channel(lawful::v1::CHANNEL_EMAIL);
-  outreach.mutable_at()->set_seconds(absl::ToUnixSeconds(At()));
+  outreach.mutable_at()->set_seconds(absl::ToUnixSeconds(At(kBenchInstant)));
   return outreach;
 }
 
@@ -59,9 +60,9 @@ class Server {
     std::vector<std::string> argv = {LAWFULD_PATH, "--listen=127.0.0.1:0",
                                      "--rules=" LAWFUL_SOURCE_DIR "/rules", "--watch_interval=0"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    testing::Process::Options options;
+    testkit::Process::Options options;
     options.stderr_path = "/dev/null";  // the per-call log lines are not wanted here
-    process_ = std::make_unique<testing::Process>(argv, options);
+    process_ = std::make_unique<testkit::Process>(argv, options);
     const std::optional<std::string> line = process_->ReadLine(absl::Seconds(30));
     constexpr std::string_view kPrefix = "lawfuld: listening on 127.0.0.1:";
     if (!line.has_value() || line->rfind(kPrefix, 0) != 0) return;
@@ -104,7 +105,7 @@ class Server {
   }
 
  private:
-  std::unique_ptr<testing::Process> process_;
+  std::unique_ptr<testkit::Process> process_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
 };
 
@@ -192,7 +193,7 @@ int Run() {
 
   lawful::v1::DecideBatchRequest batch;
   *batch.mutable_outreach() = NewsletterByEmail();
-  for (lawful::v1::Contact& contact : synth::Generate(42, kBatchContacts, At())) {
+  for (lawful::v1::Contact& contact : synth::Generate(42, kBatchContacts, At(kBenchInstant))) {
     *batch.add_contacts() = std::move(contact);
   }
   const std::string serialized = batch.SerializeAsString();

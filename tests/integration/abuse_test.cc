@@ -40,18 +40,19 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "files.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/service.grpc.pb.h"
 #include "lawfuld.h"
-#include "process.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::At;
+using ::lawful::testkit::TempDir;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -65,18 +66,11 @@ constexpr int kMaxMessageBytes = 4 << 20;
 // The instant every call decides at, so that answers before and after the abuse compare.
 constexpr char kAt[] = "2026-11-30T09:00:00Z";
 
-absl::Time At() {
-  absl::Time t;
-  std::string error;
-  absl::ParseTime(absl::RFC3339_full, kAt, &t, &error);
-  return t;
-}
-
 v1::Outreach NewsletterByEmail() {
   v1::Outreach outreach;
   outreach.set_purpose("newsletter");
   outreach.set_channel(v1::CHANNEL_EMAIL);
-  outreach.mutable_at()->set_seconds(absl::ToUnixSeconds(At()));
+  outreach.mutable_at()->set_seconds(absl::ToUnixSeconds(At(kAt)));
   return outreach;
 }
 
@@ -96,7 +90,7 @@ std::vector<v1::Contact> ProbeContacts() {
     contacts.push_back(contact);
   }
   EXPECT_FALSE(contacts.empty());
-  for (v1::Contact& contact : synth::Generate(/*seed=*/9, 200, At())) {
+  for (v1::Contact& contact : synth::Generate(/*seed=*/9, 200, At(kAt))) {
     contacts.push_back(std::move(contact));
   }
   return contacts;
@@ -315,7 +309,7 @@ class AbuseTest : public ::testing::Test {
   // health checks.
   void LegitimateLoad() {
     ASSERT_NO_FATAL_FAILURE(ConcurrentDecides(200));
-    const std::vector<v1::Contact> many = synth::Generate(/*seed=*/10, 1000, At());
+    const std::vector<v1::Contact> many = synth::Generate(/*seed=*/10, 1000, At(kAt));
     for (int i = 0; i < 3; ++i) {
       v1::DecideBatchResponse response;
       grpc::ClientContext context;
@@ -753,7 +747,7 @@ TEST_F(AbuseTest, StreamsThatNeverReadAreHeldBackWhileOthersAreServed) {
 // call over it, naming the flag.
 TEST_F(AbuseTest, ManyCancelledCallsLeakNothing) {
   constexpr int kMaxCalls = 64;
-  const std::vector<v1::Contact> many = synth::Generate(/*seed=*/11, 1000, At());
+  const std::vector<v1::Contact> many = synth::Generate(/*seed=*/11, 1000, At(kAt));
   const v1::DecideBatchRequest batch = Batch(many);
   // The twin: the same batches and streams, not cancelled.
   ASSERT_NO_FATAL_FAILURE(
@@ -913,7 +907,7 @@ TEST_F(AbuseTest, ThousandsOfConcurrentSmallCallsAreAllAnsweredRight) {
 TEST_F(AbuseTest, StreamRateLimitPacesAFastSender) {
   constexpr int kRate = 2000;
   ASSERT_NO_FATAL_FAILURE(StartServer({absl::StrCat("--max_stream_contacts_per_second=", kRate)}));
-  const std::vector<v1::Contact> many = synth::Generate(/*seed=*/12, 5000, At());
+  const std::vector<v1::Contact> many = synth::Generate(/*seed=*/12, 5000, At(kAt));
   grpc::ClientContext context;
   context.set_deadline(Deadline(absl::Seconds(60)));
   const absl::Time begin = absl::Now();

@@ -20,22 +20,22 @@
 #include "gtest/gtest.h"
 #include "lawful/audit.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 #include "lawfuld.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::At;
+using ::lawful::testkit::CommandResult;
+using ::lawful::testkit::ReadFile;
+using ::lawful::testkit::RunCommand;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 constexpr char kAt[] = "2026-08-31T10:00:00Z";
-
-absl::Time At(const char* rfc3339) {
-  absl::Time t;
-  std::string err;
-  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
-  return t;
-}
 
 v1::Outreach Newsletter() {
   v1::Outreach outreach;

@@ -8,15 +8,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lawful/audit.h"
-#include "process.h"
+#include "lawful/testkit.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::CommandResult;
+using ::lawful::testkit::ReadFile;
+using ::lawful::testkit::RunCommand;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;

@@ -13,16 +13,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/service.grpc.pb.h"
 #include "lawfuld.h"
-#include "process.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::CommandResult;
+using ::lawful::testkit::ReadFile;
+using ::lawful::testkit::RunCommand;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;

@@ -18,12 +18,16 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "files.h"
-#include "process.h"
+#include "lawful/testkit.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::CommandResult;
+using ::lawful::testkit::RunCommand;
+using ::lawful::testkit::RunCommandIn;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;

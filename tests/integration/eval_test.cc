@@ -14,16 +14,22 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/decision.pb.h"
-#include "process.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::CommandResult;
+using ::lawful::testkit::Process;
+using ::lawful::testkit::ReadFile;
+using ::lawful::testkit::RunCommand;
+using ::lawful::testkit::RunEval;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

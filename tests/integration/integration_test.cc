@@ -32,14 +32,20 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/service.grpc.pb.h"
-#include "files.h"
 #include "lawfuld.h"
-#include "process.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::CommandResult;
+using ::lawful::testkit::Process;
+using ::lawful::testkit::ReadFile;
+using ::lawful::testkit::RunCommand;
+using ::lawful::testkit::RunEval;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;

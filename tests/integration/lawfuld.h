@@ -16,9 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "files.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/service.grpc.pb.h"
-#include "process.h"
 
 namespace lawful::testing {
 
@@ -37,16 +36,16 @@ class Lawfuld {
     std::vector<std::string> argv = {LAWFULD_PATH, "--listen=127.0.0.1:0",
                                      "--rules=" + rules_dir.string()};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    process_ = std::make_unique<Process>(
-        argv,
-        Process::Options{.stdin_path = "", .stderr_path = log_path.string(), .working_dir = ""});
+    process_ = std::make_unique<testkit::Process>(
+        argv, testkit::Process::Options{
+                  .stdin_path = "", .stderr_path = log_path.string(), .working_dir = ""});
     if (!process_->started()) {
       error_ = "lawfuld did not start";
       return;
     }
     const std::optional<std::string> line = process_->ReadLine(kServerStartTimeout);
     if (!line.has_value()) {
-      error_ = "no startup line; log: " + ReadFile(log_path);
+      error_ = "no startup line; log: " + testkit::ReadFile(log_path);
       return;
     }
     static const std::regex kStartup(
@@ -73,12 +72,12 @@ class Lawfuld {
   int port() const { return std::stoi(address_.substr(address_.rfind(':') + 1)); }
   const std::string& version() const { return version_; }
   int files() const { return files_; }
-  Process& process() { return *process_; }
+  testkit::Process& process() { return *process_; }
   v1::Lawful::Stub& stub() { return *stub_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
  private:
-  std::unique_ptr<Process> process_;
+  std::unique_ptr<testkit::Process> process_;
   std::string error_;
   std::string address_;
   std::string version_;
@@ -92,8 +91,8 @@ class Lawfuld {
 class Certificates {
  public:
   explicit Certificates(const std::filesystem::path& dir) : dir_(dir) {
-    WriteFile(dir_ / "server.ext",
-              "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+    testkit::WriteFile(dir_ / "server.ext",
+                       "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
     Run({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
          "-keyout", Path("ca.key"), "-out", Path("ca.crt"), "-days", "2", "-subj",
          "/CN=lawful test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
@@ -107,7 +106,7 @@ class Certificates {
   // (e.g. "DNS:newsletter.internal,URI:spiffe://example.org/newsletter").
   void AddClient(const std::string& name, const std::string& subject,
                  const std::string& alt_names = "") {
-    WriteFile(
+    testkit::WriteFile(
         dir_ / (name + ".ext"),
         absl::StrCat("extendedKeyUsage=clientAuth\n",
                      alt_names.empty() ? "" : absl::StrCat("subjectAltName=", alt_names, "\n")));
@@ -117,7 +116,7 @@ class Certificates {
   // Empty when every openssl command succeeded.
   const std::string& error() const { return error_; }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string Read(const std::string& name) const { return ReadFile(dir_ / name); }
+  std::string Read(const std::string& name) const { return testkit::ReadFile(dir_ / name); }
 
   // TLS channel credentials trusting the test CA, with the client certificate or without.
   std::shared_ptr<grpc::ChannelCredentials> Client(bool with_certificate) const {
@@ -147,7 +146,7 @@ class Certificates {
   void Run(std::vector<std::string> arguments) {
     if (!error_.empty()) return;
     arguments.insert(arguments.begin(), "/usr/bin/openssl");
-    const CommandResult result = RunCommand(arguments);
+    const testkit::CommandResult result = testkit::RunCommand(arguments);
     if (result.exit_code != 0)
       error_ = absl::StrCat(absl::StrJoin(arguments, " "), ": ", result.err);
   }

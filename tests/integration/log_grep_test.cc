@@ -1,9 +1,9 @@
 // No log holds contact data. Every lawfuld and lawful process the test suite starts keeps its
-// stderr in LAWFUL_TEST_LOG_DIR (process.cc); this test runs after all of them (the ctest fixture
-// `test_logs` makes it their cleanup) and searches every one of those logs for the contact data
-// the tests send: the example contacts' ids, e-mail addresses, phone numbers and postal addresses
-// verbatim, and the markers every synthetic contact of the tests carries (ids `c-0001` and
-// `c-<seed>-<n>`, consent ids, addresses at example.com, +46 phone numbers).
+// stderr in LAWFUL_TEST_LOG_DIR (lawful::testkit::Process); this test runs after all of them (the
+// ctest fixture `test_logs` makes it their cleanup) and searches every one of those logs for the
+// contact data the tests send: the example contacts' ids, e-mail addresses, phone numbers and
+// postal addresses verbatim, and the markers every synthetic contact of the tests carries (ids
+// `c-0001` and `c-<seed>-<n>`, consent ids, addresses at example.com, +46 phone numbers).
 //
 // An empty or missing log directory fails: a search of nothing proves nothing.
 #include <algorithm>
@@ -19,14 +19,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/contact.pb.h"
 
 namespace lawful::testing {
 namespace {
 
+using ::lawful::testkit::ReadFile;
 namespace fs = std::filesystem;
 
 // What to look for: a literal (`pattern` empty) or a pattern.

@@ -37,17 +37,17 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lawful/testkit.h"
 
 namespace lawful::audit {
 namespace {
 
 namespace fs = std::filesystem;
-using ::lawful::testing::ReadFile;
-using ::lawful::testing::TempDir;
-using ::lawful::testing::WriteFile;
+using ::lawful::testkit::ReadFile;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 using ::testing::HasSubstr;
 using ::testing::Not;
 

@@ -12,22 +12,18 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "lawful/dsl.h"
+#include "lawful/testkit.h"
 
 namespace lawful::dsl {
 namespace {
+
+using ::lawful::testkit::At;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-absl::Time At(const char* rfc3339) {
-  absl::Time t;
-  std::string err;
-  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
-  return t;
 }
 
 lawful::v1::Contact ContactFromJson(const std::string& json) {

@@ -8,20 +8,16 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
 #include "lawful/dsl.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 
 namespace lawful {
 namespace {
 
-absl::Time At(const char* rfc3339) {
-  absl::Time t;
-  std::string err;
-  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
-  return t;
-}
+using ::lawful::testkit::At;
 
 TEST(Equivalence, ShippedRulesAgreeWithTheHandWrittenMemo) {
   auto loaded = dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");

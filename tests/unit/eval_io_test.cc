@@ -21,16 +21,20 @@
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 
 namespace lawful::cli {
 namespace {
 
+using ::lawful::testkit::At;
+using ::lawful::testkit::kTestInstant;
+
 namespace pb = google::protobuf;
 using ::testing::HasSubstr;
 
-absl::Time At() { return absl::FromUnixSeconds(1772442000); }  // 2026-03-02T09:00:00Z
-
-std::vector<v1::Contact> Contacts(size_t count) { return synth::Generate(7, count, At()); }
+std::vector<v1::Contact> Contacts(size_t count) {
+  return synth::Generate(7, count, At(kTestInstant));
+}
 
 // Transcodes `json` with the padding simdjson wants; the bytes, or the error.
 struct Transcoded {
@@ -304,8 +308,8 @@ TEST(ProtoJsonPrinterTest, PrintsDecisionsAndContactsAsProtobufDoes) {
   for (const std::string& purpose : loaded->rule_set->program().purposes) {
     for (const v1::Channel channel :
          {v1::CHANNEL_EMAIL, v1::CHANNEL_SMS, v1::CHANNEL_POST, v1::CHANNEL_PHONE}) {
-      absl::StatusOr<PreparedOutreach> prepared =
-          loaded->rule_set->Prepare(Outreach{purpose, channel, v1::NOTICE_TYPE_UNSPECIFIED, At()});
+      absl::StatusOr<PreparedOutreach> prepared = loaded->rule_set->Prepare(
+          Outreach{purpose, channel, v1::NOTICE_TYPE_UNSPECIFIED, At(kTestInstant)});
       if (!prepared.ok()) continue;
       for (size_t i = 0; i < contacts.size(); ++i) {
         v1::Decision decision;
@@ -372,8 +376,8 @@ TEST(DecisionLineWriterTest, WritesWhatTheDefinitionWrites) {
     for (const std::string& purpose : rule_set.program().purposes) {
       for (const v1::Channel channel :
            {v1::CHANNEL_EMAIL, v1::CHANNEL_SMS, v1::CHANNEL_POST, v1::CHANNEL_PHONE}) {
-        absl::StatusOr<PreparedOutreach> prepared =
-            rule_set.Prepare(Outreach{purpose, channel, v1::NOTICE_TYPE_UNSPECIFIED, At()});
+        absl::StatusOr<PreparedOutreach> prepared = rule_set.Prepare(
+            Outreach{purpose, channel, v1::NOTICE_TYPE_UNSPECIFIED, At(kTestInstant)});
         if (!prepared.ok()) continue;
         for (size_t i = 0; i < contacts.size(); ++i) {
           const std::string bytes = contacts[i].SerializeAsString();

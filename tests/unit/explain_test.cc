@@ -12,18 +12,13 @@
 #include "gtest/gtest.h"
 #include "lawful/dsl.h"
 #include "lawful/synth.h"
+#include "lawful/testkit.h"
 
 namespace lawful {
 namespace {
 
+using ::lawful::testkit::At;
 using ::testing::HasSubstr;
-
-absl::Time At(const char* rfc3339) {
-  absl::Time t;
-  std::string err;
-  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
-  return t;
-}
 
 lawful::v1::Contact FromJson(const std::string& json) {
   lawful::v1::Contact contact;

@@ -11,15 +11,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lawful/testkit.h"
 
 namespace lawful::server {
 namespace {
 
-using ::lawful::testing::TempDir;
-using ::lawful::testing::WriteFile;
+using ::lawful::testkit::TempDir;
+using ::lawful::testkit::WriteFile;
 using ::testing::HasSubstr;
 
 // Generation `n` of a one-rule policy: even generations allow, odd ones deny, and the rule is

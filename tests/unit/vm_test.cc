@@ -13,21 +13,16 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "gtest/gtest.h"
 #include "lawful/engine.h"
+#include "lawful/testkit.h"
 #include "lawful/v1/contact.pb.h"
 
 namespace lawful {
 namespace {
 
+using ::lawful::testkit::At;
 using testing::HasSubstr;
 
 Instr I(Op op, int32_t b = 0, uint16_t a = 0, uint8_t c = 0) { return Instr{op, c, a, b}; }
-
-int64_t At(const char* rfc3339) {
-  absl::Time t;
-  std::string err;
-  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
-  return absl::ToUnixNanos(t);
-}
 
 // A program whose policy tests one condition: rule 0 ("yes", allow) when it holds, else rule 1.
 // Facts: slot 0 = last_activity_at, slot 1 = email, slot 2 = birth_date; list 0 = consents
@@ -62,7 +57,7 @@ Program ConditionProgram(std::vector<Instr> condition) {
   p.zones = {"Europe/Stockholm"};
   p.sets = {{1, 3, 4}};
   p.strings = {"a@example.com", ""};
-  p.ints = {At("2026-03-02T09:00:00Z"), std::numeric_limits<int64_t>::max()};
+  p.ints = {absl::ToUnixNanos(At("2026-03-02T09:00:00Z")), std::numeric_limits<int64_t>::max()};
 
   FactLayout& l = p.layout;
   l.messages.resize(2);
@@ -88,14 +83,14 @@ lawful::v1::Contact SampleContact() {
   c.set_id("c-1");
   c.set_email("a@example.com");
   c.set_birth_date("2013-03-02");
-  c.mutable_last_activity_at()->set_seconds(At("2026-01-01T00:00:00Z") / 1'000'000'000);
+  c.mutable_last_activity_at()->set_seconds(absl::ToUnixSeconds(At("2026-01-01T00:00:00Z")));
   auto* consent = c.add_consents();
   consent->set_id("k-7");
   consent->set_purpose("survey");
-  consent->mutable_granted_at()->set_seconds(At("2025-06-01T00:00:00Z") / 1'000'000'000);
+  consent->mutable_granted_at()->set_seconds(absl::ToUnixSeconds(At("2025-06-01T00:00:00Z")));
   auto* other = c.add_consents();
   other->set_purpose("not-declared");
-  other->mutable_granted_at()->set_seconds(At("2025-07-01T00:00:00Z") / 1'000'000'000);
+  other->mutable_granted_at()->set_seconds(absl::ToUnixSeconds(At("2025-07-01T00:00:00Z")));
   c.add_suppressions(lawful::v1::SUPPRESSION_NIX_PHONE);
   c.add_suppressions(lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING);
   return c;
@@ -110,7 +105,7 @@ absl::StatusOr<Decided> DecideWith(std::vector<Instr> condition, const lawful::v
   auto rule_set = RuleSet::Create(ConditionProgram(std::move(condition)), "v1");
   if (!rule_set.ok()) return rule_set.status();
   Outreach o{"newsletter", lawful::v1::CHANNEL_EMAIL, lawful::v1::NOTICE_TYPE_UNSPECIFIED,
-             absl::FromUnixNanos(At("2026-03-02T09:00:00Z"))};
+             At("2026-03-02T09:00:00Z")};
   auto prepared = (*rule_set)->Prepare(o);
   if (!prepared.ok()) return prepared.status();
   Evaluator evaluator;

@@ -1,5 +1,4 @@
-#include "process.h"
-
+// Real processes for tests and benchmarks: spawned children, bounded waits, their stderr kept.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,10 +14,11 @@
 #include <fstream>
 
 #include "absl/time/clock.h"
+#include "lawful/testkit.h"
 
 extern char** environ;
 
-namespace lawful::testing {
+namespace lawful::testkit {
 namespace {
 
 int RemainingMs(absl::Time deadline) {
@@ -174,9 +174,9 @@ void Process::KeepLog() {
   }
   // Unique across the test processes ctest runs in parallel, and within one.
   static std::atomic<int> kept{0};
-  const std::filesystem::path path = std::filesystem::path(dir) /
-                                     (name + "-" + std::to_string(getpid()) + "-" +
-                                      std::to_string(pid_) + "-" + std::to_string(++kept) + ".log");
+  const std::filesystem::path path =
+      std::filesystem::path(dir) / (name + "-" + std::to_string(getpid()) + "-" +
+                                    std::to_string(pid_) + "-" + std::to_string(++kept) + ".log");
   std::error_code ignored;
   std::filesystem::create_directories(dir, ignored);
   std::ofstream out(path, std::ios::binary);
@@ -249,4 +249,4 @@ CommandResult RunCommandIn(const std::string& working_dir, const std::vector<std
              timeout);
 }
 
-}  // namespace lawful::testing
+}  // namespace lawful::testkit
