@@ -293,9 +293,9 @@ absl::StatusOr<std::optional<Recovery>> Log::OpenLive(std::optional<uint64_t> ac
 
 absl::Status Log::WriteEvent(absl::string_view event, absl::string_view fields) {
   Chain& c = *chain_;
-  std::string line =
-      absl::StrCat(internal::kEventField, event, "\",\"time\":\"",
-                   internal::FormatTime(options_.clock()), "\"", fields, internal::kSeqField, c.next_seq);
+  std::string line = absl::StrCat(internal::kEventField, event, "\",\"time\":\"",
+                                  internal::FormatTime(options_.clock()), "\"", fields,
+                                  internal::kSeqField, c.next_seq);
   const Mac mac = internal::ChainMac(c.chain_mac, c.prev, line);
   internal::AppendMacAndEnd(mac, &line);
   if (absl::Status s = c.file->Append(line); !s.ok()) return s;
@@ -381,9 +381,9 @@ void Log::Notice(absl::string_view message) const {
 // the chain mac's state after absorbing them, in parts that threads fill independently.
 struct Log::Batch {
   struct Part {
-    std::string text;                 // the lines' starts, one after another
-    std::vector<uint32_t> ends;       // where each ends in `text`
-    std::vector<SHA256_CTX> states;   // the chain mac of each, started (Hmac::Start, Absorb)
+    std::string text;                // the lines' starts, one after another
+    std::vector<uint32_t> ends;      // where each ends in `text`
+    std::vector<SHA256_CTX> states;  // the chain mac of each, started (Hmac::Start, Absorb)
   };
   // The batch's parts come first; any after them are kept from a larger batch before, so that
   // their buffers serve the next one (a one-record Decide between two 10,000-record batches
@@ -392,12 +392,13 @@ struct Log::Batch {
   size_t decisions = 0;
 
   absl::Span<Part> used() { return absl::MakeSpan(parts).first(PartsOf(decisions)); }
-  absl::Span<const Part> used() const { return absl::MakeConstSpan(parts).first(PartsOf(decisions)); }
+  absl::Span<const Part> used() const {
+    return absl::MakeConstSpan(parts).first(PartsOf(decisions));
+  }
   static size_t PartsOf(size_t records) { return (records + kPartRecords - 1) / kPartRecords; }
 };
 
 namespace {
-
 
 // Writes a string literal's bytes (without its NUL) at `p`; returns their end.
 template <size_t N>
@@ -413,7 +414,8 @@ char* PutInt(char* p, int64_t value) {
 // One decision line up to its tail, appended to `out`. The line is written into memory sized for
 // its longest form (every string escaped at 6 bytes a byte), so each piece is a plain store
 // rather than a string append with its own capacity check: this runs 10,000 times a batch.
-void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac, std::string& out) {
+void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac,
+                    std::string& out) {
   constexpr size_t kFixed = 256;  // the literals (~90 bytes), the pseudonym (22), two integers (40)
   const size_t bound =
       kFixed + internal::MaxJsonChars(d.outcome.size() + d.reason.size() + d.rule_policy.size() +
@@ -460,7 +462,8 @@ void Log::Lines::Format(size_t first, size_t last,
   // a caller's bug, stopped here rather than left to corrupt the batch.
   if (first % kPartRecords != 0 || first > last || last > count ||
       (last % kPartRecords != 0 && last != count)) {
-    std::fprintf(stderr, "audit::Log::Lines::Format(%zu, %zu) of %zu records: not whole parts of %zu\n",
+    std::fprintf(stderr,
+                 "audit::Log::Lines::Format(%zu, %zu) of %zu records: not whole parts of %zu\n",
                  first, last, count, kPartRecords);
     std::abort();
   }

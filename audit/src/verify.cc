@@ -251,34 +251,34 @@ absl::StatusOr<FindResult> Find(const Key& key, absl::string_view contact_id,
   // written with one write(): any other event (a start, a repair) ends the batch.
   Record request;
   bool have_request = false;
-  absl::StatusOr<VerifyReport> report =
-      Walk(key, paths, {},
-           [&](const std::string& file, const internal::Line& line,
-               const internal::ScannedLine& scan, bool verified) {
-             if (!scan.event.empty()) {
-               request = Record{};
-               have_request = scan.event == "request" && internal::ParseRequest(line.text, &request);
-               return;
-             }
-             if (line.text.find(needle) == absl::string_view::npos) return;
-             Record record;
-             if (!internal::ParseRecord(line.text, &record)) return;
-             if (have_request) {
-               record.request_seq = request.request_seq;
-               record.time = request.time;
-               record.caller = request.caller;
-               record.request_id = request.request_id;
-               record.rule_set = request.rule_set;
-               record.purpose = request.purpose;
-               record.channel = request.channel;
-               record.notice_type = request.notice_type;
-               record.at = request.at;
-             }
-             record.file = file;
-             record.line = line.number;
-             record.verified = verified;
-             result.records.push_back(std::move(record));
-           });
+  absl::StatusOr<VerifyReport> report = Walk(
+      key, paths, {},
+      [&](const std::string& file, const internal::Line& line, const internal::ScannedLine& scan,
+          bool verified) {
+        if (!scan.event.empty()) {
+          request = Record{};
+          have_request = scan.event == "request" && internal::ParseRequest(line.text, &request);
+          return;
+        }
+        if (line.text.find(needle) == absl::string_view::npos) return;
+        Record record;
+        if (!internal::ParseRecord(line.text, &record)) return;
+        if (have_request) {
+          record.request_seq = request.request_seq;
+          record.time = request.time;
+          record.caller = request.caller;
+          record.request_id = request.request_id;
+          record.rule_set = request.rule_set;
+          record.purpose = request.purpose;
+          record.channel = request.channel;
+          record.notice_type = request.notice_type;
+          record.at = request.at;
+        }
+        record.file = file;
+        record.line = line.number;
+        record.verified = verified;
+        result.records.push_back(std::move(record));
+      });
   if (!report.ok()) return report.status();
   result.report = *std::move(report);
   return result;

@@ -210,10 +210,10 @@ TEST(AuditLog, WritesOneJsonLinePerDecisionWithEveryField) {
 
   const std::vector<std::string> lines = Lines(path);
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_THAT(lines[0],
-              HasSubstr(absl::StrCat(R"({"event":"start","time":"2026-03-02T09:00:00Z",)",
-                                     R"("log":"lawful audit v1","key":")", TestKey().id(),
-                                     R"(","prev":")", std::string(32, '0'), R"(","seq":0,"mac":")")));
+  EXPECT_THAT(lines[0], HasSubstr(absl::StrCat(R"({"event":"start","time":"2026-03-02T09:00:00Z",)",
+                                               R"("log":"lawful audit v1","key":")", TestKey().id(),
+                                               R"(","prev":")", std::string(32, '0'),
+                                               R"(","seq":0,"mac":")")));
   EXPECT_THAT(
       lines[1],
       HasSubstr(R"({"event":"request","time":"2026-03-02T09:00:00Z",)"
@@ -230,12 +230,14 @@ TEST(AuditLog, WritesOneJsonLinePerDecisionWithEveryField) {
 
   // Each mac is the first 128 bits of HMAC-SHA256(chain key, the line up to `,"mac":"` || the
   // previous line's mac), so that other tools can check the chain: here with OpenSSL's HMAC().
-  const std::string chain_key = OpenSslHmac(absl::HexStringToBytes(kKeyHex), "lawful audit chain v1");
+  const std::string chain_key =
+      OpenSslHmac(absl::HexStringToBytes(kKeyHex), "lawful audit chain v1");
   const auto mac_of = [](const std::string& line) { return line.substr(line.size() - 34, 32); };
   for (size_t i = 1; i < lines.size(); ++i) {
     const std::string body = lines[i].substr(0, lines[i].size() - 42);  // before ,"mac":"
     EXPECT_EQ(mac_of(lines[i]),
-              absl::BytesToHexString(OpenSslHmac(chain_key, body + absl::HexStringToBytes(mac_of(lines[i - 1]))))
+              absl::BytesToHexString(
+                  OpenSslHmac(chain_key, body + absl::HexStringToBytes(mac_of(lines[i - 1]))))
                   .substr(0, 32))
         << i;
   }
@@ -350,7 +352,8 @@ TEST(AuditLog, FieldsOfEveryLengthAtTheirLongestEscapedFormReadBackWhole) {
     EXPECT_EQ(r.caller, worst) << length;
     EXPECT_EQ(r.request_id, worst) << length;
     if (length > 0) {
-      EXPECT_EQ(r.evidence, absl::StrCat(worst, "[", std::numeric_limits<int64_t>::min(), "] id=", worst));
+      EXPECT_EQ(r.evidence,
+                absl::StrCat(worst, "[", std::numeric_limits<int64_t>::min(), "] id=", worst));
     }
   }
 }
@@ -377,7 +380,8 @@ TEST(AuditLog, ABatchFormattedOnLentThreadsReadsAsOneFormattedAlone) {
     auto log = OpenOrDie(TestOptions(path));
     ASSERT_NE(log, nullptr);
     ASSERT_TRUE(log->Append(TestRequest(), batch.records, lent).ok());
-    ASSERT_TRUE(log->Append(TestRequest(), absl::MakeConstSpan(batch.records).subspan(0, 3), lent).ok());
+    ASSERT_TRUE(
+        log->Append(TestRequest(), absl::MakeConstSpan(batch.records).subspan(0, 3), lent).ok());
     texts.push_back(ReadFile(path));
   }
   EXPECT_GT(ranges.load(), 1);
@@ -490,7 +494,10 @@ std::vector<TamperCase> TamperCases() {
        edit(-1, [](auto& lines) { lines.insert(lines.begin() + 4, lines[2]); }),
        ProblemKind::kReordered, 5, 14, "seq 14 appears after seq 15"},
       {"seq digits changed",
-       edit(6, [](auto& lines) { absl::StrReplaceAll({{",\"seq\":8,", ",\"seq\":9,"}}, &lines[2]); }),
+       edit(6,
+            [](auto& lines) {
+              absl::StrReplaceAll({{",\"seq\":8,", ",\"seq\":9,"}}, &lines[2]);
+            }),
        ProblemKind::kAltered, 3, 9, "its seq was changed"},
       {"truncated tail mid-line",
        [](const RotatedLog& log) {
@@ -775,7 +782,8 @@ struct Faults {
   int sync_errno = 0;
   int truncate_errno = 0;
   int open_errno = 0;
-  std::function<void()> before_sync = nullptr;  // e.g. to hold a sync while other batches are written
+  std::function<void()> before_sync =
+      nullptr;  // e.g. to hold a sync while other batches are written
 };
 
 class FaultyFile : public AppendFile {
@@ -1278,16 +1286,16 @@ TEST(AuditFind, ReturnsEveryDecisionAboutOnePersonAndNoOneElses) {
     EXPECT_TRUE(r.verified);
     EXPECT_THAT(r.text, HasSubstr(r.mac));
   }
-  EXPECT_EQ(FormatRecord(found->records[0]),
-            absl::StrCat(R"({"seq":)", found->records[0].seq,
-                         R"(,"time":"2026-03-02T09:00:00Z","caller":"CN=crm.example.com",)",
-                         R"("request_id":"r-0","rule_set":"e0fd353695f7","purpose":"newsletter",)",
-                         R"("channel":"email","at":"2026-03-02T09:00:00Z","contact":")",
-                         TestKey().Pseudonym("c-2"), R"(","index":2,"outcome":"allow",)",
-                         R"("reason":"consent","rule":"marketing.consent",)",
-                         R"("evidence":"consents[0] id=k-17",)",
-                         R"("facts":")", found->records[0].facts, R"(","mac":")",
-                         found->records[0].mac, R"(","verified":true})"));
+  EXPECT_EQ(
+      FormatRecord(found->records[0]),
+      absl::StrCat(R"({"seq":)", found->records[0].seq,
+                   R"(,"time":"2026-03-02T09:00:00Z","caller":"CN=crm.example.com",)",
+                   R"("request_id":"r-0","rule_set":"e0fd353695f7","purpose":"newsletter",)",
+                   R"("channel":"email","at":"2026-03-02T09:00:00Z","contact":")",
+                   TestKey().Pseudonym("c-2"), R"(","index":2,"outcome":"allow",)",
+                   R"("reason":"consent","rule":"marketing.consent",)",
+                   R"("evidence":"consents[0] id=k-17",)", R"("facts":")", found->records[0].facts,
+                   R"(","mac":")", found->records[0].mac, R"(","verified":true})"));
   EXPECT_GT(found->records.back().seq, found->records.front().seq);
   EXPECT_TRUE(Find(TestKey(), "c-9", {path.string()})->records.empty());
 

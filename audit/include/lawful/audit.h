@@ -14,7 +14,8 @@
 //   {"contact":"<22 base64url>","index":0,"outcome":"allow","reason":"consent",
 //    "rule":"marketing.consent","evidence":"consents[0] id=k-1","facts":"<64 hex>",
 //    "seq":2,"mac":"…"}
-//   {"contact":"<22 base64url>","index":1,"outcome":"deny","reason":"objection",…,"seq":3,"mac":"…"}
+//   {"contact":"<22
+//   base64url>","index":1,"outcome":"deny","reason":"objection",…,"seq":3,"mac":"…"}
 //
 // - `seq` counts every line of the chain, across files, from 0. Every line ends with its seq and
 //   its mac, found by position.
@@ -46,14 +47,14 @@
 // line its seq and chain mac, the one step that must be serial, and writes the batch with one
 // write(); it fdatasync()s outside the lock, and only then returns OK. Syncs are group commits:
 // batches written while one fdatasync runs are covered by the next, so concurrent callers share
-// them and one caller's formatting overlaps another's sync. On a failed write the file is truncated back to the
-// end of the batch before, so the chain never continues past a hole; when that truncation or an
-// fdatasync fails (after which the kernel's page cache cannot be trusted), every batch not yet
-// synced fails, the log is marked broken, and the next `Append` first reopens it as `Open` does
-// (re-reading and re-verifying the live file, cutting what was not synced); until that succeeds
-// every `Append` fails.
-// After a crash, complete lines of the batch that was being written may survive (Open cuts only
-// what does not verify), but a caller never receives a decision whose record is not on disk.
+// them and one caller's formatting overlaps another's sync. On a failed write the file is truncated
+// back to the end of the batch before, so the chain never continues past a hole; when that
+// truncation or an fdatasync fails (after which the kernel's page cache cannot be trusted), every
+// batch not yet synced fails, the log is marked broken, and the next `Append` first reopens it as
+// `Open` does (re-reading and re-verifying the live file, cutting what was not synced); until that
+// succeeds every `Append` fails. After a crash, complete lines of the batch that was being written
+// may survive (Open cuts only what does not verify), but a caller never receives a decision whose
+// record is not on disk.
 //
 // Files: `path` is the live file. Before an `Append` finds it at `max_file_bytes` or more, it is
 // renamed to `path.<seq of its first line, 12 digits>` and a new live file is started (so a file
@@ -70,9 +71,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -207,7 +208,7 @@ using ParallelFor =
 struct Options {
   std::string path;  // the live file
   Key key;
-  uint64_t max_file_bytes = 0;  // rotate at this size; 0: never
+  uint64_t max_file_bytes = 0;                          // rotate at this size; 0: never
   absl::Duration retention = absl::InfiniteDuration();  // delete rotated files older than this
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   FileSystem* file_system = nullptr;  // nullptr: PosixFileSystem()
@@ -266,7 +267,7 @@ class Log {
   // writes the batch with Begin(request, lines). (lawfuld formats each part where it builds the
   // part's answers; reading 10,000 answers again afterwards costs cache misses.)
   static constexpr size_t kPartRecords = 512;  // records a part: the unit of Lines::Format
-  struct Batch;  // the formatted lines, defined in log.cc
+  struct Batch;                                // the formatted lines, defined in log.cc
   class Lines {
    public:
     Lines(Lines&&) noexcept;
@@ -276,7 +277,8 @@ class Log {
     // Formats records [first, last) (their pseudonyms, JSON and most of their chain macs).
     // `first` is a multiple of kPartRecords; `last` is one too, or size(). Disjoint ranges may be
     // formatted on several threads at once; anything else aborts.
-    void Format(size_t first, size_t last, absl::FunctionRef<void(size_t i, DecisionRecord* out)> record);
+    void Format(size_t first, size_t last,
+                absl::FunctionRef<void(size_t i, DecisionRecord* out)> record);
 
    private:
     friend class Log;
@@ -359,8 +361,8 @@ struct VerifyReport {
   uint64_t decisions = 0;          // decision lines verified
   uint64_t requests = 0;           // request lines verified
   uint64_t events = 0;             // start and repair lines verified
-  uint64_t first_seq = 0;  // > 0: the files given start later (earlier ones deleted by retention)
-  std::optional<Head> head;        // the last line verified
+  uint64_t first_seq = 0;    // > 0: the files given start later (earlier ones deleted by retention)
+  std::optional<Head> head;  // the last line verified
   std::optional<Problem> problem;  // the first one; nothing after it is counted
   bool ok() const { return !problem.has_value(); }
 };
@@ -426,11 +428,13 @@ absl::Status AppendDecisions(Log& log, const Request& request,
 absl::StatusOr<Log::Pending> BeginDecisions(Log& log, const Request& request,
                                             absl::Span<const lawful::v1::Decision* const> decisions,
                                             const ParallelFor* parallel_for = nullptr);
-inline absl::Status AppendDecisions(Log& log, const Request& request,
-                                    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
-                                    const ParallelFor* parallel_for = nullptr) {
-  return AppendDecisions(log, request, absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size())),
-                         parallel_for);
+inline absl::Status AppendDecisions(
+    Log& log, const Request& request,
+    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
+    const ParallelFor* parallel_for = nullptr) {
+  return AppendDecisions(
+      log, request, absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size())),
+      parallel_for);
 }
 
 }  // namespace lawful::audit
