@@ -267,7 +267,7 @@ class Log {
   // writes the batch with Begin(request, lines). (lawfuld formats each part where it builds the
   // part's answers; reading 10,000 answers again afterwards costs cache misses.)
   static constexpr size_t kPartRecords = 512;  // records a part: the unit of Lines::Format
-  struct Batch;                                // the formatted lines, defined in log.cc
+  struct Batch;                                // the formatted lines (src/log_state.h)
   class Lines {
    public:
     Lines(Lines&&) noexcept;
