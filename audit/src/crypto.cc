@@ -190,8 +190,8 @@ absl::StatusOr<Key> Key::FromKeyFile(absl::string_view contents, absl::string_vi
   return key;
 }
 
-std::string Key::Pseudonym(absl::string_view contact_id) const {
-  return internal::PseudonymText(internal::PseudonymOf(internal::Hmac(pseudonym_key_), contact_id));
+std::string Key::Pseudonym(absl::string_view id) const {
+  return internal::PseudonymText(internal::PseudonymOf(internal::Hmac(pseudonym_key_), id));
 }
 
 absl::StatusOr<Key> LoadKey(const std::string& path) {

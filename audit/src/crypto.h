@@ -63,13 +63,12 @@ inline Mac ChainMac(const Hmac& chain, const Mac& prev, absl::string_view body) 
   return chain.Tag(body, AsBytes(prev));
 }
 
-// A contact's pseudonym: HMAC(pseudonym key, contact id).
-inline Mac PseudonymOf(const Hmac& pseudonym, absl::string_view contact_id) {
-  return pseudonym.Tag(contact_id);
-}
+// The pseudonym of an identifier a caller chose, a contact id or an evidence record id:
+// HMAC(pseudonym key, id). The one function for both, so that equal ids give equal pseudonyms.
+inline Mac PseudonymOf(const Hmac& pseudonym, absl::string_view id) { return pseudonym.Tag(id); }
 // As the log writes it: unpadded base64url (RFC 4648 §5), 22 characters rather than hex's 32,
 // since every byte of a line is written, synced and hashed by the chain. It only has to match
-// itself: `Find` computes it from the contact id.
+// itself: `Find` computes it from the id.
 inline constexpr size_t kPseudonymChars = (4 * kMacBytes + 2) / 3;
 std::string PseudonymText(const Mac& pseudonym);
 // The same at `out`; returns the end.

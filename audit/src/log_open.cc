@@ -63,6 +63,7 @@ struct LiveFile {
   uint64_t first_seq = 0;
   uint64_t next_seq = 0;
   Mac prev{};
+  std::string format;           // its start line's (`log`)
   std::optional<Recovery> cut;  // a torn tail to cut off
 };
 
@@ -107,6 +108,10 @@ absl::StatusOr<LiveFile> ScanLive(FileSystem& fs, const Key& key, const std::str
                          ": open it with the key it was written with, or move it aside to start a "
                          "new log"));
       }
+      if (verdict.kind == ProblemKind::kUnknownFormat) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(verdict.message, "; or move it aside to start a new log"));
+      }
       cut = Recovery{.offset = line.offset, .line = line.number, .reason = verdict.message};
       previous_line_mac = line.complete ? scan.mac : std::nullopt;
       continue;
@@ -129,6 +134,7 @@ absl::StatusOr<LiveFile> ScanLive(FileSystem& fs, const Key& key, const std::str
   }
   live.next_seq = checker.next_seq().value_or(0);
   live.prev = checker.prev().value_or(Mac{});
+  live.format = checker.format();
   return live;
 }
 
@@ -245,6 +251,15 @@ absl::StatusOr<std::optional<Recovery>> Log::OpenLive(std::optional<uint64_t> ac
   c.synced_file_size = c.file_size;
   c.broken = false;
   c.broken_reason.clear();
+  if (!fresh && live->format != internal::kFormatName) {
+    // Each file holds the one format its start line names: a live file an earlier lawful wrote
+    // is rotated like a full one (kept, and verified with the rest), and the chain continues in
+    // a file of this format.
+    Notice(absl::StrCat("audit log ", options_.path, ": the live file is in the format \"",
+                        live->format, "\"; rotating it so that new records go to a file in \"",
+                        internal::kFormatName, "\""));
+    if (absl::Status s = Rotate(); !s.ok()) return s;
+  }
   return live->cut;
 }
 
