@@ -45,12 +45,22 @@ v1::Outreach Newsletter() {
   return outreach;
 }
 
-// Contacts whose ids and e-mail addresses are easy to look for in the log.
+// Contacts whose ids, e-mail addresses and record ids are easy to look for in the log. Their
+// consents' and objections' ids are what callers put there: e-mail addresses, or the contact id.
 std::vector<v1::Contact> Contacts(uint64_t seed, size_t count) {
   std::vector<v1::Contact> contacts = synth::Generate(seed, count, At(kAt));
   for (size_t i = 0; i < contacts.size(); ++i) {
-    contacts[i].set_id(absl::StrCat("person-", seed, "-", i));
-    contacts[i].set_email(absl::StrCat("person.", seed, ".", i, "@audit-test.invalid"));
+    v1::Contact& c = contacts[i];
+    c.set_id(absl::StrCat("person-", seed, "-", i));
+    c.set_email(absl::StrCat("person.", seed, ".", i, "@audit-test.invalid"));
+    for (int k = 0; k < c.consents_size(); ++k) {
+      c.mutable_consents(k)->set_id(
+          absl::StrCat("consent-", k, ".person.", seed, ".", i, "@audit-test.invalid"));
+    }
+    for (int k = 0; k < c.objections_size(); ++k) {
+      c.mutable_objections(k)->set_id(k == 0 ? c.id()
+                                             : absl::StrCat("objection-", k, ".", c.email()));
+    }
   }
   return contacts;
 }
@@ -72,14 +82,15 @@ struct AuditKey {
 struct Logged {
   std::string contact;
   int64_t index;
-  std::string outcome, reason, rule, facts, request_id, rule_set;
+  std::string outcome, reason, rule, record, facts, request_id, rule_set;
 };
 std::vector<Logged> ReadDecisionLines(const fs::path& log) {
   // A call's request line carries what its decisions share; its decision lines follow it.
   static const std::regex kRequest(
       R"re("event":"request".*"request_id":"([^"]*)","rule_set":"([0-9a-f]+)")re");
   static const std::regex kDecision(
-      R"re("contact":"([0-9A-Za-z_-]{22})","index":(\d+),"outcome":"(\w+)","reason":"([^"]*)","rule":"([^"]*)".*"facts":"([0-9a-f]*)")re");
+      R"re("contact":"([0-9A-Za-z_-]{22})","index":(\d+),"outcome":"(\w+)","reason":"([^"]*)","rule":"([^"]*)")re"
+      R"re((?:,"evidence":"[a-z]+\[\d+\]")?(?:,"record":"([0-9A-Za-z_-]{22})")?,"facts":"([0-9a-f]*)")re");
   std::vector<Logged> lines;
   std::stringstream text(ReadFile(log));
   std::string line, request_id, rule_set;
@@ -89,7 +100,8 @@ std::vector<Logged> ReadDecisionLines(const fs::path& log) {
       request_id = m[1];
       rule_set = m[2];
     } else if (std::regex_search(line, m, kDecision)) {
-      lines.push_back(Logged{m[1], std::stoll(m[2]), m[3], m[4], m[5], m[6], request_id, rule_set});
+      lines.push_back(
+          Logged{m[1], std::stoll(m[2]), m[3], m[4], m[5], m[6], m[7], request_id, rule_set});
     }
   }
   return lines;
@@ -227,18 +239,29 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
     }
     EXPECT_EQ(logged[i].facts, answered[i].facts_digest());
     EXPECT_EQ(logged[i].rule_set, server.version());
+    // The record decided on, by its pseudonym only.
+    const std::string& record_id = answered[i].evidence().record_id();
+    EXPECT_EQ(logged[i].record, record_id.empty() ? "" : key.key.Pseudonym(record_id));
   }
   EXPECT_EQ(logged[0].request_id, "campaign-2026-08/1");
   EXPECT_THAT(logged[1].request_id, ::testing::StartsWith("lawfuld-"));  // made by the server
 
-  // No direct identifier in the log: neither an id nor an e-mail address it was sent.
+  // No direct identifier in the log: neither an id nor an e-mail address it was sent, nor the id
+  // of a record (a consent, an objection) a decision relied on.
   const std::string text = ReadFile(log);
   for (const auto* contacts : {&one, &batch, &streamed}) {
     for (const v1::Contact& c : *contacts) {
       EXPECT_EQ(text.find(c.id()), std::string::npos) << c.id();
       EXPECT_EQ(text.find(c.email()), std::string::npos) << c.email();
+      for (const v1::Consent& consent : c.consents()) {
+        EXPECT_EQ(text.find(consent.id()), std::string::npos) << consent.id();
+      }
+      for (const v1::Objection& objection : c.objections()) {
+        EXPECT_EQ(text.find(objection.id()), std::string::npos) << objection.id();
+      }
     }
   }
+  EXPECT_EQ(text.find("@audit-test.invalid"), std::string::npos);
 
   // The chain verifies, and an access request finds exactly one person's decisions.
   auto report = audit::Verify(key.key, {log.string()});
@@ -248,6 +271,17 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
   auto found = audit::Find(key.key, one[0].id(), {log.string()});
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->records.size(), 2u);  // Decide and Explain
+  // And, given the id of a record a decision relied on, finds that decision and names the record.
+  const auto relied = std::find_if(answered.begin(), answered.end(), [](const v1::Decision& d) {
+    return d.evidence().record_id().find('@') != std::string::npos;
+  });
+  ASSERT_NE(relied, answered.end()) << "no decision relied on a record with an e-mail-like id";
+  found =
+      audit::Find(key.key, "", {log.string()}, {.record_ids = {relied->evidence().record_id()}});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].contact, key.key.Pseudonym(ids[relied - answered.begin()]));
+  EXPECT_EQ(found->records[0].record_id, relied->evidence().record_id());
 
   // The served rule set is in the archive under its version.
   EXPECT_TRUE(fs::is_directory(dir.path() / "archive" / server.version()));
