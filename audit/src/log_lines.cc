@@ -38,7 +38,17 @@ void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac
                                       d.rule.size() + d.evidence_field.size() + d.facts.size());
   internal::Scratch<2048> scratch;
   char* const line = scratch.get(bound);
-  const internal::Mac pseudonym = internal::PseudonymOf(pseudonym_mac, d.contact_id);
+  // The record id is the caller's (a contact id, an e-mail address): only its pseudonym is
+  // written, by the contact's function, both hashed at once. An id that is the contact id needs
+  // no second HMAC.
+  const bool has_record = !d.evidence_field.empty() && !d.evidence_id.empty();
+  internal::Mac pseudonym, record;
+  if (has_record && d.evidence_id != d.contact_id) {
+    internal::PseudonymsOf(pseudonym_mac, d.contact_id, d.evidence_id, &pseudonym, &record);
+  } else {
+    pseudonym = internal::PseudonymOf(pseudonym_mac, d.contact_id);
+    record = pseudonym;
+  }
   char* p = Put(line, "{\"contact\":\"");
   p = internal::WritePseudonym(pseudonym, p);
   p = PutInt(Put(p, "\",\"index\":"), d.index);
@@ -52,14 +62,7 @@ void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac
   if (!d.evidence_field.empty()) {
     p = internal::WriteJsonChars(d.evidence_field, Put(p, ",\"evidence\":\""));
     p = Put(PutInt(Put(p, "["), d.evidence_index), "]\"");
-    // The record id is the caller's (a contact id, an e-mail address): only its pseudonym, by
-    // the contact's function. An id that is the contact id needs no second HMAC.
-    if (!d.evidence_id.empty()) {
-      const internal::Mac record = d.evidence_id == d.contact_id
-                                       ? pseudonym
-                                       : internal::PseudonymOf(pseudonym_mac, d.evidence_id);
-      p = Put(internal::WritePseudonym(record, Put(p, ",\"record\":\"")), "\"");
-    }
+    if (has_record) p = Put(internal::WritePseudonym(record, Put(p, ",\"record\":\"")), "\"");
   }
   p = Put(internal::WriteJsonChars(d.facts, Put(p, ",\"facts\":\"")), "\"");
   out.append(line, static_cast<size_t>(p - line));

@@ -190,6 +190,52 @@ TEST(AuditKey, DerivationsArePlainHmacSha256) {
   EXPECT_EQ(TestKey().Pseudonym("c-0001").size(), 22u);
 }
 
+// Ids of every length around a SHA-256 block (a short id is hashed in one block, and a decision
+// line's two ids side by side), through Key::Pseudonym and through the log's lines: plain
+// HMAC-SHA256, checked against OpenSSL's one-shot HMAC().
+TEST(AuditKey, PseudonymsOfIdsOfEveryLengthArePlainHmacSha256) {
+  const std::string pseudonym_key =
+      OpenSslHmac(absl::HexStringToBytes(kKeyHex), "lawful audit pseudonym v1");
+  const auto expected = [&](const std::string& id) {
+    return absl::WebSafeBase64Escape(OpenSslHmac(pseudonym_key, id).substr(0, 16));
+  };
+  std::vector<std::string> contacts, records;
+  for (size_t length = 0; length <= 130; ++length) {
+    std::string contact(length, 'c'), record((length + 40) % 131, 'r');
+    for (size_t i = 0; i < contact.size(); ++i) contact[i] = static_cast<char>('a' + (i * 7) % 26);
+    for (size_t i = 0; i < record.size(); ++i) record[i] = static_cast<char>('A' + (i * 5) % 26);
+    contacts.push_back(contact);
+    records.push_back(record);
+    EXPECT_EQ(TestKey().Pseudonym(contact), expected(contact)) << length;
+  }
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  std::vector<DecisionRecord> decisions(contacts.size());
+  for (size_t i = 0; i < contacts.size(); ++i) {
+    decisions[i].contact_id = contacts[i];
+    decisions[i].index = static_cast<int64_t>(i);
+    decisions[i].outcome = "allow";
+    decisions[i].evidence_field = "consents";
+    decisions[i].evidence_id = records[i];
+  }
+  ASSERT_TRUE(log->Append(TestRequest(), decisions).ok());
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 2 + contacts.size());
+  for (size_t i = 0; i < contacts.size(); ++i) {
+    const std::string& line = lines[2 + i];
+    EXPECT_THAT(line, HasSubstr(absl::StrCat(R"({"contact":")", expected(contacts[i]), R"(")")))
+        << i;
+    if (records[i].empty()) {
+      EXPECT_THAT(line, Not(HasSubstr(R"("record":)"))) << i;
+    } else {
+      EXPECT_THAT(line, HasSubstr(absl::StrCat(R"("record":")", expected(records[i]), R"(")")))
+          << i;
+    }
+  }
+}
+
 TEST(AuditHead, ParsesWhatItPrints) {
   const Head head{42, std::string(32, 'a')};
   absl::StatusOr<Head> parsed = ParseHead(head.ToString());
