@@ -41,8 +41,9 @@
 //   contact ids or e-mail addresses) through the same function: equal ids give equal pseudonyms,
 //   so a record id that is the contact id shows as the contact's pseudonym. `Find` recomputes
 //   both from the ids it is given to answer an access request.
-//   What stays in clear is chosen by the operator or the rule set, not about a person: `caller`
-//   (the mTLS certificate subject of a calling service, else its peer address), `request_id`
+//   What stays in clear is chosen by the operator or the rule set, not about the person decided
+//   on: `caller` (who asked, which accountability needs in clear: the mTLS certificate subject of
+//   a calling service, else its peer address; `lawful eval`'s user and host), `request_id`
 //   (the caller's x-request-id or one lawfuld made: it must match the caller's own logs without
 //   the key, so callers must not put personal data in it), the rule-set version, purpose (a
 //   purpose the rule set declares), channel, notice type, the outcome, reason and rule, the
