@@ -68,18 +68,24 @@ int Verify(const AuditCommandOptions& options, const std::vector<std::string>& p
 }
 
 int Find(const AuditCommandOptions& options, const std::vector<std::string>& paths) {
-  if (options.contact.empty()) {
-    return Fail("find needs --contact: the contact id the decisions were made about");
+  if (options.contact.empty() && options.record_ids.empty()) {
+    return Fail(
+        "find needs --contact: the contact id the decisions were made about (or --record_id: "
+        "the ids of the person's records they relied on)");
   }
   absl::StatusOr<audit::Key> key = LoadKey(options, "find");
   if (!key.ok()) return Fail(std::string(key.status().message()));
-  absl::StatusOr<audit::FindResult> found = audit::Find(*key, options.contact, paths);
+  absl::StatusOr<audit::FindResult> found =
+      audit::Find(*key, options.contact, paths, {.record_ids = options.record_ids});
   if (!found.ok()) return Fail(std::string(found.status().message()));
   for (const audit::Record& record : found->records) Print(stdout, audit::FormatRecord(record));
-  // The summary says nothing of the contact: stderr may end up in logs.
+  // The summary says nothing of the contact or its records: stderr may end up in logs.
+  const std::string about = options.record_ids.empty() ? "this contact"
+                            : options.contact.empty()  ? "these records"
+                                                       : "this contact or these records";
   std::string summary = absl::StrCat("lawful audit find: ", found->records.size(),
                                      found->records.size() == 1 ? " decision" : " decisions",
-                                     " about this contact among ", Summary(found->report));
+                                     " about ", about, " among ", Summary(found->report));
   if (!found->report.ok()) {
     Print(stderr,
           absl::StrCat(summary, "; the chain does NOT verify: ", found->report.problem->ToString(),

@@ -10,7 +10,10 @@ namespace lawful::cli {
 struct AuditCommandOptions {
   std::string key_file;  // --audit_key_file
   std::string contact;   // --contact (find)
-  std::string anchor;    // --anchor=SEQ:MAC (verify)
+  // --record_id (find): the person's record ids (their consents' and objections' ids), which the
+  // log holds only as pseudonyms: find names them and finds the decisions that relied on them.
+  std::vector<std::string> record_ids;
+  std::string anchor;  // --anchor=SEQ:MAC (verify)
 };
 
 // `args` is what follows `lawful audit`: the verb, then the log's paths (each also stands for

@@ -99,6 +99,9 @@ ABSL_FLAG(std::string, audit_log, "",
           "its line is written; needs --audit_key_file.");
 ABSL_FLAG(std::string, contact, "",
           "audit find: the contact id whose decisions to list (matched through its pseudonym).");
+ABSL_FLAG(std::vector<std::string>, record_id, {},
+          "audit find: the person's record ids (ids of their consents and objections), comma-"
+          "separated: named in the output, and decisions that relied on them are found too.");
 ABSL_FLAG(std::string, anchor, "",
           "audit verify: a head printed earlier by `lawful audit head` (SEQ:MAC); the log must "
           "still hold that record, unchanged, which also shows records cut off its end.");
@@ -142,7 +145,7 @@ constexpr char kUsage[] =
     "      saw and whether it fired, and a summary a lawyer can read. With --archive_dir and\n"
     "      --rule_set, a logged decision is replayed under the archived rules that made it.\n"
     "  lawful audit verify --audit_key_file=KEY [--anchor=SEQ:MAC] PATH...\n"
-    "  lawful audit find --audit_key_file=KEY --contact=ID PATH...\n"
+    "  lawful audit find --audit_key_file=KEY --contact=ID [--record_id=ID,...] PATH...\n"
     "  lawful audit head [--audit_key_file=KEY] PATH...\n"
     "      Check an audit log's chain and name the first record altered, removed, reordered or\n"
     "      cut off; print every decision about one person (an access request); print the head to\n"
@@ -153,15 +156,17 @@ constexpr char kUsage[] =
 constexpr char kAuditUsage[] =
     "check an audit log (lawfuld --audit_log), answer an access request from it, anchor it.\n"
     "Usage: lawful audit verify --audit_key_file=KEY [--anchor=SEQ:MAC] PATH...\n"
-    "       lawful audit find --audit_key_file=KEY --contact=ID PATH...\n"
+    "       lawful audit find --audit_key_file=KEY --contact=ID [--record_id=ID,...] PATH...\n"
     "       lawful audit head [--audit_key_file=KEY] PATH...\n"
     "PATH is the live log; the rotated files beside it (PATH.<seq>) are read with it, in chain\n"
     "order. verify prints `ok` with the counts and the head, or the first line that breaks the\n"
     "chain (file:line, seq, and whether it was altered, removed, reordered or truncated, or a\n"
     "file is missing). find prints every decision about the contact as one JSON object per line\n"
-    "(request and decision joined) and a summary on stderr. head prints SEQ:MAC, verified first\n"
-    "when a key is given. Exit 0 ok, 1 when the chain does not verify, 2 on bad usage, a bad\n"
-    "key file or a file that cannot be read.";
+    "(request and decision joined) and a summary on stderr. The log holds the ids of the records\n"
+    "decisions relied on (consents, objections) only as pseudonyms: --record_id gives the\n"
+    "person's, which find names in its output, and finds the decisions that relied on them too.\n"
+    "head prints SEQ:MAC, verified first when a key is given. Exit 0 ok, 1 when the chain does\n"
+    "not verify, 2 on bad usage, a bad key file or a file that cannot be read.";
 
 constexpr char kCheckUsage[] =
     "compile a rule set and print its diagnostics.\n"
@@ -420,6 +425,7 @@ int Main(int argc, char** argv) {
     AuditCommandOptions options;
     options.key_file = absl::GetFlag(FLAGS_audit_key_file);
     options.contact = absl::GetFlag(FLAGS_contact);
+    options.record_ids = absl::GetFlag(FLAGS_record_id);
     options.anchor = absl::GetFlag(FLAGS_anchor);
     return RunAudit(options, std::vector<std::string>(positional.begin() + 1, positional.end()));
   }

@@ -19,6 +19,7 @@ Verdict ChainChecker::Check(const Line& line, const ScannedLine& scan, bool firs
   }
   const uint64_t seq = *scan.seq;
   Mac prev{};
+  std::optional<std::string> format;  // a start line's, taken once the line is ok
   if (first_in_file) {
     if (scan.event != "start") {
       return {false, ProblemKind::kRemoved,
@@ -28,6 +29,12 @@ Verdict ChainChecker::Check(const Line& line, const ScannedLine& scan, bool firs
     const std::optional<StartRecord> start = ParseStart(line.text);
     if (!start || start->seq != seq) {
       return {false, ProblemKind::kAltered, "a malformed start record"};
+    }
+    if (FormatVersion(start->format) == 0) {
+      return {false, ProblemKind::kUnknownFormat,
+              absl::StrCat("the file is in the format \"", start->format,
+                           "\", which this lawful does not read (it reads \"", kFormatName,
+                           "\" and \"", kFormatV1, "\"): read it with a lawful that does")};
     }
     if (start->key_id != key_id_) {
       return {false, ProblemKind::kWrongKey,
@@ -54,6 +61,7 @@ Verdict ChainChecker::Check(const Line& line, const ScannedLine& scan, bool firs
     } else {
       prev = start->prev;  // the first file given: its predecessors may be gone (retention)
     }
+    format = start->format;
   } else {
     const uint64_t expected = *next_seq_;
     if (seq > expected) {
@@ -73,6 +81,7 @@ Verdict ChainChecker::Check(const Line& line, const ScannedLine& scan, bool firs
   }
   next_seq_ = seq + 1;
   prev_ = *scan.mac;
+  if (format.has_value()) format_ = std::move(*format);
   return {};
 }
 

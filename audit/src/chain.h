@@ -29,6 +29,8 @@ class ChainChecker {
   // The seq and mac the next line must continue from; unset before the first line.
   const std::optional<uint64_t>& next_seq() const { return next_seq_; }
   const std::optional<Mac>& prev() const { return prev_; }
+  // The format of the file the last line checked ok is in (its start line's `log`).
+  const std::string& format() const { return format_; }
   Hmac& hmac() { return hmac_; }
 
  private:
@@ -36,6 +38,7 @@ class ChainChecker {
   Hmac hmac_;
   std::optional<uint64_t> next_seq_;
   std::optional<Mac> prev_;
+  std::string format_;
 };
 
 }  // namespace lawful::audit::internal

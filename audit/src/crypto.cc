@@ -1,4 +1,5 @@
-// OpenSSL 3's EVP_MAC behind Hmac, and the key file: parsing, checks and key derivation.
+// HMAC-SHA256 on OpenSSL's low-level SHA-256 (Hmac), hex and base64url, and the key file:
+// parsing, checks and key derivation.
 #include "crypto.h"
 
 #include <openssl/crypto.h>
@@ -17,6 +18,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "sha256_pair.h"
 
 namespace lawful::audit {
 namespace internal {
@@ -52,22 +54,113 @@ Digest Hmac::Sign(absl::string_view a, absl::string_view b) const {
   return out;
 }
 
+namespace {
+
+// The last SHA-256 block of a message whose first 64 bytes (a key pad) are already absorbed and
+// whose other `size` bytes (at most kMaxTail, so that they fit one block with the padding) are
+// at `tail`: built here and hashed with SHA256_Transform (or two at once, Sha256CompressPair),
+// as SHA256_Update and SHA256_Final would, without their buffering, cleansing and loops.
+constexpr size_t kMaxTail = SHA256_CBLOCK - 1 - 8;  // 0x80, then the 64-bit length
+void LastBlock(const uint8_t* tail, size_t size, uint8_t block[SHA256_CBLOCK]) {
+  std::memset(block, 0, SHA256_CBLOCK);
+  if (size > 0) std::memcpy(block, tail, size);
+  block[size] = 0x80;
+  const uint64_t bits = __builtin_bswap64((SHA256_CBLOCK + uint64_t{size}) * 8);  // big-endian
+  std::memcpy(block + SHA256_CBLOCK - 8, &bits, 8);
+}
+
+// The first `words` words of a SHA-256 state as digest bytes (big-endian).
+void DigestBytes(const uint32_t* h, size_t words, uint8_t* out) {
+  for (size_t i = 0; i < words; ++i) {
+    const uint32_t word = __builtin_bswap32(h[i]);
+    std::memcpy(out + 4 * i, &word, 4);
+  }
+}
+
+// An HMAC's outer block as message words: the inner hash (its state words), then the padding
+// of a 64 + 32 byte message.
+void OuterWords(const uint32_t inner[8], uint32_t words[16]) {
+  std::memcpy(words, inner, 8 * sizeof(uint32_t));
+  words[8] = 0x80000000;
+  for (size_t i = 9; i < 15; ++i) words[i] = 0;
+  words[15] = (SHA256_CBLOCK + kDigestBytes) * 8;
+}
+
+// SHA-256 of the pad `state` absorbed and `size` more bytes at `tail`; its first `words` words to
+// `out`.
+void FinishAfterPad(SHA256_CTX* state, const uint8_t* tail, size_t size, uint8_t* out,
+                    size_t words) {
+  uint8_t block[SHA256_CBLOCK];
+  LastBlock(tail, size, block);
+  SHA256_Transform(state, block);
+  DigestBytes(state->h, words, out);
+}
+
+}  // namespace
+
 Mac Hmac::Tag(absl::string_view a, absl::string_view b) const {
+  if (a.size() + b.size() <= kMaxTail) {
+    // A short message (a pseudonym's id): one block for the inner hash, one for the outer.
+    uint8_t message[kMaxTail];
+    if (!a.empty()) std::memcpy(message, a.data(), a.size());
+    if (!b.empty()) std::memcpy(message + a.size(), b.data(), b.size());
+    SHA256_CTX inner = inner_;
+    Digest inner_digest;
+    FinishAfterPad(&inner, message, a.size() + b.size(), inner_digest.data(), 8);
+    SHA256_CTX outer = outer_;
+    Mac out;
+    FinishAfterPad(&outer, inner_digest.data(), inner_digest.size(), out.data(), kMacBytes / 4);
+    return out;
+  }
   SHA256_CTX state = Start();
   Absorb(&state, a);
   Absorb(&state, b);
   return Finish(&state);
 }
 
+void Hmac::TagPair(absl::string_view a, absl::string_view b, Mac* tag_a, Mac* tag_b) const {
+  if (a.size() > kMaxTail || b.size() > kMaxTail || !Sha256PairSupported()) {
+    *tag_a = Tag(a);
+    *tag_b = Tag(b);
+    return;
+  }
+  uint8_t block_a[SHA256_CBLOCK], block_b[SHA256_CBLOCK];
+  LastBlock(reinterpret_cast<const uint8_t*>(a.data()), a.size(), block_a);
+  LastBlock(reinterpret_cast<const uint8_t*>(b.data()), b.size(), block_b);
+  uint32_t state_a[8], state_b[8];
+  std::memcpy(state_a, inner_.h, sizeof state_a);
+  std::memcpy(state_b, inner_.h, sizeof state_b);
+  Sha256CompressPair(state_a, block_a, state_b, block_b);
+  uint32_t words_a[16], words_b[16];
+  OuterWords(state_a, words_a);
+  OuterWords(state_b, words_b);
+  std::memcpy(state_a, outer_.h, sizeof state_a);
+  std::memcpy(state_b, outer_.h, sizeof state_b);
+  Sha256CompressPairWords(state_a, words_a, state_b, words_b);
+  DigestBytes(state_a, kMacBytes / 4, tag_a->data());
+  DigestBytes(state_b, kMacBytes / 4, tag_b->data());
+}
+
 Mac Hmac::Finish(SHA256_CTX* state) const {
+  // SHA256_Final's padding, on the bytes SHA256_Update left in the state's buffer, without its
+  // cleansing of that buffer (the chain's lines are not secret).
+  uint8_t* const buffer = reinterpret_cast<uint8_t*>(state->data);
+  size_t used = state->num;
+  buffer[used++] = 0x80;
+  if (used > SHA256_CBLOCK - 8) {
+    std::memset(buffer + used, 0, SHA256_CBLOCK - used);
+    SHA256_Transform(state, buffer);
+    used = 0;
+  }
+  std::memset(buffer + used, 0, SHA256_CBLOCK - 8 - used);
+  const uint64_t bits = __builtin_bswap64((uint64_t{state->Nh} << 32) | state->Nl);
+  std::memcpy(buffer + SHA256_CBLOCK - 8, &bits, 8);
+  SHA256_Transform(state, buffer);
   Digest inner_digest;
-  SHA256_Final(inner_digest.data(), state);
-  SHA256_CTX ctx = outer_;
-  SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
-  Digest digest;
-  SHA256_Final(digest.data(), &ctx);
+  DigestBytes(state->h, 8, inner_digest.data());
+  SHA256_CTX outer = outer_;
   Mac out;
-  std::copy_n(digest.begin(), out.size(), out.begin());
+  FinishAfterPad(&outer, inner_digest.data(), inner_digest.size(), out.data(), kMacBytes / 4);
   return out;
 }
 
@@ -190,8 +283,8 @@ absl::StatusOr<Key> Key::FromKeyFile(absl::string_view contents, absl::string_vi
   return key;
 }
 
-std::string Key::Pseudonym(absl::string_view contact_id) const {
-  return internal::PseudonymText(internal::PseudonymOf(internal::Hmac(pseudonym_key_), contact_id));
+std::string Key::Pseudonym(absl::string_view id) const {
+  return internal::PseudonymText(internal::PseudonymOf(internal::Hmac(pseudonym_key_), id));
 }
 
 absl::StatusOr<Key> LoadKey(const std::string& path) {

@@ -38,6 +38,9 @@ class Hmac {
   Digest Sign(absl::string_view a, absl::string_view b = {}) const;
   // Its first kMacBytes.
   Mac Tag(absl::string_view a, absl::string_view b = {}) const;
+  // Tag(a) and Tag(b), the same bytes, computed side by side when both are short and the CPU can
+  // (sha256_pair.h): a decision line's two pseudonyms.
+  void TagPair(absl::string_view a, absl::string_view b, Mac* tag_a, Mac* tag_b) const;
 
   // The same in steps, for a message whose start is known before its end: Start(), Absorb() any
   // number of times, Finish() gives Tag() of everything absorbed.
@@ -63,13 +66,17 @@ inline Mac ChainMac(const Hmac& chain, const Mac& prev, absl::string_view body) 
   return chain.Tag(body, AsBytes(prev));
 }
 
-// A contact's pseudonym: HMAC(pseudonym key, contact id).
-inline Mac PseudonymOf(const Hmac& pseudonym, absl::string_view contact_id) {
-  return pseudonym.Tag(contact_id);
+// The pseudonym of an identifier a caller chose, a contact id or an evidence record id:
+// HMAC(pseudonym key, id). The one function for both, so that equal ids give equal pseudonyms.
+inline Mac PseudonymOf(const Hmac& pseudonym, absl::string_view id) { return pseudonym.Tag(id); }
+// PseudonymOf(a) and PseudonymOf(b) at once.
+inline void PseudonymsOf(const Hmac& pseudonym, absl::string_view a, absl::string_view b, Mac* of_a,
+                         Mac* of_b) {
+  pseudonym.TagPair(a, b, of_a, of_b);
 }
 // As the log writes it: unpadded base64url (RFC 4648 §5), 22 characters rather than hex's 32,
 // since every byte of a line is written, synced and hashed by the chain. It only has to match
-// itself: `Find` computes it from the contact id.
+// itself: `Find` computes it from the id.
 inline constexpr size_t kPseudonymChars = (4 * kMacBytes + 2) / 3;
 std::string PseudonymText(const Mac& pseudonym);
 // The same at `out`; returns the end.

@@ -8,10 +8,14 @@ namespace {
 
 absl::string_view OutcomeWord(lawful::v1::Outcome outcome) {
   switch (outcome) {
-    case lawful::v1::OUTCOME_ALLOW: return "allow";
-    case lawful::v1::OUTCOME_DENY: return "deny";
-    case lawful::v1::OUTCOME_ERROR: return "error";
-    default: return "unspecified";
+    case lawful::v1::OUTCOME_ALLOW:
+      return "allow";
+    case lawful::v1::OUTCOME_DENY:
+      return "deny";
+    case lawful::v1::OUTCOME_ERROR:
+      return "error";
+    default:
+      return "unspecified";
   }
 }
 
@@ -19,21 +23,31 @@ absl::string_view OutcomeWord(lawful::v1::Outcome outcome) {
 
 absl::string_view ChannelName(lawful::v1::Channel channel) {
   switch (channel) {
-    case lawful::v1::CHANNEL_EMAIL: return "email";
-    case lawful::v1::CHANNEL_SMS: return "sms";
-    case lawful::v1::CHANNEL_POST: return "post";
-    case lawful::v1::CHANNEL_PHONE: return "phone";
-    default: return "unspecified";
+    case lawful::v1::CHANNEL_EMAIL:
+      return "email";
+    case lawful::v1::CHANNEL_SMS:
+      return "sms";
+    case lawful::v1::CHANNEL_POST:
+      return "post";
+    case lawful::v1::CHANNEL_PHONE:
+      return "phone";
+    default:
+      return "unspecified";
   }
 }
 
 absl::string_view NoticeTypeName(lawful::v1::NoticeType notice_type) {
   switch (notice_type) {
-    case lawful::v1::NOTICE_TYPE_CONTRACT: return "contract";
-    case lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION: return "legal_obligation";
-    case lawful::v1::NOTICE_TYPE_VITAL_INTEREST: return "vital_interest";
-    case lawful::v1::NOTICE_TYPE_PUBLIC_TASK: return "public_task";
-    default: return "";
+    case lawful::v1::NOTICE_TYPE_CONTRACT:
+      return "contract";
+    case lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION:
+      return "legal_obligation";
+    case lawful::v1::NOTICE_TYPE_VITAL_INTEREST:
+      return "vital_interest";
+    case lawful::v1::NOTICE_TYPE_PUBLIC_TASK:
+      return "public_task";
+    default:
+      return "";
   }
 }
 

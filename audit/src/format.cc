@@ -294,7 +294,8 @@ ScannedLine ScanLine(absl::string_view line) {
   absl::string_view before_mac = out.body;
   if (!out.mac) {
     const size_t mac_field = line.rfind(kMacField);
-    before_mac = mac_field == absl::string_view::npos ? absl::string_view() : line.substr(0, mac_field);
+    before_mac =
+        mac_field == absl::string_view::npos ? absl::string_view() : line.substr(0, mac_field);
   }
   if (const size_t at = before_mac.rfind(kSeqField); at != absl::string_view::npos) {
     const absl::string_view digits = before_mac.substr(at + kSeqField.size());
@@ -331,13 +332,15 @@ std::optional<StartRecord> ParseStart(absl::string_view line) {
   const std::string* event = FindField(*fields, "event");
   const std::string* key = FindField(*fields, "key");
   const std::string* prev = FindField(*fields, "prev");
+  const std::string* format = FindField(*fields, "log");
   StartRecord start;
   if (seq == nullptr || event == nullptr || *event != "start" || key == nullptr ||
-      prev == nullptr || !absl::SimpleAtoi(*seq, &start.seq)) {
+      prev == nullptr || format == nullptr || !absl::SimpleAtoi(*seq, &start.seq)) {
     return std::nullopt;
   }
   const std::optional<Mac> prev_mac = ParseMacHex(*prev);
   if (!prev_mac) return std::nullopt;
+  start.format = *format;
   start.key_id = *key;
   start.prev = *prev_mac;
   return start;
@@ -360,14 +363,14 @@ bool ParseInto(absl::string_view line, bool request, Record* record) {
       if (!absl::SimpleAtoi(value, &record->index)) return false;
     } else {
       std::string* const targets[] = {
-          &record->time,        &record->caller,   &record->request_id,  &record->rule_set,
-          &record->purpose,     &record->channel,  &record->notice_type, &record->at,
-          &record->contact,     &record->outcome,  &record->reason,      &record->rule,
-          &record->evidence,    &record->facts,    &record->mac};
+          &record->time,     &record->caller,  &record->request_id,  &record->rule_set,
+          &record->purpose,  &record->channel, &record->notice_type, &record->at,
+          &record->contact,  &record->outcome, &record->reason,      &record->rule,
+          &record->evidence, &record->record,  &record->facts,       &record->mac};
       static constexpr absl::string_view kNames[] = {
-          "time",        "caller",   "request_id", "rule_set", "purpose", "channel",
-          "notice_type", "at",       "contact",    "outcome",  "reason",  "rule",
-          "evidence",    "facts",    "mac"};
+          "time",        "caller", "request_id", "rule_set", "purpose", "channel",
+          "notice_type", "at",     "contact",    "outcome",  "reason",  "rule",
+          "evidence",    "record", "facts",      "mac"};
       static_assert(std::size(kNames) == std::size(targets));
       constexpr size_t kFirstDecisionField = 8;  // "contact"
       for (size_t i = 0; i < std::size(kNames); ++i) {

@@ -18,7 +18,15 @@
 
 namespace lawful::audit::internal {
 
-inline constexpr absl::string_view kFormatName = "lawful audit v1";
+// The format a file's start line names (`log`); every line of the file is in it. v2 writes a
+// decision's evidence record id as a pseudonym (`"record":"<22 base64url>"`), v1 wrote it in clear
+// inside `evidence` (`"consents[0] id=k-1"`). The readers take both; the writer writes v2.
+inline constexpr absl::string_view kFormatName = "lawful audit v2";
+inline constexpr absl::string_view kFormatV1 = "lawful audit v1";
+// 2 for kFormatName, 1 for kFormatV1, 0 for anything else.
+inline int FormatVersion(absl::string_view name) {
+  return name == kFormatName ? 2 : name == kFormatV1 ? 1 : 0;
+}
 inline constexpr absl::string_view kMacField = ",\"mac\":\"";
 inline constexpr absl::string_view kSeqField = ",\"seq\":";
 inline constexpr absl::string_view kEventField = "{\"event\":\"";
@@ -74,13 +82,14 @@ const std::string* FindField(const Fields& fields, absl::string_view key);
 // What a file's first line says about the chain.
 struct StartRecord {
   uint64_t seq = 0;
+  std::string format;  // `log`: kFormatName, kFormatV1, or one this code does not know
   std::string key_id;
   Mac prev{};
 };
 std::optional<StartRecord> ParseStart(absl::string_view line);
 
-// A decision line as a Record (file, line, verified and the request's fields left to the caller).
-// False when malformed.
+// A decision line as a Record (file, line, verified, record_id and the request's fields left to
+// the caller). False when malformed.
 bool ParseRecord(absl::string_view line, Record* record);
 // A request line's fields (request_seq, time, caller, request_id, rule_set, purpose, channel,
 // notice_type, at) into `request`. False when it is not a well-formed request line.

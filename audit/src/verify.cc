@@ -168,6 +168,8 @@ absl::string_view ProblemKindName(ProblemKind kind) {
       return "missing file";
     case ProblemKind::kWrongKey:
       return "wrong key";
+    case ProblemKind::kUnknownFormat:
+      return "unknown format";
   }
   return "unknown";
 }
@@ -244,41 +246,96 @@ absl::StatusOr<VerifyReport> Verify(const Key& key, const std::vector<std::strin
 }
 
 absl::StatusOr<FindResult> Find(const Key& key, absl::string_view contact_id,
-                                const std::vector<std::string>& paths) {
+                                const std::vector<std::string>& paths, const FindOptions& options) {
   FindResult result;
-  const std::string needle = absl::StrCat("\"contact\":\"", key.Pseudonym(contact_id), "\"");
+  // An empty contact id is a contact id like any other, unless record ids are given instead.
+  const bool by_contact = !contact_id.empty() || options.record_ids.empty();
+  const std::string contact = by_contact ? key.Pseudonym(contact_id) : std::string();
+  // The record ids Find can name: those given, which also select decisions, and the contact id,
+  // which callers often use as a record's id too.
+  struct Known {
+    std::string id, pseudonym;
+    bool wanted;
+  };
+  std::vector<Known> known;
+  for (const std::string& id : options.record_ids) known.push_back({id, key.Pseudonym(id), true});
+  if (by_contact) known.push_back({std::string(contact_id), contact, false});
+  // What a line that matches holds, looked for in its bytes before it is parsed: the contact's
+  // pseudonym, and each record id given: its pseudonym in version 2, itself (as JSON writes it)
+  // ending `evidence` in version 1.
+  std::vector<std::string> v2_needles, v1_needles;
+  if (by_contact) {
+    v2_needles.push_back(absl::StrCat("\"contact\":\"", contact, "\""));
+    v1_needles.push_back(v2_needles.back());
+  }
+  for (const std::string& id : options.record_ids) {
+    v2_needles.push_back(absl::StrCat("\"record\":\"", key.Pseudonym(id), "\""));
+    std::string v1 = "] id=";
+    internal::AppendJsonChars(id, &v1);
+    v1_needles.push_back(v1 + "\"");
+  }
+  const auto wanted_in_clear = [&](absl::string_view id) {
+    return std::find(options.record_ids.begin(), options.record_ids.end(), id) !=
+           options.record_ids.end();
+  };
+  int version = 0;  // of the file being read, from its start line
   // The last request line read. A batch's decision lines follow its request line in one file,
   // written with one write(): any other event (a start, a repair) ends the batch.
   Record request;
   bool have_request = false;
-  absl::StatusOr<VerifyReport> report =
-      Walk(key, paths, {},
-           [&](const std::string& file, const internal::Line& line,
-               const internal::ScannedLine& scan, bool verified) {
-             if (!scan.event.empty()) {
-               request = Record{};
-               have_request = scan.event == "request" && internal::ParseRequest(line.text, &request);
-               return;
-             }
-             if (line.text.find(needle) == absl::string_view::npos) return;
-             Record record;
-             if (!internal::ParseRecord(line.text, &record)) return;
-             if (have_request) {
-               record.request_seq = request.request_seq;
-               record.time = request.time;
-               record.caller = request.caller;
-               record.request_id = request.request_id;
-               record.rule_set = request.rule_set;
-               record.purpose = request.purpose;
-               record.channel = request.channel;
-               record.notice_type = request.notice_type;
-               record.at = request.at;
-             }
-             record.file = file;
-             record.line = line.number;
-             record.verified = verified;
-             result.records.push_back(std::move(record));
-           });
+  absl::StatusOr<VerifyReport> report = Walk(
+      key, paths, {},
+      [&](const std::string& file, const internal::Line& line, const internal::ScannedLine& scan,
+          bool verified) {
+        if (!scan.event.empty()) {
+          request = Record{};
+          have_request = scan.event == "request" && internal::ParseRequest(line.text, &request);
+          if (scan.event == "start") {
+            const std::optional<internal::StartRecord> start = internal::ParseStart(line.text);
+            version = start ? internal::FormatVersion(start->format) : 0;
+          }
+          return;
+        }
+        const std::vector<std::string>& needles = version == 1 ? v1_needles : v2_needles;
+        if (std::none_of(needles.begin(), needles.end(), [&](const std::string& needle) {
+              return line.text.find(needle) != absl::string_view::npos;
+            })) {
+          return;
+        }
+        Record record;
+        if (!internal::ParseRecord(line.text, &record)) return;
+        bool found = by_contact && record.contact == contact;
+        if (version == 1) {
+          // Version 1 wrote the record id in clear: "consents[0] id=k-1".
+          if (const size_t at = record.evidence.find("] id="); at != std::string::npos) {
+            record.record_id = record.evidence.substr(at + 5);
+            found = found || wanted_in_clear(record.record_id);
+          }
+        } else if (!record.record.empty()) {
+          for (const Known& k : known) {
+            if (k.pseudonym != record.record) continue;
+            record.record_id = k.id;
+            found = found || k.wanted;
+            break;
+          }
+        }
+        if (!found) return;
+        if (have_request) {
+          record.request_seq = request.request_seq;
+          record.time = request.time;
+          record.caller = request.caller;
+          record.request_id = request.request_id;
+          record.rule_set = request.rule_set;
+          record.purpose = request.purpose;
+          record.channel = request.channel;
+          record.notice_type = request.notice_type;
+          record.at = request.at;
+        }
+        record.file = file;
+        record.line = line.number;
+        record.verified = verified;
+        result.records.push_back(std::move(record));
+      });
   if (!report.ok()) return report.status();
   result.report = *std::move(report);
   return result;
@@ -304,6 +361,8 @@ std::string FormatRecord(const Record& r) {
   field("reason", r.reason);
   field("rule", r.rule);
   field("evidence", r.evidence);
+  if (!r.record.empty()) field("record", r.record);
+  if (!r.record_id.empty()) field("record_id", r.record_id);
   field("facts", r.facts);
   field("mac", r.mac);
   absl::StrAppend(&out, ",\"verified\":", r.verified ? "true" : "false", "}");

@@ -45,12 +45,22 @@ v1::Outreach Newsletter() {
   return outreach;
 }
 
-// Contacts whose ids and e-mail addresses are easy to look for in the log.
+// Contacts whose ids, e-mail addresses and record ids are easy to look for in the log. Their
+// consents' and objections' ids are what callers put there: e-mail addresses, or the contact id.
 std::vector<v1::Contact> Contacts(uint64_t seed, size_t count) {
   std::vector<v1::Contact> contacts = synth::Generate(seed, count, At(kAt));
   for (size_t i = 0; i < contacts.size(); ++i) {
-    contacts[i].set_id(absl::StrCat("person-", seed, "-", i));
-    contacts[i].set_email(absl::StrCat("person.", seed, ".", i, "@audit-test.invalid"));
+    v1::Contact& c = contacts[i];
+    c.set_id(absl::StrCat("person-", seed, "-", i));
+    c.set_email(absl::StrCat("person.", seed, ".", i, "@audit-test.invalid"));
+    for (int k = 0; k < c.consents_size(); ++k) {
+      c.mutable_consents(k)->set_id(
+          absl::StrCat("consent-", k, ".person.", seed, ".", i, "@audit-test.invalid"));
+    }
+    for (int k = 0; k < c.objections_size(); ++k) {
+      c.mutable_objections(k)->set_id(k == 0 ? c.id()
+                                             : absl::StrCat("objection-", k, ".", c.email()));
+    }
   }
   return contacts;
 }
@@ -58,7 +68,8 @@ std::vector<v1::Contact> Contacts(uint64_t seed, size_t count) {
 // The key file of a test's audit log, and the key as the library reads it.
 struct AuditKey {
   explicit AuditKey(const fs::path& dir) : path(dir / "audit.key") {
-    WriteFile(path, std::string(64, 'a') + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+    WriteFile(path, std::string(64, 'a') +
+                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
     auto loaded = audit::LoadKey(path.string());
     EXPECT_TRUE(loaded.ok()) << loaded.status();
     if (loaded.ok()) key = *std::move(loaded);
@@ -71,14 +82,15 @@ struct AuditKey {
 struct Logged {
   std::string contact;
   int64_t index;
-  std::string outcome, reason, rule, facts, request_id, rule_set;
+  std::string outcome, reason, rule, record, facts, request_id, rule_set;
 };
 std::vector<Logged> ReadDecisionLines(const fs::path& log) {
   // A call's request line carries what its decisions share; its decision lines follow it.
   static const std::regex kRequest(
       R"re("event":"request".*"request_id":"([^"]*)","rule_set":"([0-9a-f]+)")re");
   static const std::regex kDecision(
-      R"re("contact":"([0-9A-Za-z_-]{22})","index":(\d+),"outcome":"(\w+)","reason":"([^"]*)","rule":"([^"]*)".*"facts":"([0-9a-f]*)")re");
+      R"re("contact":"([0-9A-Za-z_-]{22})","index":(\d+),"outcome":"(\w+)","reason":"([^"]*)","rule":"([^"]*)")re"
+      R"re((?:,"evidence":"[a-z]+\[\d+\]")?(?:,"record":"([0-9A-Za-z_-]{22})")?,"facts":"([0-9a-f]*)")re");
   std::vector<Logged> lines;
   std::stringstream text(ReadFile(log));
   std::string line, request_id, rule_set;
@@ -88,7 +100,8 @@ std::vector<Logged> ReadDecisionLines(const fs::path& log) {
       request_id = m[1];
       rule_set = m[2];
     } else if (std::regex_search(line, m, kDecision)) {
-      lines.push_back(Logged{m[1], std::stoll(m[2]), m[3], m[4], m[5], m[6], request_id, rule_set});
+      lines.push_back(
+          Logged{m[1], std::stoll(m[2]), m[3], m[4], m[5], m[6], m[7], request_id, rule_set});
     }
   }
   return lines;
@@ -98,7 +111,8 @@ const char* OutcomeWord(v1::Outcome outcome) {
   return outcome == v1::OUTCOME_ALLOW ? "allow" : outcome == v1::OUTCOME_DENY ? "deny" : "error";
 }
 
-std::vector<std::string> AuditFlags(const fs::path& log, const AuditKey& key, const fs::path& archive) {
+std::vector<std::string> AuditFlags(const fs::path& log, const AuditKey& key,
+                                    const fs::path& archive) {
   return {"--audit_log=" + log.string(), "--audit_key_file=" + key.path.string(),
           "--archive_dir=" + archive.string()};
 }
@@ -135,7 +149,8 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
     ASSERT_TRUE(server.stub().Decide(&context, request, &response).ok());
     const auto& sent_back = context.GetServerInitialMetadata();
     ASSERT_EQ(sent_back.count("x-request-id"), 1u);
-    EXPECT_EQ(std::string(sent_back.find("x-request-id")->second.data(), sent_back.find("x-request-id")->second.size()),
+    EXPECT_EQ(std::string(sent_back.find("x-request-id")->second.data(),
+                          sent_back.find("x-request-id")->second.size()),
               "campaign-2026-08/1");
     EXPECT_EQ(response.decision().facts_digest().size(), 64u);
     answered.push_back(response.decision());
@@ -177,7 +192,8 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
     ASSERT_TRUE(stream->Write(start));
     for (int chunk = 0; chunk < 3; ++chunk) {
       v1::DecideStreamRequest request;
-      for (int i = chunk * 50; i < chunk * 50 + 50; ++i) *request.mutable_contacts()->add_contacts() = streamed[i];
+      for (int i = chunk * 50; i < chunk * 50 + 50; ++i)
+        *request.mutable_contacts()->add_contacts() = streamed[i];
       ASSERT_TRUE(stream->Write(request));
       v1::DecideStreamResponse response;
       ASSERT_TRUE(stream->Read(&response));
@@ -209,7 +225,8 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
 
   // Every decision answered, in order, each with its pseudonym, outcome, reason, rule and digest.
   const std::vector<Logged> logged = ReadDecisionLines(log);
-  ASSERT_EQ(logged.size(), answered.size()) << "server log: " << ReadFile(dir.path() / "lawfuld.log");
+  ASSERT_EQ(logged.size(), answered.size())
+      << "server log: " << ReadFile(dir.path() / "lawfuld.log");
   for (size_t i = 0; i < answered.size(); ++i) {
     SCOPED_TRACE(absl::StrCat("decision ", i, " about ", ids[i]));
     EXPECT_EQ(logged[i].contact, key.key.Pseudonym(ids[i]));
@@ -217,22 +234,34 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
     EXPECT_EQ(logged[i].outcome, OutcomeWord(answered[i].outcome()));
     if (answered[i].outcome() != v1::OUTCOME_ERROR) {
       EXPECT_EQ(logged[i].reason, answered[i].reason());
-      EXPECT_EQ(logged[i].rule, absl::StrCat(answered[i].rule().policy(), ".", answered[i].rule().name()));
+      EXPECT_EQ(logged[i].rule,
+                absl::StrCat(answered[i].rule().policy(), ".", answered[i].rule().name()));
     }
     EXPECT_EQ(logged[i].facts, answered[i].facts_digest());
     EXPECT_EQ(logged[i].rule_set, server.version());
+    // The record decided on, by its pseudonym only.
+    const std::string& record_id = answered[i].evidence().record_id();
+    EXPECT_EQ(logged[i].record, record_id.empty() ? "" : key.key.Pseudonym(record_id));
   }
   EXPECT_EQ(logged[0].request_id, "campaign-2026-08/1");
   EXPECT_THAT(logged[1].request_id, ::testing::StartsWith("lawfuld-"));  // made by the server
 
-  // No direct identifier in the log: neither an id nor an e-mail address it was sent.
+  // No direct identifier in the log: neither an id nor an e-mail address it was sent, nor the id
+  // of a record (a consent, an objection) a decision relied on.
   const std::string text = ReadFile(log);
   for (const auto* contacts : {&one, &batch, &streamed}) {
     for (const v1::Contact& c : *contacts) {
       EXPECT_EQ(text.find(c.id()), std::string::npos) << c.id();
       EXPECT_EQ(text.find(c.email()), std::string::npos) << c.email();
+      for (const v1::Consent& consent : c.consents()) {
+        EXPECT_EQ(text.find(consent.id()), std::string::npos) << consent.id();
+      }
+      for (const v1::Objection& objection : c.objections()) {
+        EXPECT_EQ(text.find(objection.id()), std::string::npos) << objection.id();
+      }
     }
   }
+  EXPECT_EQ(text.find("@audit-test.invalid"), std::string::npos);
 
   // The chain verifies, and an access request finds exactly one person's decisions.
   auto report = audit::Verify(key.key, {log.string()});
@@ -242,6 +271,17 @@ TEST(Accountability, EveryDecisionAnsweredIsRecordedFirstAndTheLogVerifies) {
   auto found = audit::Find(key.key, one[0].id(), {log.string()});
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->records.size(), 2u);  // Decide and Explain
+  // And, given the id of a record a decision relied on, finds that decision and names the record.
+  const auto relied = std::find_if(answered.begin(), answered.end(), [](const v1::Decision& d) {
+    return d.evidence().record_id().find('@') != std::string::npos;
+  });
+  ASSERT_NE(relied, answered.end()) << "no decision relied on a record with an e-mail-like id";
+  found =
+      audit::Find(key.key, "", {log.string()}, {.record_ids = {relied->evidence().record_id()}});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].contact, key.key.Pseudonym(ids[relied - answered.begin()]));
+  EXPECT_EQ(found->records[0].record_id, relied->evidence().record_id());
 
   // The served rule set is in the archive under its version.
   EXPECT_TRUE(fs::is_directory(dir.path() / "archive" / server.version()));
@@ -256,7 +296,8 @@ TEST(Accountability, ARequestLineRecordsTheOutreachItsDecisionsShare) {
   AuditedLawfuld a;
   ASSERT_EQ(a.server.error(), "");
   const std::vector<v1::Contact> contacts = Contacts(7, 3);
-  for (const v1::NoticeType notice : {v1::NOTICE_TYPE_LEGAL_OBLIGATION, v1::NOTICE_TYPE_UNSPECIFIED}) {
+  for (const v1::NoticeType notice :
+       {v1::NOTICE_TYPE_LEGAL_OBLIGATION, v1::NOTICE_TYPE_UNSPECIFIED}) {
     v1::DecideBatchRequest request;
     request.mutable_outreach()->set_purpose("service_notice");
     request.mutable_outreach()->set_channel(v1::CHANNEL_SMS);
@@ -275,8 +316,9 @@ TEST(Accountability, ARequestLineRecordsTheOutreachItsDecisionsShare) {
                                                R"(","decisions":3,)")));
   EXPECT_THAT(lines[5], HasSubstr(R"("channel":"sms","at":")"));  // no notice type given
   for (size_t i = 0; i < contacts.size(); ++i) {
-    EXPECT_THAT(lines[2 + i], HasSubstr(absl::StrCat(R"("contact":")", a.key.key.Pseudonym(contacts[i].id()),
-                                                     R"(","index":)", i, ",")));
+    EXPECT_THAT(lines[2 + i],
+                HasSubstr(absl::StrCat(R"("contact":")", a.key.key.Pseudonym(contacts[i].id()),
+                                       R"(","index":)", i, ",")));
   }
 }
 
@@ -287,7 +329,8 @@ TEST(Accountability, AServerKilledMidStreamLeavesAVerifiableLogWithEveryDecision
   const std::vector<v1::Contact> contacts = Contacts(4, 400);
   std::vector<v1::Decision> received;
   {
-    Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "first.log", AuditFlags(log, key, dir.path() / "archive"));
+    Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "first.log",
+                   AuditFlags(log, key, dir.path() / "archive"));
     ASSERT_EQ(server.error(), "");
     grpc::ClientContext context;
     auto stream = server.stub().DecideStream(&context);
@@ -319,7 +362,8 @@ TEST(Accountability, AServerKilledMidStreamLeavesAVerifiableLogWithEveryDecision
     EXPECT_EQ(server.process().WaitExit(absl::Seconds(10)), 128 + SIGKILL);
   }
   // The restart: Open cuts any torn tail (the server logs it) and the chain goes on.
-  Lawfuld restarted(LAWFUL_SOURCE_DIR "/rules", dir.path() / "second.log", AuditFlags(log, key, dir.path() / "archive"));
+  Lawfuld restarted(LAWFUL_SOURCE_DIR "/rules", dir.path() / "second.log",
+                    AuditFlags(log, key, dir.path() / "archive"));
   ASSERT_EQ(restarted.error(), "");
   {
     v1::DecideRequest request;
@@ -349,7 +393,8 @@ class SmallDisk {
  public:
   SmallDisk(const fs::path& dir, const char* size) : path_(dir / "disk") {
     fs::create_directories(path_);
-    mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, absl::StrCat("size=", size).c_str()) == 0;
+    mounted_ =
+        ::mount("tmpfs", path_.c_str(), "tmpfs", 0, absl::StrCat("size=", size).c_str()) == 0;
   }
   ~SmallDisk() {
     if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
@@ -365,7 +410,8 @@ class SmallDisk {
   bool mounted_ = false;
 };
 
-grpc::Status Batch(Lawfuld& server, const std::vector<v1::Contact>& contacts, v1::DecideBatchResponse* response) {
+grpc::Status Batch(Lawfuld& server, const std::vector<v1::Contact>& contacts,
+                   v1::DecideBatchResponse* response) {
   v1::DecideBatchRequest request;
   *request.mutable_outreach() = Newsletter();
   for (const auto& c : contacts) *request.add_contacts() = c;
@@ -403,7 +449,8 @@ void ExpectFailureLosesNothing(Lawfuld& server, const fs::path& log, const Audit
   std::set<std::pair<std::string, int64_t>> recorded;
   for (const Logged& l : ReadDecisionLines(log)) recorded.insert({l.contact, l.index});
   size_t missing = 0;
-  for (const v1::Decision& d : answered) missing += recorded.count({key.key.Pseudonym(d.contact_id()), d.index()}) == 0;
+  for (const v1::Decision& d : answered)
+    missing += recorded.count({key.key.Pseudonym(d.contact_id()), d.index()}) == 0;
   EXPECT_EQ(missing, 0u) << "of " << answered.size() << " decisions answered";
 }
 
@@ -413,7 +460,8 @@ TEST(Accountability, AFullDiskFailsCallsAndLosesNoRecord) {
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
   AuditKey key(dir.path());
   const fs::path log = disk.path() / "audit.log";
-  Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "lawfuld.log", AuditFlags(log, key, dir.path() / "archive"));
+  Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "lawfuld.log",
+                 AuditFlags(log, key, dir.path() / "archive"));
   ASSERT_EQ(server.error(), "");
   ExpectFailureLosesNothing(server, log, key, [](int) {});
   EXPECT_THAT(ReadFile(dir.path() / "lawfuld.log"), HasSubstr("audit log write failed"));
@@ -431,15 +479,17 @@ TEST(Accountability, ALogOnAReadOnlyDiskKeepsTheServerFromAnswering) {
   const fs::path log = disk.path() / "audit.log";
   {
     // A log that was written while the disk was writable...
-    Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "first.log", AuditFlags(log, key, dir.path() / "archive"));
+    Lawfuld server(LAWFUL_SOURCE_DIR "/rules", dir.path() / "first.log",
+                   AuditFlags(log, key, dir.path() / "archive"));
     ASSERT_EQ(server.error(), "");
     v1::DecideBatchResponse response;
     ASSERT_TRUE(Batch(server, Contacts(6, 20), &response).ok());
   }
   ASSERT_TRUE(disk.MakeReadOnly());
   // ... and the disk read-only at the next start.
-  const CommandResult result = RunCommand({LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" LAWFUL_SOURCE_DIR "/rules",
-                                           "--audit_log=" + log.string(), "--audit_key_file=" + key.path.string()});
+  const CommandResult result =
+      RunCommand({LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" LAWFUL_SOURCE_DIR "/rules",
+                  "--audit_log=" + log.string(), "--audit_key_file=" + key.path.string()});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err, HasSubstr("ead-only file system"));
   EXPECT_EQ(result.out.find("listening"), std::string::npos);
@@ -452,13 +502,15 @@ TEST(Accountability, ALogOnAReadOnlyDiskKeepsTheServerFromAnswering) {
 TEST(Accountability, AnAuditLogThatCannotBeOpenedStopsTheServerFromStarting) {
   TempDir dir;
   AuditKey key(dir.path());
-  const CommandResult result = RunCommand({LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" LAWFUL_SOURCE_DIR "/rules",
-                                           "--audit_log=" + (dir.path() / "no/such/dir/audit.log").string(),
-                                           "--audit_key_file=" + key.path.string()});
+  const CommandResult result =
+      RunCommand({LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" LAWFUL_SOURCE_DIR "/rules",
+                  "--audit_log=" + (dir.path() / "no/such/dir/audit.log").string(),
+                  "--audit_key_file=" + key.path.string()});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err, HasSubstr("audit.log"));
-  const CommandResult no_key = RunCommand({LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" LAWFUL_SOURCE_DIR "/rules",
-                                           "--audit_log=" + (dir.path() / "audit.log").string()});
+  const CommandResult no_key =
+      RunCommand({LAWFULD_PATH, "--listen=127.0.0.1:0", "--rules=" LAWFUL_SOURCE_DIR "/rules",
+                  "--audit_log=" + (dir.path() / "audit.log").string()});
   EXPECT_EQ(no_key.exit_code, 1);
   EXPECT_THAT(no_key.err, HasSubstr("--audit_log needs --audit_key_file"));
 }
@@ -508,7 +560,8 @@ TEST(Accountability, AnArchivedRuleSetReplaysALoggedDecision) {
     absl::SleepFor(absl::Milliseconds(50));
     v1::RuleSetInfo info;
     grpc::ClientContext context;
-    if (server.stub().GetRuleSet(&context, v1::GetRuleSetRequest(), &info).ok()) after = info.version();
+    if (server.stub().GetRuleSet(&context, v1::GetRuleSetRequest(), &info).ok())
+      after = info.version();
   }
   ASSERT_NE(after, before);
   v1::DecideResponse now;
@@ -539,23 +592,25 @@ TEST(Accountability, AnArchivedRuleSetReplaysALoggedDecision) {
   }
   EXPECT_EQ(replay.rule_set_version(), before);
   EXPECT_EQ(replay.decision().reason(), record.reason);
-  EXPECT_EQ(absl::StrCat(replay.decision().rule().policy(), ".", replay.decision().rule().name()), record.rule);
+  EXPECT_EQ(absl::StrCat(replay.decision().rule().policy(), ".", replay.decision().rule().name()),
+            record.rule);
   EXPECT_EQ(replay.decision().facts_digest(), record.facts);
   // An unknown version is NOT_FOUND.
   explain.set_rule_set_version(std::string(64, 'f'));
   {
     grpc::ClientContext context;
-    EXPECT_EQ(server.stub().Explain(&context, explain, &replay).error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(server.stub().Explain(&context, explain, &replay).error_code(),
+              grpc::StatusCode::NOT_FOUND);
   }
 
   // Replayed offline from the archive by the CLI.
   std::string json;
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(contact, &json).ok());
   WriteFile(dir.path() / "contact.json", json);
-  const CommandResult cli = RunCommand({LAWFUL_CLI_PATH, "explain", "--purpose=newsletter", "--channel=email",
-                                        std::string("--at=") + kAt, "--archive_dir=" + archive.string(),
-                                        "--rule_set=" + record.rule_set, "--json",
-                                        (dir.path() / "contact.json").string()});
+  const CommandResult cli = RunCommand(
+      {LAWFUL_CLI_PATH, "explain", "--purpose=newsletter", "--channel=email",
+       std::string("--at=") + kAt, "--archive_dir=" + archive.string(),
+       "--rule_set=" + record.rule_set, "--json", (dir.path() / "contact.json").string()});
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
   v1::Explanation offline;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(cli.out, &offline).ok()) << cli.out;
@@ -587,16 +642,17 @@ TEST(Accountability, EvalRecordsEveryDecisionItWrites) {
                         Case{"through lawfuld", "--server=" + server.address()}}) {
     SCOPED_TRACE(c.name);
     const fs::path log = dir.path() / (c.name + ".audit.log");
-    const CommandResult run = RunCommand({LAWFUL_CLI_PATH, "eval", "--purpose=newsletter", "--channel=email",
-                                          std::string("--at=") + kAt, c.source, "--audit_log=" + log.string(),
-                                          "--audit_key_file=" + key.path.string(),
-                                          (dir.path() / "contacts.jsonl").string()});
+    const CommandResult run = RunCommand(
+        {LAWFUL_CLI_PATH, "eval", "--purpose=newsletter", "--channel=email",
+         std::string("--at=") + kAt, c.source, "--audit_log=" + log.string(),
+         "--audit_key_file=" + key.path.string(), (dir.path() / "contacts.jsonl").string()});
     ASSERT_EQ(run.exit_code, 0) << run.err;
     std::vector<v1::Decision> written;
     std::stringstream out(run.out);
     std::string line;
     while (std::getline(out, line)) {
-      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &written.emplace_back()).ok()) << line;
+      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &written.emplace_back()).ok())
+          << line;
     }
     ASSERT_EQ(written.size(), contacts.size());
     const std::vector<Logged> logged = ReadDecisionLines(log);
@@ -616,11 +672,12 @@ TEST(Accountability, EvalRecordsEveryDecisionItWrites) {
 
   SmallDisk disk(dir.path(), "64k");
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
-  const CommandResult full = RunCommand({LAWFUL_CLI_PATH, "eval", "--purpose=newsletter", "--channel=email",
-                                         std::string("--at=") + kAt, "--rules=" LAWFUL_SOURCE_DIR "/rules",
-                                         "--audit_log=" + (disk.path() / "audit.log").string(),
-                                         "--audit_key_file=" + key.path.string(), "--threads=1",
-                                         (dir.path() / "contacts.jsonl").string()});
+  const CommandResult full =
+      RunCommand({LAWFUL_CLI_PATH, "eval", "--purpose=newsletter", "--channel=email",
+                  std::string("--at=") + kAt, "--rules=" LAWFUL_SOURCE_DIR "/rules",
+                  "--audit_log=" + (disk.path() / "audit.log").string(),
+                  "--audit_key_file=" + key.path.string(), "--threads=1",
+                  (dir.path() / "contacts.jsonl").string()});
   EXPECT_EQ(full.exit_code, 3) << full.err;
   EXPECT_THAT(full.err, HasSubstr("audit log cannot be written"));
   // Whatever was written is on record.

@@ -1,5 +1,6 @@
 // End-to-end tests of `lawful audit verify|find|head`: the real CLI on audit logs this test writes
-// with the library (three files, so that rotation is covered), untouched and tampered with.
+// with the library (three files, so that rotation is covered), untouched and tampered with, and on
+// a log of the former format (version 1) written out literally.
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -41,8 +42,13 @@ class AuditCliTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<audit::Log>> log = audit::Log::Open(options);
     ASSERT_TRUE(log.ok()) << log.status();
     for (int batch = 0; batch < 3; ++batch) {
-      std::vector<std::string> ids;
+      std::vector<std::string> ids, record_ids;
       for (int i = 0; i < 4; ++i) ids.push_back(absl::StrCat("c-", i));
+      // The records decided on: c-0's objection under its contact id, the others' consents
+      // under their e-mail addresses.
+      for (int i = 0; i < 4; ++i) {
+        record_ids.push_back(i == 0 ? "c-0" : absl::StrCat("person", i, "@example.se"));
+      }
       std::vector<audit::DecisionRecord> records;
       for (int i = 0; i < 4; ++i) {
         audit::DecisionRecord d;
@@ -52,6 +58,8 @@ class AuditCliTest : public ::testing::Test {
         d.reason = i == 0 ? "objection" : "consent";
         d.rule_policy = "marketing";
         d.rule = d.reason;
+        d.evidence_field = i == 0 ? "objections" : "consents";
+        d.evidence_id = record_ids[i];
         records.push_back(d);
       }
       const std::string request_id = absl::StrCat("r-", batch);
@@ -153,6 +161,10 @@ TEST_F(AuditCliTest, FindListsOnePersonsDecisionsWithoutNamingThem) {
                                "decisions (3 requests) in 3 files"));
   EXPECT_THAT(r.err, HasSubstr("the chain verifies"));
   EXPECT_THAT(r.out + r.err, Not(HasSubstr("c-2")));
+  // The record c-2's decisions relied on, as a pseudonym: nothing here gave its id.
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat(R"("evidence":"consents[0]","record":")",
+                                            key.Pseudonym("person2@example.se"), R"(",)")));
+  EXPECT_THAT(r.out, Not(HasSubstr("person2")));
 
   const CommandResult nobody = Audit({"find", KeyFlag(), "--contact=c-9", log_});
   EXPECT_EQ(nobody.exit_code, 0);
@@ -189,6 +201,70 @@ TEST_F(AuditCliTest, UsageAndKeyMistakesExitTwoAnotherKeyExitsOne) {
   const CommandResult other = Audit({"verify", "--audit_key_file=" + other_key, log_});
   EXPECT_EQ(other.exit_code, 1);
   EXPECT_THAT(other.out, HasSubstr(":1: seq 0: wrong key: written with the key whose id is"));
+}
+
+TEST_F(AuditCliTest, NoRecordIdIsInTheLogAndFindNamesTheOnesItIsGiven) {
+  for (const fs::directory_entry& file : fs::directory_iterator(dir_.path())) {
+    if (file.path().filename().string().rfind("audit.jsonl", 0) != 0) continue;
+    EXPECT_THAT(ReadFile(file.path()), Not(HasSubstr("@example.se"))) << file.path();
+  }
+  const audit::Key key = *audit::Key::FromKeyFile(kKeyHex, "key");
+
+  // An access request: the contact id, and the ids of the person's records.
+  const CommandResult r =
+      Audit({"find", KeyFlag(), "--contact=c-2", "--record_id=person2@example.se,k-99", log_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, HasSubstr(absl::StrCat(R"("record":")", key.Pseudonym("person2@example.se"),
+                                             R"(","record_id":"person2@example.se",)")));
+  }
+  EXPECT_THAT(r.err, HasSubstr("3 decisions about this contact or these records among"));
+  EXPECT_THAT(r.err, Not(HasSubstr("person2")));
+
+  // The records alone (a person no longer in the CRM, who gives an e-mail address).
+  const CommandResult by_record =
+      Audit({"find", KeyFlag(), "--record_id=person3@example.se", log_});
+  EXPECT_EQ(by_record.exit_code, 0) << by_record.err;
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(by_record.out, '\n', absl::SkipEmpty())).size(),
+            3u)
+      << by_record.out;
+  EXPECT_THAT(by_record.out, HasSubstr(absl::StrCat(R"("contact":")", key.Pseudonym("c-3"))));
+  EXPECT_THAT(by_record.err, HasSubstr("3 decisions about these records"));
+
+  // A record id that is the contact id is named without being given.
+  const CommandResult own = Audit({"find", KeyFlag(), "--contact=c-0", log_});
+  EXPECT_THAT(own.out, HasSubstr(R"("evidence":"objections[0]",)"));
+  EXPECT_THAT(own.out, HasSubstr(R"("record_id":"c-0",)"));
+}
+
+// What lawful wrote before record ids were pseudonymised ("lawful audit v1"), under kKeyHex:
+// c-0 allowed on consent record anna@example.se, c-1 denied on objection record c-1.
+const std::vector<std::string> kVersion1Lines = {
+    R"({"event":"start","time":"2026-03-02T09:00:00Z","log":"lawful audit v1","key":"bd86c511c634e0e4","prev":"00000000000000000000000000000000","seq":0,"mac":"6e9eb69def54c6d31dbe4f6010c51a02"})",
+    R"({"event":"request","time":"2026-03-02T09:00:00Z","caller":"CN=crm.example.com","request_id":"r-v1","rule_set":"e0fd353695f7","purpose":"newsletter","channel":"email","at":"2026-03-02T09:00:00Z","decisions":2,"seq":1,"mac":"e606f58aea4430db56c1f3567075c712"})",
+    R"({"contact":"zFyyJhEV6NS0XvyICl_Stw","index":0,"outcome":"allow","reason":"consent","rule":"marketing.consent","evidence":"consents[0] id=anna@example.se","facts":"3f2a9c0b1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8","seq":2,"mac":"3abca5f9a513a8c623f8a86e89c310a6"})",
+    R"({"contact":"G1DWXkObrFRJ8EH6ZrPpIw","index":1,"outcome":"deny","reason":"objection","rule":"marketing.objection","evidence":"objections[0] id=c-1","facts":"3f2a9c0b1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8","seq":3,"mac":"7afd523890937eaaa6506991a614ab8a"})",
+};
+
+TEST_F(AuditCliTest, ALogOfTheFormerFormatStillVerifiesAndAnswersFind) {
+  const std::string old_log = (dir_.path() / "old.jsonl").string();
+  WriteFile(old_log, absl::StrCat(absl::StrJoin(kVersion1Lines, "\n"), "\n"));
+  const CommandResult verified = Audit({"verify", KeyFlag(), old_log});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  EXPECT_THAT(verified.out, StartsWith("lawful audit verify: ok: 2 decisions (1 requests) in 1 "
+                                       "file, seq 0..3; head 3:7afd523890937eaaa6506991a614ab8a"));
+
+  const CommandResult found = Audit({"find", KeyFlag(), "--contact=c-0", old_log});
+  EXPECT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_THAT(found.out, HasSubstr(R"("request_id":"r-v1",)"));
+  EXPECT_THAT(found.out, HasSubstr(R"("evidence":"consents[0] id=anna@example.se",)"
+                                   R"("record_id":"anna@example.se",)"));
+  const CommandResult by_record = Audit({"find", KeyFlag(), "--record_id=c-1", old_log});
+  EXPECT_EQ(by_record.exit_code, 0) << by_record.err;
+  EXPECT_THAT(by_record.out, HasSubstr(R"("reason":"objection",)"));
+  EXPECT_THAT(by_record.err, HasSubstr("1 decision about these records"));
 }
 
 }  // namespace

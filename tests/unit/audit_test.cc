@@ -1,7 +1,8 @@
 // The audit log (lawful/audit.h): the chain names each kind of tampering, torn tails are cut on
 // reopen, rotation and retention keep the chain, write failures (injected, and real ones: a file
 // size limit, a full tmpfs, a read-only mount) fail the append without losing what was
-// acknowledged, concurrent batches stay whole, and no contact id is written in clear.
+// acknowledged, concurrent batches stay whole, no contact id or record id is written in clear, and
+// logs written in the previous format (version 1) still verify and answer access requests.
 #include "lawful/audit.h"
 
 #include <fcntl.h>
@@ -189,6 +190,52 @@ TEST(AuditKey, DerivationsArePlainHmacSha256) {
   EXPECT_EQ(TestKey().Pseudonym("c-0001").size(), 22u);
 }
 
+// Ids of every length around a SHA-256 block (a short id is hashed in one block, and a decision
+// line's two ids side by side), through Key::Pseudonym and through the log's lines: plain
+// HMAC-SHA256, checked against OpenSSL's one-shot HMAC().
+TEST(AuditKey, PseudonymsOfIdsOfEveryLengthArePlainHmacSha256) {
+  const std::string pseudonym_key =
+      OpenSslHmac(absl::HexStringToBytes(kKeyHex), "lawful audit pseudonym v1");
+  const auto expected = [&](const std::string& id) {
+    return absl::WebSafeBase64Escape(OpenSslHmac(pseudonym_key, id).substr(0, 16));
+  };
+  std::vector<std::string> contacts, records;
+  for (size_t length = 0; length <= 130; ++length) {
+    std::string contact(length, 'c'), record((length + 40) % 131, 'r');
+    for (size_t i = 0; i < contact.size(); ++i) contact[i] = static_cast<char>('a' + (i * 7) % 26);
+    for (size_t i = 0; i < record.size(); ++i) record[i] = static_cast<char>('A' + (i * 5) % 26);
+    contacts.push_back(contact);
+    records.push_back(record);
+    EXPECT_EQ(TestKey().Pseudonym(contact), expected(contact)) << length;
+  }
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  std::vector<DecisionRecord> decisions(contacts.size());
+  for (size_t i = 0; i < contacts.size(); ++i) {
+    decisions[i].contact_id = contacts[i];
+    decisions[i].index = static_cast<int64_t>(i);
+    decisions[i].outcome = "allow";
+    decisions[i].evidence_field = "consents";
+    decisions[i].evidence_id = records[i];
+  }
+  ASSERT_TRUE(log->Append(TestRequest(), decisions).ok());
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 2 + contacts.size());
+  for (size_t i = 0; i < contacts.size(); ++i) {
+    const std::string& line = lines[2 + i];
+    EXPECT_THAT(line, HasSubstr(absl::StrCat(R"({"contact":")", expected(contacts[i]), R"(")")))
+        << i;
+    if (records[i].empty()) {
+      EXPECT_THAT(line, Not(HasSubstr(R"("record":)"))) << i;
+    } else {
+      EXPECT_THAT(line, HasSubstr(absl::StrCat(R"("record":")", expected(records[i]), R"(")")))
+          << i;
+    }
+  }
+}
+
 TEST(AuditHead, ParsesWhatItPrints) {
   const Head head{42, std::string(32, 'a')};
   absl::StatusOr<Head> parsed = ParseHead(head.ToString());
@@ -210,10 +257,10 @@ TEST(AuditLog, WritesOneJsonLinePerDecisionWithEveryField) {
 
   const std::vector<std::string> lines = Lines(path);
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_THAT(lines[0],
-              HasSubstr(absl::StrCat(R"({"event":"start","time":"2026-03-02T09:00:00Z",)",
-                                     R"("log":"lawful audit v1","key":")", TestKey().id(),
-                                     R"(","prev":")", std::string(32, '0'), R"(","seq":0,"mac":")")));
+  EXPECT_THAT(lines[0], HasSubstr(absl::StrCat(R"({"event":"start","time":"2026-03-02T09:00:00Z",)",
+                                               R"("log":"lawful audit v2","key":")", TestKey().id(),
+                                               R"(","prev":")", std::string(32, '0'),
+                                               R"(","seq":0,"mac":")")));
   EXPECT_THAT(
       lines[1],
       HasSubstr(R"({"event":"request","time":"2026-03-02T09:00:00Z",)"
@@ -223,19 +270,21 @@ TEST(AuditLog, WritesOneJsonLinePerDecisionWithEveryField) {
   EXPECT_EQ(lines[3],
             absl::StrCat(R"({"contact":")", TestKey().Pseudonym("c-1"),
                          R"(","index":1,"outcome":"allow","reason":"consent",)",
-                         R"("rule":"marketing.consent",)",
-                         R"("evidence":"consents[1] id=k-17","facts":")", batch.records[1].facts,
+                         R"("rule":"marketing.consent",)", R"("evidence":"consents[1]","record":")",
+                         TestKey().Pseudonym("k-17"), R"(","facts":")", batch.records[1].facts,
                          R"(","seq":3,"mac":")", log->head().mac, R"("})"));
   EXPECT_EQ(log->head().seq, 3u);
 
   // Each mac is the first 128 bits of HMAC-SHA256(chain key, the line up to `,"mac":"` || the
   // previous line's mac), so that other tools can check the chain: here with OpenSSL's HMAC().
-  const std::string chain_key = OpenSslHmac(absl::HexStringToBytes(kKeyHex), "lawful audit chain v1");
+  const std::string chain_key =
+      OpenSslHmac(absl::HexStringToBytes(kKeyHex), "lawful audit chain v1");
   const auto mac_of = [](const std::string& line) { return line.substr(line.size() - 34, 32); };
   for (size_t i = 1; i < lines.size(); ++i) {
     const std::string body = lines[i].substr(0, lines[i].size() - 42);  // before ,"mac":"
     EXPECT_EQ(mac_of(lines[i]),
-              absl::BytesToHexString(OpenSslHmac(chain_key, body + absl::HexStringToBytes(mac_of(lines[i - 1]))))
+              absl::BytesToHexString(
+                  OpenSslHmac(chain_key, body + absl::HexStringToBytes(mac_of(lines[i - 1]))))
                   .substr(0, 32))
         << i;
   }
@@ -264,7 +313,9 @@ TEST(AuditLog, EscapesStringsSoEveryLineStaysOneJsonObject) {
                                   "\xef\xbf\xbd"
                                   "g\xc3\xa9\""));
   EXPECT_THAT(lines[1], HasSubstr(R"("caller":"O=\"Acme\"\r\n")"));
-  EXPECT_THAT(lines[2], HasSubstr(R"("evidence":"consents[1] id=id\"with quote")"));
+  EXPECT_THAT(lines[2], HasSubstr(absl::StrCat(R"("evidence":"consents[1]","record":")",
+                                               TestKey().Pseudonym("id\"with quote"), R"(")")));
+  EXPECT_THAT(lines[2], Not(HasSubstr("with quote")));
 
   absl::StatusOr<FindResult> found = Find(TestKey(), "c-0", {path.string()});
   ASSERT_TRUE(found.ok()) << found.status();
@@ -350,7 +401,10 @@ TEST(AuditLog, FieldsOfEveryLengthAtTheirLongestEscapedFormReadBackWhole) {
     EXPECT_EQ(r.caller, worst) << length;
     EXPECT_EQ(r.request_id, worst) << length;
     if (length > 0) {
-      EXPECT_EQ(r.evidence, absl::StrCat(worst, "[", std::numeric_limits<int64_t>::min(), "] id=", worst));
+      EXPECT_EQ(r.evidence, absl::StrCat(worst, "[", std::numeric_limits<int64_t>::min(), "]"));
+      // The record id is the contact id here: the same pseudonym, named by Find.
+      EXPECT_EQ(r.record, TestKey().Pseudonym(worst)) << length;
+      EXPECT_EQ(r.record_id, worst) << length;
     }
   }
 }
@@ -377,7 +431,8 @@ TEST(AuditLog, ABatchFormattedOnLentThreadsReadsAsOneFormattedAlone) {
     auto log = OpenOrDie(TestOptions(path));
     ASSERT_NE(log, nullptr);
     ASSERT_TRUE(log->Append(TestRequest(), batch.records, lent).ok());
-    ASSERT_TRUE(log->Append(TestRequest(), absl::MakeConstSpan(batch.records).subspan(0, 3), lent).ok());
+    ASSERT_TRUE(
+        log->Append(TestRequest(), absl::MakeConstSpan(batch.records).subspan(0, 3), lent).ok());
     texts.push_back(ReadFile(path));
   }
   EXPECT_GT(ranges.load(), 1);
@@ -490,7 +545,10 @@ std::vector<TamperCase> TamperCases() {
        edit(-1, [](auto& lines) { lines.insert(lines.begin() + 4, lines[2]); }),
        ProblemKind::kReordered, 5, 14, "seq 14 appears after seq 15"},
       {"seq digits changed",
-       edit(6, [](auto& lines) { absl::StrReplaceAll({{",\"seq\":8,", ",\"seq\":9,"}}, &lines[2]); }),
+       edit(6,
+            [](auto& lines) {
+              absl::StrReplaceAll({{",\"seq\":8,", ",\"seq\":9,"}}, &lines[2]);
+            }),
        ProblemKind::kAltered, 3, 9, "its seq was changed"},
       {"truncated tail mid-line",
        [](const RotatedLog& log) {
@@ -775,7 +833,8 @@ struct Faults {
   int sync_errno = 0;
   int truncate_errno = 0;
   int open_errno = 0;
-  std::function<void()> before_sync = nullptr;  // e.g. to hold a sync while other batches are written
+  std::function<void()> before_sync =
+      nullptr;  // e.g. to hold a sync while other batches are written
 };
 
 class FaultyFile : public AppendFile {
@@ -1273,7 +1332,9 @@ TEST(AuditFind, ReturnsEveryDecisionAboutOnePersonAndNoOneElses) {
     EXPECT_EQ(r.index, 2);
     EXPECT_EQ(r.outcome, "allow");
     EXPECT_EQ(r.reason, "consent");
-    EXPECT_EQ(r.evidence, "consents[0] id=k-17");
+    EXPECT_EQ(r.evidence, "consents[0]");
+    EXPECT_EQ(r.record, TestKey().Pseudonym("k-17"));
+    EXPECT_EQ(r.record_id, "");  // not given: Find cannot name it
     EXPECT_EQ(r.at, "2026-03-02T09:00:00Z");
     EXPECT_TRUE(r.verified);
     EXPECT_THAT(r.text, HasSubstr(r.mac));
@@ -1285,8 +1346,8 @@ TEST(AuditFind, ReturnsEveryDecisionAboutOnePersonAndNoOneElses) {
                          R"("channel":"email","at":"2026-03-02T09:00:00Z","contact":")",
                          TestKey().Pseudonym("c-2"), R"(","index":2,"outcome":"allow",)",
                          R"("reason":"consent","rule":"marketing.consent",)",
-                         R"("evidence":"consents[0] id=k-17",)",
-                         R"("facts":")", found->records[0].facts, R"(","mac":")",
+                         R"("evidence":"consents[0]","record":")", TestKey().Pseudonym("k-17"),
+                         R"(","facts":")", found->records[0].facts, R"(","mac":")",
                          found->records[0].mac, R"(","verified":true})"));
   EXPECT_GT(found->records.back().seq, found->records.front().seq);
   EXPECT_TRUE(Find(TestKey(), "c-9", {path.string()})->records.empty());
@@ -1300,6 +1361,238 @@ TEST(AuditFind, ReturnsEveryDecisionAboutOnePersonAndNoOneElses) {
   ASSERT_FALSE(found->report.ok());
   ASSERT_EQ(found->records.size(), 6u);
   EXPECT_FALSE(found->records.back().verified);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record ids (format version 2) and logs of version 1
+// ---------------------------------------------------------------------------------------------
+
+// A decision about `contact` that relied on the record `record_id` (a consent, or an objection).
+DecisionRecord RelyingOn(absl::string_view contact, int64_t index, absl::string_view record_id,
+                         bool objection = false) {
+  DecisionRecord d;
+  d.contact_id = contact;
+  d.index = index;
+  d.outcome = objection ? "deny" : "allow";
+  d.reason = objection ? "objection" : "consent";
+  d.rule_policy = "marketing";
+  d.rule = d.reason;
+  d.evidence_field = objection ? "objections" : "consents";
+  d.evidence_index = 0;
+  d.evidence_id = record_id;
+  d.facts = "3f2a9c0b1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+  return d;
+}
+
+TEST(AuditLog, NoRecordIdAppearsInClearOnlyItsPseudonym) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  Options options = TestOptions(path);
+  options.max_file_bytes = 1500;
+  std::string notices;
+  options.notice = [&](absl::string_view n) { absl::StrAppend(&notices, n, "\n"); };
+  // Record ids as callers fill them: an e-mail address, a phone number, the contact's own id.
+  const std::vector<std::string> record_ids = {"anna@example.se", "+46701234567", "c-0001"};
+  {
+    auto log = OpenOrDie(options);
+    for (int round = 0; round < 5; ++round) {
+      std::vector<DecisionRecord> records;
+      for (size_t i = 0; i < record_ids.size(); ++i) {
+        records.push_back(RelyingOn("c-0001", static_cast<int64_t>(i), record_ids[i], i == 1));
+      }
+      ASSERT_TRUE(log->Append(TestRequest(), records).ok());
+    }
+  }
+  std::string everything = notices;
+  absl::StatusOr<std::vector<std::string>> files = ChainFiles({path.string()});
+  ASSERT_TRUE(files.ok());
+  ASSERT_GT(files->size(), 1u);
+  for (const std::string& file : *files) everything += ReadFile(file);
+  for (const std::string& id : record_ids) {
+    EXPECT_THAT(everything, Not(HasSubstr(id)));
+    EXPECT_THAT(everything,
+                HasSubstr(absl::StrCat(R"("record":")", TestKey().Pseudonym(id), R"(")")));
+  }
+  EXPECT_THAT(everything, Not(HasSubstr("anna")));
+  EXPECT_THAT(everything, Not(HasSubstr("example.se")));
+  ExpectVerifies(path.string());
+}
+
+// An access request: the contact id finds the person's decisions, and the ids of the person's
+// records (which the log holds only as pseudonyms) name them and find the decisions that relied
+// on them under another contact id too.
+TEST(AuditFind, NamesTheRecordIdsItIsGivenAndFindsTheDecisionsThatReliedOnThem) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  {
+    auto log = OpenOrDie(TestOptions(path));
+    ASSERT_TRUE(log->Append(TestRequest(),
+                            {RelyingOn("c-1", 0, "anna@example.se"), RelyingOn("c-2", 1, "c-2"),
+                             RelyingOn("c-3", 2, "anna@example.se", /*objection=*/true),
+                             RelyingOn("c-4", 3, "k-4")})
+                    .ok());
+  }
+  const std::vector<std::string> paths = {path.string()};
+
+  // By the contact id alone: the record shows as a pseudonym, unless it is the contact id.
+  absl::StatusOr<FindResult> found = Find(TestKey(), "c-1", paths);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].evidence, "consents[0]");
+  EXPECT_EQ(found->records[0].record, TestKey().Pseudonym("anna@example.se"));
+  EXPECT_EQ(found->records[0].record_id, "");
+  found = Find(TestKey(), "c-2", paths);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].record, TestKey().Pseudonym("c-2"));
+  EXPECT_EQ(found->records[0].record_id, "c-2");
+
+  // With the person's record ids: named, and c-3's decision on Anna's objection found too.
+  found = Find(TestKey(), "c-1", paths, {.record_ids = {"anna@example.se", "k-9"}});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 2u);
+  EXPECT_EQ(found->records[0].contact, TestKey().Pseudonym("c-1"));
+  EXPECT_EQ(found->records[1].contact, TestKey().Pseudonym("c-3"));
+  for (const Record& r : found->records) {
+    EXPECT_EQ(r.record_id, "anna@example.se");
+    EXPECT_TRUE(r.verified);
+  }
+  EXPECT_EQ(found->records[1].evidence, "objections[0]");
+  EXPECT_THAT(FormatRecord(found->records[1]),
+              HasSubstr(absl::StrCat(R"("evidence":"objections[0]","record":")",
+                                     TestKey().Pseudonym("anna@example.se"),
+                                     R"(","record_id":"anna@example.se","facts":")")));
+
+  // By record ids alone.
+  found = Find(TestKey(), "", paths, {.record_ids = {"k-4"}});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].contact, TestKey().Pseudonym("c-4"));
+  EXPECT_EQ(found->records[0].record_id, "k-4");
+}
+
+// What lawful wrote before record ids were pseudonymised ("lawful audit v1"), under TestKey() at
+// kDecidedAt: c-0 allowed on consent record anna@example.se, c-1 denied on objection record c-1.
+// The record ids are in clear inside `evidence`.
+const std::vector<std::string> kVersion1Lines = {
+    R"({"event":"start","time":"2026-03-02T09:00:00Z","log":"lawful audit v1","key":"a45bdf90ee993e1e","prev":"00000000000000000000000000000000","seq":0,"mac":"acf63a0561a77fbfa3b36b1196703063"})",
+    R"({"event":"request","time":"2026-03-02T09:00:00Z","caller":"CN=crm.example.com","request_id":"r-v1","rule_set":"e0fd353695f7","purpose":"newsletter","channel":"email","at":"2026-03-02T09:00:00Z","decisions":2,"seq":1,"mac":"db1d7f1cd50cc24eaf29951226c8125f"})",
+    R"({"contact":"Z2jeGZi4suG8_8u8h1p7Dw","index":0,"outcome":"allow","reason":"consent","rule":"marketing.consent","evidence":"consents[0] id=anna@example.se","facts":"3f2a9c0b1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8","seq":2,"mac":"781326595c929b8af808c3f77a893eba"})",
+    R"({"contact":"eXb097-nfQgSDCh3aAHdJw","index":1,"outcome":"deny","reason":"objection","rule":"marketing.objection","evidence":"objections[0] id=c-1","facts":"3f2a9c0b1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8","seq":3,"mac":"8e850af9741ee28cc7269d1f820f68fa"})",
+};
+
+TEST(AuditFormatV1, ALogOfTheFormerFormatStillVerifiesAndAnswersAccessRequests) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  WriteLines(path, kVersion1Lines);
+  const std::vector<std::string> paths = {path.string()};
+
+  const VerifyReport report = ExpectVerifies(path.string());
+  EXPECT_EQ(report.decisions, 2u);
+  EXPECT_EQ(report.requests, 1u);
+  EXPECT_EQ(report.head->seq, 3u);
+
+  absl::StatusOr<FindResult> found = Find(TestKey(), "c-0", paths);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 1u);
+  const Record& r = found->records[0];
+  EXPECT_EQ(r.request_id, "r-v1");
+  EXPECT_EQ(r.contact, TestKey().Pseudonym("c-0"));
+  EXPECT_EQ(r.evidence, "consents[0] id=anna@example.se");  // as written
+  EXPECT_EQ(r.record, "");
+  EXPECT_EQ(r.record_id, "anna@example.se");
+  EXPECT_TRUE(r.verified);
+
+  // Found by the record id too, as in a log of version 2.
+  found = Find(TestKey(), "", paths, {.record_ids = {"c-1"}});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].contact, TestKey().Pseudonym("c-1"));
+  EXPECT_EQ(found->records[0].reason, "objection");
+  EXPECT_EQ(found->records[0].record_id, "c-1");
+}
+
+// Each file holds one format: the live file of version 1 is rotated at Open, unchanged, and the
+// chain goes on in a file of version 2, which verifies with it.
+TEST(AuditFormatV1, OpeningALogOfTheFormerFormatRotatesItAndTheChainGoesOn) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  WriteLines(path, kVersion1Lines);
+  const std::string version1 = ReadFile(path);
+  Options options = TestOptions(path);
+  std::string notices;
+  options.notice = [&](absl::string_view n) { absl::StrAppend(&notices, n, "\n"); };
+  {
+    auto log = OpenOrDie(options);
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(log->Append(TestRequest("r-v2"), {RelyingOn("c-0", 0, "anna@example.se")}).ok());
+  }
+  EXPECT_THAT(notices, HasSubstr(R"(the live file is in the format "lawful audit v1")"));
+  const fs::path rotated = dir.path() / "audit.jsonl.000000000000";
+  EXPECT_EQ(ReadFile(rotated), version1);
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("log":"lawful audit v2")"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("prev":"8e850af9741ee28cc7269d1f820f68fa","seq":4,)"));
+  EXPECT_THAT(ReadFile(path), Not(HasSubstr("anna@example.se")));
+
+  const VerifyReport report = ExpectVerifies(path.string());
+  EXPECT_EQ(report.files.size(), 2u);
+  EXPECT_EQ(report.decisions, 3u);
+  absl::StatusOr<FindResult> found =
+      Find(TestKey(), "c-0", {path.string()}, {.record_ids = {"anna@example.se"}});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->records.size(), 2u);
+  EXPECT_EQ(found->records[0].evidence, "consents[0] id=anna@example.se");
+  EXPECT_EQ(found->records[1].evidence, "consents[0]");
+  EXPECT_EQ(found->records[1].record, TestKey().Pseudonym("anna@example.se"));
+  for (const Record& r : found->records) {
+    EXPECT_EQ(r.record_id, "anna@example.se");
+    EXPECT_TRUE(r.verified);
+  }
+
+  // Reopened, the live file is of this format and stays.
+  auto reopened = OpenOrDie(options);
+  ASSERT_NE(reopened, nullptr);
+  ASSERT_TRUE(reopened->Append(TestRequest("r-3"), {RelyingOn("c-5", 0, "k-5")}).ok());
+  reopened.reset();
+  EXPECT_EQ(ChainFiles({path.string()})->size(), 2u);
+  EXPECT_EQ(ExpectVerifies(path.string()).decisions, 4u);
+}
+
+// A file whose start line names a format this code does not know (one a newer lawful wrote) is
+// reported as such, rather than read as if it were known; Open refuses to append to it.
+TEST(AuditVerify, AFileInAFormatItDoesNotKnowIsNamedAndNotAppendedTo) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  WriteOneBatch(path, 2);
+  std::vector<std::string> lines = Lines(path);
+  // A start line of "lawful audit v3" with a mac that verifies, as a newer lawful would write it.
+  std::string body = lines[0].substr(0, lines[0].size() - 42);
+  body.replace(body.find("lawful audit v2"), 15, "lawful audit v3");
+  const std::string chain_key =
+      OpenSslHmac(absl::HexStringToBytes(kKeyHex), "lawful audit chain v1");
+  lines[0] = absl::StrCat(
+      body, R"(,"mac":")",
+      absl::BytesToHexString(OpenSslHmac(chain_key, body + std::string(16, '\0'))).substr(0, 32),
+      R"("})");
+  WriteLines(path, lines);
+  const std::string written = ReadFile(path);
+
+  absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path.string()});
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_FALSE(report->ok());
+  EXPECT_EQ(report->problem->kind, ProblemKind::kUnknownFormat);
+  EXPECT_EQ(report->problem->line, 1);
+  EXPECT_THAT(
+      report->problem->ToString(),
+      HasSubstr(R"(:1: seq 0: unknown format: the file is in the format "lawful audit v3")"));
+
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(TestOptions(path));
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(), HasSubstr("lawful audit v3"));
+  EXPECT_EQ(ReadFile(path), written);
 }
 
 }  // namespace

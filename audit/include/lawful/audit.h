@@ -4,17 +4,18 @@
 // Depends on Abseil, OpenSSL and the lawful.v1 messages (for AppendDecisions at the end): it knows
 // nothing of the engine or of gRPC.
 //
-// The format (one JSON object per line, "JSONL", so that a regulator can grep it):
+// The format (one JSON object per line, "JSONL", so that a regulator can grep it), version 2:
 //
-//   {"event":"start","time":"…","log":"lawful audit v1","key":"<key id>","prev":"<32 hex>",
+//   {"event":"start","time":"…","log":"lawful audit v2","key":"<key id>","prev":"<32 hex>",
 //    "seq":0,"mac":"<32 hex>"}
 //   {"event":"request","time":"2026-03-02T09:00:00.5Z","caller":"CN=crm","request_id":"r-1",
 //    "rule_set":"e0fd…","purpose":"newsletter","channel":"email","at":"2026-03-02T09:00:00Z",
 //    "decisions":2,"seq":1,"mac":"…"}
 //   {"contact":"<22 base64url>","index":0,"outcome":"allow","reason":"consent",
-//    "rule":"marketing.consent","evidence":"consents[0] id=k-1","facts":"<64 hex>",
-//    "seq":2,"mac":"…"}
-//   {"contact":"<22 base64url>","index":1,"outcome":"deny","reason":"objection",…,"seq":3,"mac":"…"}
+//    "rule":"marketing.consent","evidence":"consents[0]","record":"<22 base64url>",
+//    "facts":"<64 hex>","seq":2,"mac":"…"}
+//   {"contact":"<22 base64url>","index":1,"outcome":"deny","reason":"objection",…,
+//    "seq":3,"mac":"…"}
 //
 // - `seq` counts every line of the chain, across files, from 0. Every line ends with its seq and
 //   its mac, found by position.
@@ -28,15 +29,34 @@
 //   last (seq, previous mac) so that most of each line is hashed before its place in the chain
 //   is known, on many threads; only the rest is hashed in chain order.
 // - The first line of every file is a `start` event carrying the previous file's last mac in
-//   `prev` (zeros for the first file), so the chain spans rotated files, and the key id.
+//   `prev` (zeros for the first file), so the chain spans rotated files, the key id, and the
+//   format (`log`) of every line in the file.
 //   Without the key nobody can alter, remove, reorder or add a line without `Verify` naming it.
 //   Cutting records off the end at a line boundary is the one change the file alone cannot show:
 //   anchor `Head()` elsewhere (e.g. `lawful audit head` from cron) and pass it to `Verify`.
-// - `contact` is HMAC-SHA256(pseudonym key, contact id), 128 bits in unpadded base64url: the file
-//   holds no direct identifier and survives the person's erasure from the CRM; `Find` recomputes
-//   it to answer an access request.
+// - No identifier a caller chose for a person is written in clear. `contact` is the contact id's
+//   pseudonym: HMAC-SHA256(pseudonym key, id), 128 bits in unpadded base64url (Key::Pseudonym),
+//   so the file holds no direct identifier and survives the person's erasure from the CRM.
+//   `record` is the evidence's record id (a consent's or objection's id, which callers fill with
+//   contact ids or e-mail addresses) through the same function: equal ids give equal pseudonyms,
+//   so a record id that is the contact id shows as the contact's pseudonym. `Find` recomputes
+//   both from the ids it is given to answer an access request.
+//   What stays in clear is chosen by the operator or the rule set, not about the person decided
+//   on: `caller` (who asked, which accountability needs in clear: the mTLS certificate subject of
+//   a calling service, else its peer address; `lawful eval`'s user and host), `request_id`
+//   (the caller's x-request-id or one lawfuld made: it must match the caller's own logs without
+//   the key, so callers must not put personal data in it), the rule-set version, purpose (a
+//   purpose the rule set declares), channel, notice type, the outcome, reason and rule, the
+//   evidence's field and index (`consents[0]`: a place in the request, not a value), and the
+//   facts digest (which leaves the contact id out, so it cannot confirm a guessed id).
+// - Version 1 ("lawful audit v1", before record ids were pseudonymised) wrote the record id in
+//   clear inside `evidence` ("consents[0] id=k-1") and had no `record`; everything else is the
+//   same. `Verify` and `Find` read both; a file naming any other format fails `Verify` (unknown
+//   format). `Open` on a live file of version 1 rotates it (`path.<seq>`, as any rotation) and
+//   continues the chain in a new version-2 file, so that each file holds one format.
 // - The rule is named, not located: its file and line are in the rule set the record names
-//   (archived, lawfuld --archive_dir). A decision without evidence leaves that field out.
+//   (archived, lawfuld --archive_dir). A decision without evidence leaves `evidence` and `record`
+//   out; evidence without a record id leaves `record` out.
 // - The chain key and the pseudonym key are derived from the key file by domain separation
 //   (HMAC(key file bytes, "lawful audit chain v1" / "lawful audit pseudonym v1")).
 // - A `repair` event records that `Open` cut a torn final record left by a crash.
@@ -46,14 +66,14 @@
 // line its seq and chain mac, the one step that must be serial, and writes the batch with one
 // write(); it fdatasync()s outside the lock, and only then returns OK. Syncs are group commits:
 // batches written while one fdatasync runs are covered by the next, so concurrent callers share
-// them and one caller's formatting overlaps another's sync. On a failed write the file is truncated back to the
-// end of the batch before, so the chain never continues past a hole; when that truncation or an
-// fdatasync fails (after which the kernel's page cache cannot be trusted), every batch not yet
-// synced fails, the log is marked broken, and the next `Append` first reopens it as `Open` does
-// (re-reading and re-verifying the live file, cutting what was not synced); until that succeeds
-// every `Append` fails.
-// After a crash, complete lines of the batch that was being written may survive (Open cuts only
-// what does not verify), but a caller never receives a decision whose record is not on disk.
+// them and one caller's formatting overlaps another's sync. On a failed write the file is truncated
+// back to the end of the batch before, so the chain never continues past a hole; when that
+// truncation or an fdatasync fails (after which the kernel's page cache cannot be trusted), every
+// batch not yet synced fails, the log is marked broken, and the next `Append` first reopens it as
+// `Open` does (re-reading and re-verifying the live file, cutting what was not synced); until that
+// succeeds every `Append` fails. After a crash, complete lines of the batch that was being written
+// may survive (Open cuts only what does not verify), but a caller never receives a decision whose
+// record is not on disk.
 //
 // Files: `path` is the live file. Before an `Append` finds it at `max_file_bytes` or more, it is
 // renamed to `path.<seq of its first line, 12 digits>` and a new live file is started (so a file
@@ -70,9 +90,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -100,8 +120,9 @@ class Key {
   const std::string& id() const { return id_; }
   bool valid() const { return !id_.empty(); }
 
-  // The contact's pseudonym as written in `contact` (22 base64url characters).
-  std::string Pseudonym(absl::string_view contact_id) const;
+  // The pseudonym of a contact id as written in `contact`, or of a record id as written in
+  // `record` (one function for both): 22 base64url characters.
+  std::string Pseudonym(absl::string_view id) const;
 
  private:
   friend struct internal::KeyAccess;
@@ -192,9 +213,10 @@ struct DecisionRecord {
   absl::string_view reason;
   absl::string_view rule_policy;  // with rule: "rule":"policy.rule"; may be empty
   absl::string_view rule;
-  absl::string_view evidence_field;  // with the index and id: "consents[2] id=k-1"; empty: none
+  absl::string_view evidence_field;  // with the index: "consents[2]"; empty: no evidence
   int64_t evidence_index = 0;
-  absl::string_view evidence_id;
+  absl::string_view evidence_id;  // the record's id, in clear: only its pseudonym is written
+
   absl::string_view facts;  // the facts digest
 };
 
@@ -207,7 +229,7 @@ using ParallelFor =
 struct Options {
   std::string path;  // the live file
   Key key;
-  uint64_t max_file_bytes = 0;  // rotate at this size; 0: never
+  uint64_t max_file_bytes = 0;                          // rotate at this size; 0: never
   absl::Duration retention = absl::InfiniteDuration();  // delete rotated files older than this
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   FileSystem* file_system = nullptr;  // nullptr: PosixFileSystem()
@@ -266,7 +288,7 @@ class Log {
   // writes the batch with Begin(request, lines). (lawfuld formats each part where it builds the
   // part's answers; reading 10,000 answers again afterwards costs cache misses.)
   static constexpr size_t kPartRecords = 512;  // records a part: the unit of Lines::Format
-  struct Batch;  // the formatted lines, defined in log.cc
+  struct Batch;                                // the formatted lines (src/log_state.h)
   class Lines {
    public:
     Lines(Lines&&) noexcept;
@@ -276,7 +298,8 @@ class Log {
     // Formats records [first, last) (their pseudonyms, JSON and most of their chain macs).
     // `first` is a multiple of kPartRecords; `last` is one too, or size(). Disjoint ranges may be
     // formatted on several threads at once; anything else aborts.
-    void Format(size_t first, size_t last, absl::FunctionRef<void(size_t i, DecisionRecord* out)> record);
+    void Format(size_t first, size_t last,
+                absl::FunctionRef<void(size_t i, DecisionRecord* out)> record);
 
    private:
     friend class Log;
@@ -334,12 +357,13 @@ class Log {
 absl::StatusOr<std::vector<std::string>> ChainFiles(const std::vector<std::string>& paths);
 
 enum class ProblemKind {
-  kAltered,      // the line's mac does not verify: changed, forged, or not a record
-  kRemoved,      // a seq is missing: records were deleted
-  kReordered,    // a seq appears out of order (moved, swapped or duplicated)
-  kTruncated,    // an incomplete final line, or fewer records than an anchored head
-  kMissingFile,  // a file of the chain is missing (or the anchor lies before the files given)
-  kWrongKey,     // the file was written with another key
+  kAltered,        // the line's mac does not verify: changed, forged, or not a record
+  kRemoved,        // a seq is missing: records were deleted
+  kReordered,      // a seq appears out of order (moved, swapped or duplicated)
+  kTruncated,      // an incomplete final line, or fewer records than an anchored head
+  kMissingFile,    // a file of the chain is missing (or the anchor lies before the files given)
+  kWrongKey,       // the file was written with another key
+  kUnknownFormat,  // the file's start line names a format this code does not read (a newer one)
 };
 absl::string_view ProblemKindName(ProblemKind kind);  // "altered", "removed", ...
 
@@ -359,8 +383,8 @@ struct VerifyReport {
   uint64_t decisions = 0;          // decision lines verified
   uint64_t requests = 0;           // request lines verified
   uint64_t events = 0;             // start and repair lines verified
-  uint64_t first_seq = 0;  // > 0: the files given start later (earlier ones deleted by retention)
-  std::optional<Head> head;        // the last line verified
+  uint64_t first_seq = 0;    // > 0: the files given start later (earlier ones deleted by retention)
+  std::optional<Head> head;  // the last line verified
   std::optional<Problem> problem;  // the first one; nothing after it is counted
   bool ok() const { return !problem.has_value(); }
 };
@@ -374,7 +398,7 @@ struct VerifyOptions {
 absl::StatusOr<VerifyReport> Verify(const Key& key, const std::vector<std::string>& paths,
                                     const VerifyOptions& options = {});
 
-// One decision line as read back (fields as written; `contact` is the pseudonym).
+// One decision line as read back (fields as written; `contact` and `record` are pseudonyms).
 struct Record {
   std::string file;
   int64_t line = 0;
@@ -382,23 +406,39 @@ struct Record {
   uint64_t request_seq = 0;  // seq of the request line the fields from `time` to `at` come from
   std::string time, caller, request_id, rule_set, purpose, channel, notice_type, at, contact;
   int64_t index = 0;
-  std::string outcome, reason, rule, evidence, facts, mac;
+  // `evidence` as written: "consents[0]"; in a version-1 file "consents[0] id=k-1", the record
+  // id in clear. `record`: the record id's pseudonym (version 2; empty in version 1).
+  std::string outcome, reason, rule, evidence, record, facts, mac;
+  // The record id in clear when Find knows it: `record` is the pseudonym of one of the ids it was
+  // given (FindOptions::record_ids, or the contact id), or the file is of version 1.
+  std::string record_id;
   std::string text;       // the decision line, without its newline
   bool verified = false;  // the chain is intact from its first line up to this one
 };
 // One JSON object with every field of the record (request and decision joined), e.g. to hand
-// to a data subject.
+// to a data subject. `record` and `record_id` only when set.
 std::string FormatRecord(const Record& record);
 
+struct FindOptions {
+  // The person's record ids (the ids of their consents and objections the caller sent, e.g. an
+  // e-mail address): decisions whose evidence is one of these records are found too, even about
+  // another contact id, and each record found shows its id in clear (`record_id`).
+  std::vector<std::string> record_ids;
+};
+
 struct FindResult {
-  std::vector<Record> records;  // every decision about the contact, in chain order
+  std::vector<Record> records;  // every decision found, in chain order
   VerifyReport report;          // the chain checked along the way
 };
 
-// Every decision about `contact_id` (an Art. 15 access request). Records after the first problem
-// are still returned, with `verified` false.
+// Every decision about `contact_id` (an Art. 15 access request), and every decision whose
+// evidence is one of `options.record_ids` (with record ids given, an empty `contact_id` looks for
+// those records only).
+// Reads files of both versions. Records after the first problem are still returned, with
+// `verified` false.
 absl::StatusOr<FindResult> Find(const Key& key, absl::string_view contact_id,
-                                const std::vector<std::string>& paths);
+                                const std::vector<std::string>& paths,
+                                const FindOptions& options = {});
 
 // The last complete line of the chain, read without the key (so without verifying).
 absl::StatusOr<Head> ReadHead(const std::vector<std::string>& paths);
@@ -416,8 +456,9 @@ absl::string_view NoticeTypeName(lawful::v1::NoticeType notice_type);
 // The record of one decision: views into `decision`, which must outlive it.
 void RecordOf(const lawful::v1::Decision& decision, DecisionRecord* record);
 
-// Appends one record per decision (contact id pseudonymized, rule as policy.name, evidence as
-// field[index] id=..., facts digest), in order, durably: OK only once all are on disk.
+// Appends one record per decision (contact id and evidence record id pseudonymized, rule as
+// policy.name, evidence as field[index], facts digest), in order, durably: OK only once all are
+// on disk.
 // `request` carries what the decisions share.
 absl::Status AppendDecisions(Log& log, const Request& request,
                              absl::Span<const lawful::v1::Decision* const> decisions,
@@ -426,11 +467,13 @@ absl::Status AppendDecisions(Log& log, const Request& request,
 absl::StatusOr<Log::Pending> BeginDecisions(Log& log, const Request& request,
                                             absl::Span<const lawful::v1::Decision* const> decisions,
                                             const ParallelFor* parallel_for = nullptr);
-inline absl::Status AppendDecisions(Log& log, const Request& request,
-                                    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
-                                    const ParallelFor* parallel_for = nullptr) {
-  return AppendDecisions(log, request, absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size())),
-                         parallel_for);
+inline absl::Status AppendDecisions(
+    Log& log, const Request& request,
+    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
+    const ParallelFor* parallel_for = nullptr) {
+  return AppendDecisions(
+      log, request, absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size())),
+      parallel_for);
 }
 
 }  // namespace lawful::audit
