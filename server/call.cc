@@ -1,0 +1,177 @@
+// What every lawfuld method shares around the deciding layer (call.h).
+#include "call.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+
+#include "absl/strings/str_format.h"
+#include "authz.h"
+
+namespace lawful::server {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  // absl::StatusCode and grpc::StatusCode share the canonical code numbers.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+// For Decide, the evaluator's scratch is per thread: gRPC runs callbacks on a pool and a thread
+// decides one request at a time, so no locking is needed and steady state allocates nothing.
+Evaluator& ThreadEvaluator() {
+  thread_local Evaluator evaluator;
+  return evaluator;
+}
+
+// DEADLINE_EXCEEDED once the caller's deadline has passed, CANCELLED once the call is gone.
+// Asked between slices of a batch so that abandoned work stops within one slice.
+absl::Status CheckStillWanted(grpc::CallbackServerContext* context, int64_t done, int64_t total) {
+  if (context->deadline() <= std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError(
+        absl::StrFormat("deadline exceeded after %d of %d contacts", done, total));
+  }
+  if (context->IsCancelled()) return absl::CancelledError("call cancelled");
+  return absl::OkStatus();
+}
+
+// A request's bytes: read in place when gRPC holds them in one slice, else joined once into
+// `joined`. The views of a request read from them live as long as `slices` and `joined`.
+bool RequestBytes(const grpc::ByteBuffer& buffer, std::vector<grpc::Slice>* slices,
+                  std::string* joined, std::string_view* bytes) {
+  slices->clear();
+  if (!buffer.Dump(slices).ok()) return false;
+  if (slices->size() == 1) {
+    *bytes =
+        std::string_view(reinterpret_cast<const char*>((*slices)[0].begin()), (*slices)[0].size());
+    return true;
+  }
+  joined->clear();
+  joined->reserve(buffer.Length());
+  for (const grpc::Slice& slice : *slices) {
+    joined->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  *bytes = *joined;
+  return true;
+}
+
+// One line per RPC. The line carries no request content: contact ids, e-mail addresses and the
+// like are personal data and must not end up in server logs.
+void LogCall(const char* method, int64_t contacts, absl::Time start, const grpc::Status& status) {
+  const std::string line =
+      absl::StrFormat("lawfuld: %s contacts=%d status=%s duration_ms=%.3f\n", method, contacts,
+                      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+                      absl::ToDoubleMilliseconds(absl::Now() - start));
+  // One write per line keeps lines from concurrent RPCs whole (stderr is unbuffered).
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// Logs the RPC and completes it.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const char* method,
+                                 int64_t contacts, absl::Time start, const grpc::Status& status) {
+  LogCall(method, contacts, start, status);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+grpc::Status NoRuleSet() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no rule set loaded");
+}
+
+// Who asked, for the audit log: the client certificate's subject under mutual TLS, else the
+// peer address; and the request id the caller sent in `x-request-id` metadata, or one made here.
+// Either way the id is sent back as `x-request-id` initial metadata, so the caller can file it.
+CallIdentity Identify(grpc::CallbackServerContext* context) {
+  CallIdentity who;
+  if (const auto auth = context->auth_context(); auth != nullptr) {
+    if (std::vector<std::string> names = PeerIdentities(*auth); !names.empty())
+      who.caller = names.front();
+  }
+  if (who.caller.empty()) who.caller = context->peer();
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("x-request-id"); it != metadata.end()) {
+    // Only short printable ids are taken as given: the value lands in the audit log.
+    const std::string_view sent(it->second.data(), it->second.size());
+    const bool printable =
+        std::all_of(sent.begin(), sent.end(), [](char c) { return c > ' ' && c < 127; });
+    if (!sent.empty() && sent.size() <= 128 && printable) who.request_id = std::string(sent);
+  }
+  if (who.request_id.empty()) {
+    static const int64_t boot = absl::ToUnixNanos(absl::Now());
+    static std::atomic<uint64_t> next{0};
+    who.request_id = absl::StrFormat("lawfuld-%x-%d", boot, next.fetch_add(1) + 1);
+  }
+  context->AddInitialMetadata("x-request-id", who.request_id);
+  return who;
+}
+
+absl::Span<const lawful::v1::Decision* const> AsSpan(
+    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions) {
+  return absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size()));
+}
+
+// What a failed audit append answers: UNAVAILABLE, and the decisions are not returned at all.
+grpc::Status AuditFailed(const absl::Status& status) {
+  // The status names the file and the system error, never a record's content.
+  const std::string line = absl::StrCat(
+      "lawfuld: audit log write failed, answering UNAVAILABLE: ", status.message(), "\n");
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the audit log cannot be written, and no decision is given without its "
+                      "record; retry later");
+}
+
+// The second half of an Audit given `pending`: OK once the records are on disk.
+grpc::Status AuditCommitted(audit::Log* log, const std::optional<audit::Log::Pending>& pending) {
+  if (log == nullptr || !pending.has_value()) return grpc::Status::OK;
+  if (const absl::Status committed = log->Commit(*pending); !committed.ok())
+    return AuditFailed(committed);
+  return grpc::Status::OK;
+}
+
+// What a call's decisions share, as its audit request line records it: views into `who`,
+// `rule_set_version` and `outreach`, which must outlive it.
+audit::Request AuditRequest(const CallIdentity& who, const std::string& rule_set_version,
+                            const lawful::v1::Outreach& outreach, absl::Time at) {
+  audit::Request request;
+  request.notice_type = audit::NoticeTypeName(outreach.notice_type());
+  request.caller = who.caller;
+  request.request_id = who.request_id;
+  request.rule_set = rule_set_version;
+  request.purpose = outreach.purpose();
+  request.channel = audit::ChannelName(outreach.channel());
+  request.at = at;
+  return request;
+}
+
+// After the first half of an audit append (Log::Begin): with `pending`, hands it to the caller,
+// who must pass it to AuditCommitted before it answers and may do other work meanwhile;
+// without, commits at once.
+grpc::Status AuditBegun(audit::Log* log, const absl::StatusOr<audit::Log::Pending>& begun,
+                        std::optional<audit::Log::Pending>* pending) {
+  if (!begun.ok()) return AuditFailed(begun.status());
+  if (pending == nullptr) return AuditCommitted(log, *begun);
+  *pending = *begun;
+  return grpc::Status::OK;
+}
+
+// Records the decisions answered by one call, on disk, before the answer leaves. A batch's
+// records are formatted on `pool`'s threads, as its decisions were made.
+grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& rule_set_version,
+                   const lawful::v1::Outreach& outreach, absl::Time at,
+                   absl::Span<const lawful::v1::Decision* const> decisions, BatchEvaluator* pool) {
+  if (log == nullptr || decisions.empty()) return grpc::Status::OK;
+  audit::ParallelFor parallel_for;
+  if (pool != nullptr) {
+    parallel_for = [pool](size_t n, const std::function<void(size_t, size_t)>& body) {
+      pool->ParallelFor(n, 1, body);
+    };
+  }
+  return AuditBegun(log,
+                    audit::BeginDecisions(*log, AuditRequest(who, rule_set_version, outreach, at),
+                                          decisions, &parallel_for),
+                    /*pending=*/nullptr);
+}
+
+}  // namespace lawful::server
