@@ -45,7 +45,8 @@ Fixture& Shared() {
     auto* fx = new Fixture;
     auto loaded = dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
     if (!loaded.ok()) {
-      std::fprintf(stderr, "cannot load rules: %s\n", std::string(loaded.status().message()).c_str());
+      std::fprintf(stderr, "cannot load rules: %s\n",
+                   std::string(loaded.status().message()).c_str());
       std::exit(2);
     }
     fx->rules = loaded->rule_set;
@@ -75,7 +76,8 @@ Fixture& Shared() {
       synth::ReferenceDecision by_hand = synth::DecideByHand(
           fx->contacts[i], "product_offer", lawful::v1::CHANNEL_EMAIL, {}, At(kBenchInstant));
       if (vm.rule == nullptr || vm.rule->reason != by_hand.reason) {
-        std::fprintf(stderr, "VM and hand-written C++ disagree on contact %zu; refusing to time them\n", i);
+        std::fprintf(stderr,
+                     "VM and hand-written C++ disagree on contact %zu; refusing to time them\n", i);
         std::exit(2);
       }
     }
@@ -100,7 +102,8 @@ void BM_Vm(benchmark::State& state) {
   Fixture& f = Shared();
   Evaluator evaluator;
   for (auto _ : state) {
-    for (const ContactFacts& facts : f.facts) benchmark::DoNotOptimize(evaluator.Evaluate(f.outreach, facts));
+    for (const ContactFacts& facts : f.facts)
+      benchmark::DoNotOptimize(evaluator.Evaluate(f.outreach, facts));
   }
   state.SetItemsProcessed(state.iterations() * kCampaign);
 }
@@ -111,7 +114,8 @@ void BM_VmWithDigest(benchmark::State& state) {
   Fixture& f = Shared();
   Evaluator evaluator;
   for (auto _ : state) {
-    for (const ContactFacts& facts : f.facts) benchmark::DoNotOptimize(evaluator.Evaluate(f.served, facts));
+    for (const ContactFacts& facts : f.facts)
+      benchmark::DoNotOptimize(evaluator.Evaluate(f.served, facts));
   }
   state.SetItemsProcessed(state.iterations() * kCampaign);
 }
@@ -139,7 +143,8 @@ void BM_BytesVm(benchmark::State& state) {
   decide::Request request;
   std::string_view id;
   for (auto _ : state) {
-    if (!decide::ReadBatchRequest(f.batch_request, &request).ok()) state.SkipWithError("malformed request");
+    if (!decide::ReadBatchRequest(f.batch_request, &request).ok())
+      state.SkipWithError("malformed request");
     for (std::string_view c : request.contacts) {
       benchmark::DoNotOptimize(decide::DecideContact(evaluator, f.served, c, &id));
     }
@@ -154,7 +159,8 @@ void BM_BytesVmAllCores(benchmark::State& state) {
   decide::Request request;
   std::vector<Decision> out;
   for (auto _ : state) {
-    if (!decide::ReadBatchRequest(f.batch_request, &request).ok()) state.SkipWithError("malformed request");
+    if (!decide::ReadBatchRequest(f.batch_request, &request).ok())
+      state.SkipWithError("malformed request");
     decide::DecideContacts(*pool, f.served, request.contacts, out);
   }
   state.SetItemsProcessed(state.iterations() * kCampaign);
@@ -166,7 +172,9 @@ BENCHMARK(BM_BytesVmAllCores)->Unit(benchmark::kMillisecond)->UseRealTime();
 std::shared_ptr<const RuleSet> GeneratedRules(int rules) {
   std::string text = "purpose newsletter\npolicy p for purposes newsletter {\n";
   for (int i = 1; i < rules; ++i) {
-    absl::StrAppendFormat(&text, "  deny r%d when contact.last_activity_at == 1990-01-01T00:00:%02dZ + %d days\n    cite \"X\"\n",
+    absl::StrAppendFormat(&text,
+                          "  deny r%d when contact.last_activity_at == 1990-01-01T00:00:%02dZ + %d "
+                          "days\n    cite \"X\"\n",
                           i, i % 60, i);
   }
   text += "  otherwise deny d\n    cite \"Y\"\n}\n";
@@ -212,7 +220,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     for (const Run& run : runs) {
       if (run.run_type != Run::RT_Aggregate || run.aggregate_name != "median") continue;
       auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end() && it->second.value > 0) ns_per_contact[run.run_name.str()] = 1e9 / it->second.value;
+      if (it != run.counters.end() && it->second.value > 0)
+        ns_per_contact[run.run_name.str()] = 1e9 / it->second.value;
     }
   }
   std::map<std::string, double> ns_per_contact;
@@ -250,7 +259,8 @@ void PrintPairedRatios() {
   const synth::HandWrittenPolicy policy("product_offer", lawful::v1::CHANNEL_EMAIL, {},
                                         At(kBenchInstant));
   auto vm = [&] {
-    for (const ContactFacts& facts : f.facts) benchmark::DoNotOptimize(evaluator.Evaluate(f.outreach, facts));
+    for (const ContactFacts& facts : f.facts)
+      benchmark::DoNotOptimize(evaluator.Evaluate(f.outreach, facts));
   };
   auto native = [&] {
     for (const auto& c : f.contacts) benchmark::DoNotOptimize(policy.Decide(c));
@@ -264,17 +274,22 @@ void PrintPairedRatios() {
     }
   };
   auto vm_with_digest = [&] {
-    for (const ContactFacts& facts : f.facts) benchmark::DoNotOptimize(evaluator.Evaluate(f.served, facts));
+    for (const ContactFacts& facts : f.facts)
+      benchmark::DoNotOptimize(evaluator.Evaluate(f.served, facts));
   };
   auto bytes_floor = [&] {
     lawful::v1::DecideBatchRequest request;
     request.ParseFromString(f.batch_request);
     for (const auto& c : request.contacts()) benchmark::DoNotOptimize(policy.Decide(c));
   };
-  std::printf("\n== paired ratios (median of 31 back-to-back rounds over the 10,000-contact campaign) ==\n");
+  std::printf(
+      "\n== paired ratios (median of 31 back-to-back rounds over the 10,000-contact campaign) "
+      "==\n");
   std::printf("vm_vs_native: %.2fx (target <= 2.5x)\n", PairedRatio(vm, native));
-  std::printf("bytes_to_decisions_vs_floor: %.2fx (target <= 1.2x; lawful's side includes the facts digest)\n",
-              PairedRatio(bytes_vm, bytes_floor));
+  std::printf(
+      "bytes_to_decisions_vs_floor: %.2fx (target <= 1.2x; lawful's side includes the facts "
+      "digest)\n",
+      PairedRatio(bytes_vm, bytes_floor));
   std::printf("facts_digest_cost: %.2fx the bare VM (report)\n", PairedRatio(vm_with_digest, vm));
 }
 
@@ -316,7 +331,8 @@ int StreamMemory(size_t count) {
     done += n;
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  std::printf("streamed %zu contacts in %.1f s (%.0f contacts/s including generation)\n", count, seconds, count / seconds);
+  std::printf("streamed %zu contacts in %.1f s (%.0f contacts/s including generation)\n", count,
+              seconds, count / seconds);
   std::printf("stream_peak_rss: %.1f MB (target <= 150 MB)\n", PeakRssMb());
   return 0;
 }
@@ -327,7 +343,8 @@ int StreamMemory(size_t count) {
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.rfind("--stream_contacts=", 0) == 0) return lawful::StreamMemory(std::stoull(arg.substr(18)));
+    if (arg.rfind("--stream_contacts=", 0) == 0)
+      return lawful::StreamMemory(std::stoull(arg.substr(18)));
   }
   std::vector<char*> args(argv, argv + argc);
   std::string repetitions = "--benchmark_repetitions=3";
@@ -340,7 +357,8 @@ int main(int argc, char** argv) {
   lawful::SummaryReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   auto& t = reporter.ns_per_contact;
-  auto ratio = [&](const char* name, const std::string& a, const std::string& b, const char* target) {
+  auto ratio = [&](const char* name, const std::string& a, const std::string& b,
+                   const char* target) {
     if (t.count(a) && t.count(b)) std::printf("%s: %.2fx (%s)\n", name, t[a] / t[b], target);
   };
   std::printf("\n== summary (medians of 3 Google Benchmark repetitions, ns per contact) ==\n");
@@ -349,9 +367,11 @@ int main(int argc, char** argv) {
   ratio("bytes_to_decisions_vs_floor", "BM_BytesVm", "BM_BytesFloor", "target <= 1.2x");
   ratio("batch_all_cores_speedup", "BM_BytesVm", "BM_BytesVmAllCores/real_time", "report");
   ratio("rules_1000_vs_100", "BM_Rules/1000", "BM_Rules/100", "target <= 12x");
-  ratio("batch_10000_vs_100", "BM_BatchSize/10000/real_time", "BM_BatchSize/100/real_time", "target <= 1.2x");
+  ratio("batch_10000_vs_100", "BM_BatchSize/10000/real_time", "BM_BatchSize/100/real_time",
+        "target <= 1.2x");
   if (t.count("BM_BatchSize/1/real_time")) {
-    std::printf("batch_1_per_request: %.0f ns (per-request overhead)\n", t["BM_BatchSize/1/real_time"]);
+    std::printf("batch_1_per_request: %.0f ns (per-request overhead)\n",
+                t["BM_BatchSize/1/real_time"]);
   }
   lawful::PrintPairedRatios();
   benchmark::Shutdown();

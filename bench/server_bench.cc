@@ -153,8 +153,8 @@ struct Paired {
   double ratio = 0, a_seconds = 0, b_seconds = 0;
   double a_cpu_seconds = 0, b_cpu_seconds = 0;  // over every round (and the warm-up), per server
 };
-Paired Compare(const Server& a, const Server& b, const grpc::ByteBuffer& request, int rounds, int calls,
-               bool* ok) {
+Paired Compare(const Server& a, const Server& b, const grpc::ByteBuffer& request, int rounds,
+               int calls, bool* ok) {
   const double a_cpu = a.CpuSeconds(), b_cpu = b.CpuSeconds();
   TimeRound(a, request, 1, ok);  // warm-up: connections, thread pools, caches
   TimeRound(b, request, 1, ok);
@@ -185,7 +185,8 @@ int Run() {
   std::filesystem::remove_all(audit_dir);
   std::filesystem::create_directories(audit_dir);
   std::ofstream(audit_dir + "/key") << std::string(64, '7') << "\n";
-  Server audited({"--audit_log=" + audit_dir + "/audit.log", "--audit_key_file=" + audit_dir + "/key"});
+  Server audited(
+      {"--audit_log=" + audit_dir + "/audit.log", "--audit_key_file=" + audit_dir + "/key"});
   if (!real.ok() || !floor.ok() || !audited.ok()) {
     std::fprintf(stderr, "lawful_server_bench: a lawfuld did not start (%s)\n", LAWFULD_PATH);
     return 1;
@@ -233,7 +234,8 @@ int Run() {
   std::printf("  audit on:     %.0f contacts/s (one fdatasync per call)\n",
               contacts_per_round / with_audit.b_seconds);
   // Both servers decided the same contacts: the warm-up's, then every round's.
-  const double decided = static_cast<double>(kBatchContacts) * kClientThreads * (1 + calls * rounds);
+  const double decided =
+      static_cast<double>(kBatchContacts) * kClientThreads * (1 + calls * rounds);
   std::printf("  server CPU a decision: %.2f us off, %.2f us on; the log's own: %.2f us\n",
               1e6 * with_audit.a_cpu_seconds / decided, 1e6 * with_audit.b_cpu_seconds / decided,
               1e6 * (with_audit.b_cpu_seconds - with_audit.a_cpu_seconds) / decided);

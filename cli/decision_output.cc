@@ -29,8 +29,6 @@ struct FieldPrint {
 
 }  // namespace
 
-
-
 struct ProtoJsonPrinter::Impl {
   explicit Impl(const pb::Descriptor* type) {
     PlanFor(type);
@@ -304,7 +302,8 @@ struct ProtoJsonPrinter::Impl {
     }
     if (d.has_valid_until()) {
       Key("\"validUntil\":\"", out, &first);
-      if (!text::AppendRfc3339(d.valid_until().seconds(), d.valid_until().nanos(), out)) return false;
+      if (!text::AppendRfc3339(d.valid_until().seconds(), d.valid_until().nanos(), out))
+        return false;
       out->push_back('"');
     }
     if (d.has_error()) {

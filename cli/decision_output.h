@@ -63,5 +63,4 @@ void AppendDecisionCsvRuleColumns(const lawful::v1::Decision& decision, std::str
 // Appends `cell` to a CSV row, quoted when it holds a comma, a quote or a line break.
 void AppendCsvCell(std::string_view cell, std::string* out);
 
-
 }  // namespace lawful::cli

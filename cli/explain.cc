@@ -19,9 +19,9 @@
 #include "absl/time/time.h"
 #include "input.h"
 #include "lawful/decide.h"
-#include "lawful/v1/names.h"
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
+#include "lawful/v1/names.h"
 #include "lawful/v1/service.grpc.pb.h"
 
 namespace lawful::cli {
@@ -42,8 +42,8 @@ std::string FormatText(const lawful::v1::Explanation& e) {
   absl::StrAppend(&text, "\nRules checked, in order (policy ", e.policy(), "):\n");
   int n = 0;
   for (const lawful::v1::RuleCheck& check : e.checks()) {
-    absl::StrAppend(&text, "\n", ++n, ". ", OutcomeWord(check.outcome()), " ", check.rule().name(), " (",
-                    check.rule().file(), ":", check.rule().line(), ") — ",
+    absl::StrAppend(&text, "\n", ++n, ". ", OutcomeWord(check.outcome()), " ", check.rule().name(),
+                    " (", check.rule().file(), ":", check.rule().line(), ") — ",
                     check.fired() ? "FIRED: this rule decided" : "did not apply", "\n");
     for (absl::string_view line : absl::StrSplit(check.text(), '\n')) {
       if (!line.empty()) absl::StrAppend(&text, "     | ", line, "\n");
@@ -73,19 +73,22 @@ absl::StatusOr<std::vector<lawful::v1::Contact>> ReadContacts(const std::string&
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;  // a misspelt field would be a fact silently not known
   std::vector<lawful::v1::Contact> contacts(1);
-  if (google::protobuf::util::JsonStringToMessage(text, &contacts[0], options).ok()) return contacts;
+  if (google::protobuf::util::JsonStringToMessage(text, &contacts[0], options).ok())
+    return contacts;
   contacts.clear();
   int line_number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     lawful::v1::Contact& contact = contacts.emplace_back();
-    if (auto s = google::protobuf::util::JsonStringToMessage(std::string(line), &contact, options); !s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ":", line_number, ": not a lawful.v1.Contact: ", std::string(s.message())));
+    if (auto s = google::protobuf::util::JsonStringToMessage(std::string(line), &contact, options);
+        !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ":", line_number, ": not a lawful.v1.Contact: ", std::string(s.message())));
     }
   }
-  if (contacts.empty()) return absl::InvalidArgumentError(absl::StrCat(name, ": no contact to explain"));
+  if (contacts.empty())
+    return absl::InvalidArgumentError(absl::StrCat(name, ": no contact to explain"));
   return contacts;
 }
 
@@ -113,9 +116,12 @@ int RunExplain(const ExplainOptions& options, const std::string& input) {
     at = *parsed;
     lawful::ToProto(at, outreach.mutable_at());
   }
-  const int sources = !options.rules_dir.empty() + !options.server.empty() + !options.archive_dir.empty();
+  const int sources =
+      !options.rules_dir.empty() + !options.server.empty() + !options.archive_dir.empty();
   if (sources != 1) {
-    return Fail(2, "give exactly one of --rules=DIR, --server=HOST:PORT and --archive_dir=DIR (with --rule_set)");
+    return Fail(2,
+                "give exactly one of --rules=DIR, --server=HOST:PORT and --archive_dir=DIR (with "
+                "--rule_set)");
   }
   if (!options.archive_dir.empty() && options.rule_set.empty()) {
     return Fail(2, "--archive_dir needs --rule_set=VERSION, the version to replay");
@@ -126,7 +132,8 @@ int RunExplain(const ExplainOptions& options, const std::string& input) {
 
   std::vector<lawful::v1::Explanation> explanations;
   if (!options.server.empty()) {
-    auto stub = lawful::v1::Lawful::NewStub(grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials()));
+    auto stub = lawful::v1::Lawful::NewStub(
+        grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials()));
     for (const lawful::v1::Contact& contact : *contacts) {
       lawful::v1::ExplainRequest request;
       *request.mutable_outreach() = outreach;
@@ -140,16 +147,17 @@ int RunExplain(const ExplainOptions& options, const std::string& input) {
       explanation.mutable_decision()->set_contact_id(contact.id());
     }
   } else {
-    absl::StatusOr<dsl::LoadedRuleSet> loaded = options.archive_dir.empty()
-                                                    ? dsl::LoadRuleSet(options.rules_dir)
-                                                    : dsl::LoadArchivedRuleSet(options.archive_dir, options.rule_set);
+    absl::StatusOr<dsl::LoadedRuleSet> loaded =
+        options.archive_dir.empty()
+            ? dsl::LoadRuleSet(options.rules_dir)
+            : dsl::LoadArchivedRuleSet(options.archive_dir, options.rule_set);
     if (!loaded.ok()) return Fail(2, std::string(loaded.status().message()));
     if (!options.rule_set.empty() && loaded->rule_set->version() != options.rule_set) {
-      return Fail(2, absl::StrCat("--rule_set=", options.rule_set, ": the rules in ", options.rules_dir,
-                                  " are version ", loaded->rule_set->version()));
+      return Fail(2, absl::StrCat("--rule_set=", options.rule_set, ": the rules in ",
+                                  options.rules_dir, " are version ", loaded->rule_set->version()));
     }
-    absl::StatusOr<PreparedOutreach> prepared =
-        loaded->rule_set->Prepare(Outreach{outreach.purpose(), outreach.channel(), outreach.notice_type(), at});
+    absl::StatusOr<PreparedOutreach> prepared = loaded->rule_set->Prepare(
+        Outreach{outreach.purpose(), outreach.channel(), outreach.notice_type(), at});
     if (!prepared.ok()) return Fail(2, std::string(prepared.status().message()));
     const decide::ResolvedOutreach resolved{*std::move(prepared), at};
     std::string bytes;

@@ -299,7 +299,8 @@ int Disasm(const std::string& dir) {
 int Fmt(const std::vector<char*>& positional, bool check_only) {
   namespace fs = std::filesystem;
   if (positional.size() < 2) {
-    std::fprintf(stderr, "lawful fmt: expected one or more FILE or DIR arguments (see lawful fmt --help)\n");
+    std::fprintf(
+        stderr, "lawful fmt: expected one or more FILE or DIR arguments (see lawful fmt --help)\n");
     return 2;
   }
   std::vector<std::string> paths;
@@ -307,9 +308,10 @@ int Fmt(const std::vector<char*>& positional, bool check_only) {
     std::error_code ec;
     if (fs::is_directory(positional[i], ec)) {
       std::vector<std::string> found;
-      for (auto it = fs::recursive_directory_iterator(positional[i], ec); !ec && it != fs::recursive_directory_iterator();
-           it.increment(ec)) {
-        if (it->is_regular_file() && it->path().extension() == ".lawful") found.push_back(it->path().string());
+      for (auto it = fs::recursive_directory_iterator(positional[i], ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file() && it->path().extension() == ".lawful")
+          found.push_back(it->path().string());
       }
       std::sort(found.begin(), found.end());
       paths.insert(paths.end(), found.begin(), found.end());

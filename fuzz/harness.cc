@@ -8,7 +8,9 @@
 
 namespace lawful::fuzz {
 
-absl::Time FixedAt() { return absl::FromCivil(absl::CivilSecond(2026, 9, 1, 9, 0, 0), absl::UTCTimeZone()); }
+absl::Time FixedAt() {
+  return absl::FromCivil(absl::CivilSecond(2026, 9, 1, 9, 0, 0), absl::UTCTimeZone());
+}
 
 const std::vector<std::string>& SampleContacts() {
   static const std::vector<std::string>* contacts = [] {
@@ -21,8 +23,10 @@ const std::vector<std::string>& SampleContacts() {
   return *contacts;
 }
 
-void Exercise(const RuleSet& rule_set, const std::vector<std::string_view>& contacts, bool compiled) {
-  static constexpr lawful::v1::Channel kChannels[] = {lawful::v1::CHANNEL_EMAIL, lawful::v1::CHANNEL_PHONE};
+void Exercise(const RuleSet& rule_set, const std::vector<std::string_view>& contacts,
+              bool compiled) {
+  static constexpr lawful::v1::Channel kChannels[] = {lawful::v1::CHANNEL_EMAIL,
+                                                      lawful::v1::CHANNEL_PHONE};
   Evaluator evaluator;
   const std::vector<std::string>& purposes = rule_set.program().purposes;
   for (size_t i = 0; i < purposes.size() && i < 4; ++i) {
@@ -37,7 +41,8 @@ void Exercise(const RuleSet& rule_set, const std::vector<std::string_view>& cont
         Decision d = evaluator.Decide(*prepared, bytes);
         lawful::v1::Decision proto;
         rule_set.ToProto(d, &proto, bytes);
-        Require(d.outcome == Outcome::kError || d.rule != nullptr, "a decision other than an error names its rule");
+        Require(d.outcome == Outcome::kError || d.rule != nullptr,
+                "a decision other than an error names its rule");
         // Explain runs the same program through the traced loop, recomputing memoized values at
         // each rule: for compiled code, whose memoized definitions are pure, that is the same
         // decision. A hand-made program may keep other state in a memo flag.
@@ -45,8 +50,9 @@ void Exercise(const RuleSet& rule_set, const std::vector<std::string_view>& cont
         rule_set.Explain(*prepared, bytes, &explanation);
         Require(!compiled || (explanation.decision().outcome() == proto.outcome() &&
                               explanation.decision().reason() == proto.reason()),
-                absl::StrCat("Explain reaches the decision Decide gives: ", explanation.decision().ShortDebugString(),
-                             " vs ", proto.ShortDebugString()));
+                absl::StrCat("Explain reaches the decision Decide gives: ",
+                             explanation.decision().ShortDebugString(), " vs ",
+                             proto.ShortDebugString()));
       };
       for (const std::string& c : SampleContacts()) decide(c);
       for (std::string_view c : contacts) decide(c);

@@ -23,7 +23,8 @@ const std::vector<std::string>& SampleContacts();
 // with every decision turned into its proto, as the server would, and explains each. Whatever
 // the program, nothing here may crash: RuleSet::Create verified it. For a `compiled` program,
 // Explain must also reach the decision Decide gives.
-void Exercise(const RuleSet& rule_set, const std::vector<std::string_view>& contacts, bool compiled);
+void Exercise(const RuleSet& rule_set, const std::vector<std::string_view>& contacts,
+              bool compiled);
 
 // Aborts with `what` when `ok` is false: a property the code promises was broken.
 void Require(bool ok, std::string_view what);

@@ -19,8 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/logging.h"
 #include "harness.h"
-#include "lawful/dsl.h"
 #include "lawful/decide.h"
+#include "lawful/dsl.h"
 
 namespace {
 
@@ -28,7 +28,8 @@ using lawful::fuzz::Require;
 
 const lawful::RuleSet& Shipped() {
   static const std::shared_ptr<const lawful::RuleSet> rule_set = [] {
-    absl::StatusOr<lawful::dsl::LoadedRuleSet> loaded = lawful::dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
+    absl::StatusOr<lawful::dsl::LoadedRuleSet> loaded =
+        lawful::dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
     Require(loaded.ok(), absl::StrCat("the shipped rules load: ", loaded.status().ToString()));
     return loaded->rule_set;
   }();
@@ -40,7 +41,8 @@ lawful::PreparedOutreach Prepare(const lawful::v1::Outreach& requested) {
   outreach.purpose = requested.purpose();
   outreach.channel = requested.channel();
   outreach.notice_type = requested.notice_type();
-  outreach.at = absl::FromUnixSeconds(requested.at().seconds()) + absl::Nanoseconds(requested.at().nanos());
+  outreach.at =
+      absl::FromUnixSeconds(requested.at().seconds()) + absl::Nanoseconds(requested.at().nanos());
   absl::StatusOr<lawful::PreparedOutreach> prepared = Shipped().Prepare(outreach);
   if (prepared.ok()) return *std::move(prepared);
   // Most mutated outreaches name no declared purpose: decide their contacts anyway.
@@ -55,7 +57,8 @@ lawful::PreparedOutreach Prepare(const lawful::v1::Outreach& requested) {
 
 bool Same(const lawful::Decision& a, const lawful::Decision& b) {
   return a.outcome == b.outcome && a.rule == b.rule && a.evidence_index == b.evidence_index &&
-         a.evidence_id == b.evidence_id && a.valid_until == b.valid_until && a.error_path == b.error_path;
+         a.evidence_id == b.evidence_id && a.valid_until == b.valid_until &&
+         a.error_path == b.error_path;
 }
 
 // A decision's bytes without what differs by design between paths: its position and the
@@ -74,8 +77,9 @@ void DecideBatch(std::string_view bytes, lawful::Evaluator& evaluator) {
   if (!lawful::decide::ReadBatchRequest(bytes, &request).ok()) return;
   const lawful::PreparedOutreach prepared = Prepare(request.outreach);
   google::protobuf::RepeatedPtrField<lawful::v1::Decision> batch;
-  const absl::Status decided = lawful::decide::DecideBatch(
-      *pool, prepared, request.contacts, 0, &batch, nullptr, [](size_t) { return absl::OkStatus(); });
+  const absl::Status decided =
+      lawful::decide::DecideBatch(*pool, prepared, request.contacts, 0, &batch, nullptr,
+                                  [](size_t) { return absl::OkStatus(); });
   Require(decided.ok() && batch.size() == static_cast<int>(request.contacts.size()),
           "one decision per contact");
   const lawful::decide::ResolvedOutreach resolved{prepared, prepared.at};
@@ -103,10 +107,12 @@ void DecideContact(std::string_view bytes, lawful::Evaluator& evaluator) {
   for (const char* purpose : {"newsletter", "profiling", "service_notice"}) {
     lawful::v1::Outreach requested;
     requested.set_purpose(purpose);
-    requested.set_channel(purpose[0] == 'p' ? lawful::v1::CHANNEL_PHONE : lawful::v1::CHANNEL_EMAIL);
+    requested.set_channel(purpose[0] == 'p' ? lawful::v1::CHANNEL_PHONE
+                                            : lawful::v1::CHANNEL_EMAIL);
     const lawful::PreparedOutreach prepared = Prepare(requested);
     std::string_view id;
-    const lawful::Decision from_bytes = lawful::decide::DecideContact(evaluator, prepared, bytes, &id);
+    const lawful::Decision from_bytes =
+        lawful::decide::DecideContact(evaluator, prepared, bytes, &id);
     lawful::v1::Decision proto;
     lawful::decide::ToMessage(Shipped(), from_bytes, bytes, id, 0, &proto);
     Require(parses || from_bytes.outcome == lawful::Outcome::kError,

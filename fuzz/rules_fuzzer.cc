@@ -20,18 +20,21 @@ namespace {
 
 using lawful::fuzz::Require;
 
-void CheckDiagnostics(const lawful::dsl::CompileResult& result, const std::vector<lawful::dsl::SourceFile>& files) {
+void CheckDiagnostics(const lawful::dsl::CompileResult& result,
+                      const std::vector<lawful::dsl::SourceFile>& files) {
   bool error = false;
   for (const lawful::dsl::Diagnostic& d : result.diagnostics) {
     error |= d.severity == lawful::dsl::Severity::kError;
     bool known_file = false;
     for (const lawful::dsl::SourceFile& f : files) known_file |= f.path == d.file;
     Require(known_file, absl::StrCat("a diagnostic names a file of the rule set: ", d.file));
-    Require(d.line >= 1 && d.column >= 1, absl::StrCat("a diagnostic has a line and a column: ", d.message));
+    Require(d.line >= 1 && d.column >= 1,
+            absl::StrCat("a diagnostic has a line and a column: ", d.message));
     Require(!d.message.empty(), "a diagnostic says what is wrong");
     Require(d.code != "internal", absl::StrCat("no internal error: ", d.message));
     const std::string shown = lawful::dsl::FormatDiagnostic(d, files);
-    Require(shown.find('^') != std::string::npos, absl::StrCat("a diagnostic shows a caret: ", shown));
+    Require(shown.find('^') != std::string::npos,
+            absl::StrCat("a diagnostic shows a caret: ", shown));
   }
   Require(error != result.ok(), "a rule set compiles exactly when it has no error");
 }
@@ -52,7 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     code = result.program->code;
     absl::StatusOr<std::shared_ptr<const lawful::RuleSet>> rule_set =
         lawful::RuleSet::Create(std::move(*result.program), "fuzz");
-    Require(rule_set.ok(), absl::StrCat("a compiled rule set passes the verifier: ", rule_set.status().ToString()));
+    Require(rule_set.ok(), absl::StrCat("a compiled rule set passes the verifier: ",
+                                        rule_set.status().ToString()));
     std::vector<std::string> sources;
     for (const lawful::dsl::SourceFile& f : files) sources.push_back(f.text);
     lawful::Disassemble((*rule_set)->program(), sources);
@@ -63,7 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     absl::StatusOr<std::string> formatted = lawful::dsl::FormatSource(f);
     // InvalidArgument: the file does not parse. Internal: formatting would have broken it.
     Require(formatted.ok() || absl::IsInvalidArgument(formatted.status()),
-            absl::StrCat("formatting keeps a file that parses parseable: ", formatted.status().ToString()));
+            absl::StrCat("formatting keeps a file that parses parseable: ",
+                         formatted.status().ToString()));
     if (!formatted.ok()) continue;
     absl::StatusOr<std::string> again = lawful::dsl::FormatSource({f.path, *formatted});
     Require(again.ok(), absl::StrCat("formatted source parses: ", again.status().ToString()));

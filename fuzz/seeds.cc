@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
 
   // Rules: each file, the whole rule set as one input (files joined by NUL, as rules_fuzzer
   // splits them), and the golden file that uses every construct of the language.
-  absl::StatusOr<std::vector<lawful::dsl::SourceFile>> shipped = lawful::dsl::ReadRuleFiles((source / "rules").string());
+  absl::StatusOr<std::vector<lawful::dsl::SourceFile>> shipped =
+      lawful::dsl::ReadRuleFiles((source / "rules").string());
   if (!shipped.ok()) return Fail(shipped.status().ToString());
   std::vector<std::string> texts;
   for (const lawful::dsl::SourceFile& f : *shipped) {
@@ -67,26 +68,31 @@ int main(int argc, char** argv) {
   for (const auto& [name, files] : sets) {
     lawful::dsl::CompileResult compiled = lawful::dsl::Compile(files);
     if (!compiled.ok()) return Fail(absl::StrCat(name, " does not compile"));
-    compiled.program->sources.clear();  // only Explain quotes them; mutations are better spent elsewhere
+    compiled.program->sources
+        .clear();  // only Explain quotes them; mutations are better spent elsewhere
     Write(out / "program", name, lawful::fuzz::EncodeProgram(*compiled.program));
   }
 
   // Requests: contacts alone and in batches.
   std::vector<std::pair<std::string, lawful::v1::Contact>> contacts;
-  absl::StatusOr<std::vector<lawful::fixtures::Fixture>> fixtures =
-      lawful::fixtures::LoadFixtures((source / "rules" / lawful::fixtures::kFixturesFolder).string());
+  absl::StatusOr<std::vector<lawful::fixtures::Fixture>> fixtures = lawful::fixtures::LoadFixtures(
+      (source / "rules" / lawful::fixtures::kFixturesFolder).string());
   if (!fixtures.ok()) return Fail(fixtures.status().ToString());
   for (const lawful::fixtures::Fixture& f : *fixtures) {
-    contacts.emplace_back(absl::StrCat("fixture_", fs::path(f.file).stem().string(), "_", f.line), f.contact);
+    contacts.emplace_back(absl::StrCat("fixture_", fs::path(f.file).stem().string(), "_", f.line),
+                          f.contact);
   }
   int line = 0;
-  for (absl::string_view json : absl::StrSplit(Read(source / "examples/contacts.jsonl"), '\n', absl::SkipEmpty())) {
+  for (absl::string_view json :
+       absl::StrSplit(Read(source / "examples/contacts.jsonl"), '\n', absl::SkipEmpty())) {
     lawful::v1::Contact c;
-    if (!google::protobuf::util::JsonStringToMessage(std::string(json), &c).ok()) return Fail("examples/contacts.jsonl does not parse");
+    if (!google::protobuf::util::JsonStringToMessage(std::string(json), &c).ok())
+      return Fail("examples/contacts.jsonl does not parse");
     contacts.emplace_back(absl::StrCat("example_", ++line), c);
   }
   int n = 0;
-  for (const lawful::v1::Contact& c : lawful::synth::Generate(/*seed=*/7, /*count=*/32, lawful::fuzz::FixedAt())) {
+  for (const lawful::v1::Contact& c :
+       lawful::synth::Generate(/*seed=*/7, /*count=*/32, lawful::fuzz::FixedAt())) {
     contacts.emplace_back(absl::StrCat("synth_", ++n), c);
   }
   lawful::v1::DecideBatchRequest batch;
@@ -100,10 +106,12 @@ int main(int argc, char** argv) {
     *batch.add_contacts() = contact;
     if (batch.contacts_size() == 8) flush();
     // The batches cycle through the shipped purposes and channels.
-    static const char* const kPurposes[] = {"newsletter", "product_offer", "survey", "profiling", "service_notice"};
+    static const char* const kPurposes[] = {"newsletter", "product_offer", "survey", "profiling",
+                                            "service_notice"};
     batch.mutable_outreach()->set_purpose(kPurposes[batches % 5]);
     batch.mutable_outreach()->set_channel(static_cast<lawful::v1::Channel>(1 + batches % 4));
-    batch.mutable_outreach()->mutable_at()->set_seconds(absl::ToUnixSeconds(lawful::fuzz::FixedAt()));
+    batch.mutable_outreach()->mutable_at()->set_seconds(
+        absl::ToUnixSeconds(lawful::fuzz::FixedAt()));
   }
   if (batch.contacts_size() > 0) flush();
   std::printf("lawful_fuzz_seeds: %d seeds in %s\n", written, out.c_str());

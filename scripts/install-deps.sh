@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
   python3-grpcio python3-protobuf
   clang libclang-rt-14-dev  # libFuzzer and clang's sanitizers (scripts/fuzz.sh)
+  clang-format              # the layout test.sh enforces (.clang-format)
 )
 
 missing=()

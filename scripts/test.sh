@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=$(nproc)
 
+echo "== format (.clang-format, every C++ file in git) =="
+if ! git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror; then
+  echo "test.sh: files above are not in the project's layout; run: git ls-files '*.cc' '*.h' | xargs clang-format -i" >&2
+  exit 1
+fi
+
 echo "== build (RelWithDebInfo) =="
 scripts/build.sh build
 (cd build && ctest --output-on-failure -j "$jobs")

@@ -34,9 +34,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -47,9 +47,10 @@ ABSL_FLAG(std::string, rules, "rules",
 ABSL_FLAG(int64_t, max_batch_size, 100000,
           "Most contacts one DecideBatch call may carry; larger calls get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int32_t, max_message_bytes, 64 << 20, "Largest gRPC message accepted or sent, in bytes.");
-ABSL_FLAG(int32_t, worker_threads, 0,
-          "Threads deciding DecideBatch and DecideStream chunks besides the calling thread; 0 means "
-          "one per hardware thread, minus one. A fixed pool: no thread is created per request.");
+ABSL_FLAG(
+    int32_t, worker_threads, 0,
+    "Threads deciding DecideBatch and DecideStream chunks besides the calling thread; 0 means "
+    "one per hardware thread, minus one. A fixed pool: no thread is created per request.");
 ABSL_FLAG(int32_t, watch_interval, 2,
           "Seconds between polls of the rules directory (file names, sizes, modification times); a "
           "change reloads the rules as SIGHUP does. 0 turns watching off.");
@@ -297,8 +298,8 @@ int Run() {
     return 1;
   }
   if (*audit_log != nullptr) {
-    std::fprintf(stderr, "lawfuld: recording decisions in %s (head %s)\n", (*audit_log)->path().c_str(),
-                 (*audit_log)->head().ToString().c_str());
+    std::fprintf(stderr, "lawfuld: recording decisions in %s (head %s)\n",
+                 (*audit_log)->path().c_str(), (*audit_log)->head().ToString().c_str());
   }
   RuleSetStore store(absl::GetFlag(FLAGS_rules), absl::GetFlag(FLAGS_archive_dir));
   // Taken before the first load: a file changed during that load is then seen as a change.

@@ -52,7 +52,8 @@ std::shared_ptr<Snapshot> MakeSnapshot(dsl::LoadedRuleSet loaded) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->rule_set = std::move(loaded.rule_set);
   snapshot->loaded_at = absl::Now();
-  if (!loaded.warnings.empty()) snapshot->warnings = dsl::FormatDiagnostics(loaded.warnings, loaded.sources);
+  if (!loaded.warnings.empty())
+    snapshot->warnings = dsl::FormatDiagnostics(loaded.warnings, loaded.sources);
   snapshot->info = DescribeRuleSet(*snapshot->rule_set, snapshot->loaded_at);
   return snapshot;
 }
@@ -67,7 +68,8 @@ absl::Status RuleSetStore::Reload() {
   absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadRuleSet(rules_dir_);
   if (loaded.ok() && !archive_dir_.empty()) {
     // Archived before it decides anything: a decision whose rules cannot be replayed is not given.
-    if (absl::Status archived = dsl::ArchiveRuleSet(archive_dir_, *loaded); !archived.ok()) loaded = archived;
+    if (absl::Status archived = dsl::ArchiveRuleSet(archive_dir_, *loaded); !archived.ok())
+      loaded = archived;
   }
   if (!loaded.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -88,19 +90,23 @@ std::shared_ptr<const Snapshot> RuleSetStore::Current() const {
   return current_;
 }
 
-absl::StatusOr<std::shared_ptr<const Snapshot>> RuleSetStore::Version(const std::string& version) const {
-  if (std::shared_ptr<const Snapshot> current = Current(); current != nullptr && current->rule_set->version() == version) {
+absl::StatusOr<std::shared_ptr<const Snapshot>> RuleSetStore::Version(
+    const std::string& version) const {
+  if (std::shared_ptr<const Snapshot> current = Current();
+      current != nullptr && current->rule_set->version() == version) {
     return current;
   }
   if (archive_dir_.empty()) {
-    return absl::NotFoundError(absl::StrCat("rule_set_version: ", version,
-                                            " is not served and this server keeps no archive (--archive_dir)"));
+    return absl::NotFoundError(
+        absl::StrCat("rule_set_version: ", version,
+                     " is not served and this server keeps no archive (--archive_dir)"));
   }
   std::lock_guard<std::mutex> lock(archived_mu_);
   if (auto it = archived_.find(version); it != archived_.end()) return it->second;
   absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadArchivedRuleSet(archive_dir_, version);
   if (!loaded.ok()) {
-    return absl::Status(loaded.status().code(), absl::StrCat("rule_set_version: ", loaded.status().message()));
+    return absl::Status(loaded.status().code(),
+                        absl::StrCat("rule_set_version: ", loaded.status().message()));
   }
   std::shared_ptr<const Snapshot> snapshot = MakeSnapshot(*std::move(loaded));
   archived_[version] = snapshot;

@@ -58,7 +58,7 @@ class RuleSetStore {
  private:
   const std::string rules_dir_;
   const std::string archive_dir_;
-  std::mutex reload_mu_;  // held for a whole Reload(), never by RPCs
+  std::mutex reload_mu_;   // held for a whole Reload(), never by RPCs
   mutable std::mutex mu_;  // held only to copy or swap current_ and last_reload_error_
   std::shared_ptr<const Snapshot> current_;
   std::string last_reload_error_;

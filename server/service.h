@@ -48,13 +48,12 @@ struct ServiceOptions {
 // INVALID_ARGUMENT (service.cc, ParseRequest). A raw bidi method cannot be layered over the
 // generated CallbackService, so the callback methods are listed one by one: an RPC added to
 // service.proto must be added here, or it is served by the synchronous default (UNIMPLEMENTED).
-class LawfulService final
-    : public lawful::v1::Lawful::WithRawCallbackMethod_Decide<
-          lawful::v1::Lawful::WithRawCallbackMethod_DecideBatch<
-              lawful::v1::Lawful::WithRawCallbackMethod_DecideStream<
-                  lawful::v1::Lawful::WithRawCallbackMethod_GetRuleSet<
-                      lawful::v1::Lawful::WithRawCallbackMethod_Explain<
-                          lawful::v1::Lawful::Service>>>>> {
+class LawfulService final : public lawful::v1::Lawful::WithRawCallbackMethod_Decide<
+                                lawful::v1::Lawful::WithRawCallbackMethod_DecideBatch<
+                                    lawful::v1::Lawful::WithRawCallbackMethod_DecideStream<
+                                        lawful::v1::Lawful::WithRawCallbackMethod_GetRuleSet<
+                                            lawful::v1::Lawful::WithRawCallbackMethod_Explain<
+                                                lawful::v1::Lawful::Service>>>>> {
  public:
   LawfulService(const RuleSetStore* store, ServiceOptions options);
   // The deciding calls in flight (--max_concurrent_calls).
@@ -94,7 +93,8 @@ class LawfulService final
                               std::optional<audit::Log::Pending>* audit_pending);
   // What Decide and Explain share (service.cc).
   template <typename Response, typename Answer>
-  grpc::ServerUnaryReactor* AboutOneContact(const char* method, grpc::CallbackServerContext* context,
+  grpc::ServerUnaryReactor* AboutOneContact(const char* method,
+                                            grpc::CallbackServerContext* context,
                                             const grpc::ByteBuffer* request_bytes,
                                             grpc::ByteBuffer* response_bytes, bool replay,
                                             Answer answer);

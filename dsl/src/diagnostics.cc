@@ -7,8 +7,9 @@
 namespace lawful::dsl {
 
 std::string FormatDiagnostic(const Diagnostic& d, const std::vector<SourceFile>& sources) {
-  std::string out = absl::StrCat(d.file, ":", d.line, ":", d.column, ": ",
-                                 d.severity == Severity::kError ? "error" : "warning", ": ", d.message, "\n");
+  std::string out =
+      absl::StrCat(d.file, ":", d.line, ":", d.column, ": ",
+                   d.severity == Severity::kError ? "error" : "warning", ": ", d.message, "\n");
   const SourceFile* source = nullptr;
   for (const SourceFile& s : sources) {
     if (s.path == d.file) source = &s;
@@ -21,17 +22,20 @@ std::string FormatDiagnostic(const Diagnostic& d, const std::vector<SourceFile>&
   }
   if (start == std::string::npos || start > source->text.size()) return out;
   size_t end = source->text.find('\n', start);
-  std::string line = source->text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  std::string line =
+      source->text.substr(start, end == std::string::npos ? std::string::npos : end - start);
   if (!line.empty() && line.back() == '\r') line.pop_back();
   // Tabs keep their width so the caret lines up under the same character.
   std::string pad;
   for (size_t i = 0; i + 1 < d.column && i < line.size(); ++i) pad += line[i] == '\t' ? '\t' : ' ';
-  size_t width = std::max<size_t>(1, std::min<size_t>(d.length, line.size() >= d.column ? line.size() - d.column + 1 : 1));
+  size_t width = std::max<size_t>(
+      1, std::min<size_t>(d.length, line.size() >= d.column ? line.size() - d.column + 1 : 1));
   absl::StrAppend(&out, "  ", line, "\n  ", pad, "^", std::string(width - 1, '~'), "\n");
   return out;
 }
 
-std::string FormatDiagnostics(const std::vector<Diagnostic>& ds, const std::vector<SourceFile>& sources) {
+std::string FormatDiagnostics(const std::vector<Diagnostic>& ds,
+                              const std::vector<SourceFile>& sources) {
   std::string out;
   for (const Diagnostic& d : ds) out += FormatDiagnostic(d, sources);
   return out;

@@ -14,7 +14,19 @@
 namespace lawful::dsl {
 namespace {
 
-enum class TokenKind { kWord, kNumber, kLiteral, kString, kOperator, kOpen, kClose, kComma, kDot, kColon, kComment };
+enum class TokenKind {
+  kWord,
+  kNumber,
+  kLiteral,
+  kString,
+  kOperator,
+  kOpen,
+  kClose,
+  kComma,
+  kDot,
+  kColon,
+  kComment
+};
 
 struct Token {
   TokenKind kind;
@@ -32,7 +44,9 @@ bool Tokenize(const std::string& line, std::vector<Token>& out) {
       ++i;
     } else if (c == '#') {
       std::string comment = line.substr(i);
-      while (!comment.empty() && (comment.back() == ' ' || comment.back() == '\t' || comment.back() == '\r')) comment.pop_back();
+      while (!comment.empty() &&
+             (comment.back() == ' ' || comment.back() == '\t' || comment.back() == '\r'))
+        comment.pop_back();
       out.push_back({TokenKind::kComment, comment});
       return true;
     } else if (c == '"') {
@@ -45,9 +59,13 @@ bool Tokenize(const std::string& line, std::vector<Token>& out) {
       // Dates and instants (2026-03-02, 2026-03-02T09:00:00Z) are one token.
       const bool date = i + 5 < line.size() && line[i + 4] == '-' &&
                         std::isdigit(static_cast<unsigned char>(line[i + 5])) &&
-                        std::all_of(line.begin() + i, line.begin() + i + 4, [](char d) { return std::isdigit(static_cast<unsigned char>(d)); });
+                        std::all_of(line.begin() + i, line.begin() + i + 4, [](char d) {
+                          return std::isdigit(static_cast<unsigned char>(d));
+                        });
       size_t j = i;
-      while (j < line.size() && (IsWordChar(line[j]) || (date && std::string("-:.").find(line[j]) != std::string::npos))) ++j;
+      while (j < line.size() && (IsWordChar(line[j]) ||
+                                 (date && std::string("-:.").find(line[j]) != std::string::npos)))
+        ++j;
       out.push_back({date ? TokenKind::kLiteral : TokenKind::kNumber, line.substr(i, j - i)});
       i = j;
     } else if (IsWordChar(c)) {
@@ -71,7 +89,10 @@ bool Tokenize(const std::string& line, std::vector<Token>& out) {
       out.push_back({TokenKind::kColon, ":"});
       ++i;
     } else if (std::string("=!<>+-*/").find(c) != std::string::npos) {
-      size_t len = (i + 1 < line.size() && line[i + 1] == '=' && c != '+' && c != '-' && c != '*' && c != '/') ? 2 : 1;
+      size_t len = (i + 1 < line.size() && line[i + 1] == '=' && c != '+' && c != '-' && c != '*' &&
+                    c != '/')
+                       ? 2
+                       : 1;
       out.push_back({TokenKind::kOperator, line.substr(i, len)});
       i += len;
     } else {
@@ -82,9 +103,11 @@ bool Tokenize(const std::string& line, std::vector<Token>& out) {
 }
 
 bool IsKeywordBeforeOperand(const std::string& w) {
-  static const char* const kWords[] = {"when", "and", "or", "not", "in", "where", "by", "if", "then", "else",
-                                       "is", "until", "evidence", "purposes", "channels", "from"};
-  return std::find_if(std::begin(kWords), std::end(kWords), [&](const char* k) { return w == k; }) != std::end(kWords);
+  static const char* const kWords[] = {"when",     "and",      "or",       "not",  "in", "where",
+                                       "by",       "if",       "then",     "else", "is", "until",
+                                       "evidence", "purposes", "channels", "from"};
+  return std::find_if(std::begin(kWords), std::end(kWords),
+                      [&](const char* k) { return w == k; }) != std::end(kWords);
 }
 
 // Joins a line's tokens with canonical spacing (comments excluded).
@@ -98,10 +121,11 @@ std::string Join(const std::vector<Token>& tokens) {
       bool space = true;
       const bool prev_unary_minus =
           prev.kind == TokenKind::kOperator && prev.text == "-" &&
-          (i < 2 || tokens[i - 2].kind == TokenKind::kOperator || tokens[i - 2].kind == TokenKind::kOpen ||
-           tokens[i - 2].kind == TokenKind::kComma ||
+          (i < 2 || tokens[i - 2].kind == TokenKind::kOperator ||
+           tokens[i - 2].kind == TokenKind::kOpen || tokens[i - 2].kind == TokenKind::kComma ||
            (tokens[i - 2].kind == TokenKind::kWord && IsKeywordBeforeOperand(tokens[i - 2].text)));
-      if (t.kind == TokenKind::kComma || t.kind == TokenKind::kDot || t.kind == TokenKind::kColon) space = false;
+      if (t.kind == TokenKind::kComma || t.kind == TokenKind::kDot || t.kind == TokenKind::kColon)
+        space = false;
       if (prev.kind == TokenKind::kDot) space = false;
       if (prev.kind == TokenKind::kOpen) space = false;
       if (t.kind == TokenKind::kClose) space = false;
@@ -144,14 +168,16 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
   {
     Module module;
     std::vector<Diagnostic> diagnostics;
-    if (!Parse(file, 0, module, diagnostics)) return absl::InvalidArgumentError(FormatDiagnostics(diagnostics, {file}));
+    if (!Parse(file, 0, module, diagnostics))
+      return absl::InvalidArgumentError(FormatDiagnostics(diagnostics, {file}));
   }
 
   std::vector<Line> lines;
   for (absl::string_view raw : absl::StrSplit(file.text, '\n')) {
     Line line;
     std::string text(raw);
-    while (!text.empty() && (text.back() == '\r' || text.back() == ' ' || text.back() == '\t')) text.pop_back();
+    while (!text.empty() && (text.back() == '\r' || text.back() == ' ' || text.back() == '\t'))
+      text.pop_back();
     for (char c : text) {
       if (c == ' ') {
         ++line.source_indent;
@@ -161,10 +187,12 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
         break;
       }
     }
-    if (!Tokenize(text, line.tokens)) return absl::InvalidArgumentError(absl::StrCat(file.path, ": cannot tokenize `", text, "`"));
+    if (!Tokenize(text, line.tokens))
+      return absl::InvalidArgumentError(absl::StrCat(file.path, ": cannot tokenize `", text, "`"));
     line.blank = line.tokens.empty();
     line.code = Join(line.tokens);
-    if (!line.tokens.empty() && line.tokens.back().kind == TokenKind::kComment) line.comment = line.tokens.back().text;
+    if (!line.tokens.empty() && line.tokens.back().kind == TokenKind::kComment)
+      line.comment = line.tokens.back().text;
     lines.push_back(std::move(line));
   }
 
@@ -185,8 +213,8 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
       if (j < lines.size()) tokens = &lines[j].tokens;
     }
     const bool in_block = std::count(braces.begin(), braces.end(), true) > 0;
-    const bool closes_block = !tokens->empty() && (*tokens)[0].kind == TokenKind::kClose && (*tokens)[0].text == "}" &&
-                              !braces.empty() && braces.back();
+    const bool closes_block = !tokens->empty() && (*tokens)[0].kind == TokenKind::kClose &&
+                              (*tokens)[0].text == "}" && !braces.empty() && braces.back();
     int base;
     bool continuation = false;
     if (closes_block) {
@@ -196,7 +224,8 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
       base = continuation ? 2 : 0;
     } else if (StartsWith(*tokens, {"deny", "allow", "otherwise"})) {
       base = 2;
-    } else if (in_rule && StartsWith(*tokens, {"cite", "evidence", "valid", "obligations", "note", "reason", "effective"})) {
+    } else if (in_rule && StartsWith(*tokens, {"cite", "evidence", "valid", "obligations", "note",
+                                               "reason", "effective"})) {
       base = 4;
     } else {
       continuation = in_rule;
@@ -208,7 +237,8 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
     if (in_block && StartsWith(line.tokens, {"deny", "allow", "otherwise"})) in_rule = true;
     for (size_t k = 0; k < line.tokens.size(); ++k) {
       const Token& t = line.tokens[k];
-      const bool last = k + 1 == line.tokens.size() || line.tokens[k + 1].kind == TokenKind::kComment;
+      const bool last =
+          k + 1 == line.tokens.size() || line.tokens[k + 1].kind == TokenKind::kComment;
       if (t.kind == TokenKind::kOpen && t.text == "{") braces.push_back(last);
       if (t.kind == TokenKind::kClose && t.text == "}" && !braces.empty()) braces.pop_back();
     }
@@ -217,7 +247,9 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
 
   // Aligned trailing comments across consecutive lines that all have one.
   for (size_t i = 0; i < lines.size();) {
-    auto trailing = [&](size_t k) { return !lines[k].blank && !lines[k].code.empty() && !lines[k].comment.empty(); };
+    auto trailing = [&](size_t k) {
+      return !lines[k].blank && !lines[k].code.empty() && !lines[k].comment.empty();
+    };
     if (!trailing(i)) {
       ++i;
       continue;
@@ -244,7 +276,8 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
         // No blank line right before a closing brace either.
         size_t j = i + 1;
         while (j < lines.size() && lines[j].blank) ++j;
-        const bool before_close = j < lines.size() && !lines[j].tokens.empty() && lines[j].tokens[0].kind == TokenKind::kClose;
+        const bool before_close = j < lines.size() && !lines[j].tokens.empty() &&
+                                  lines[j].tokens[0].kind == TokenKind::kClose;
         if (j < lines.size() && !before_close) out += '\n';
       }
       previous_blank = true;
@@ -252,7 +285,8 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
     }
     std::string text = line.code.empty() ? line.comment : line.code;
     out += std::string(line.indent, ' ') + text + '\n';
-    previous_blank = !line.tokens.empty() && line.tokens.back().kind == TokenKind::kOpen && line.tokens.back().text == "{";
+    previous_blank = !line.tokens.empty() && line.tokens.back().kind == TokenKind::kOpen &&
+                     line.tokens.back().text == "{";
   }
 
   // Safety net: the formatted text must still parse. (Tests prove it compiles to the same program.)
@@ -260,8 +294,9 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
   Module module;
   std::vector<Diagnostic> diagnostics;
   if (!Parse(formatted, 0, module, diagnostics)) {
-    return absl::InternalError(absl::StrCat(file.path, ": formatting would break the file; please report this:\n",
-                                            FormatDiagnostics(diagnostics, {formatted})));
+    return absl::InternalError(
+        absl::StrCat(file.path, ": formatting would break the file; please report this:\n",
+                     FormatDiagnostics(diagnostics, {formatted})));
   }
   return out;
 }

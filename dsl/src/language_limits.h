@@ -10,10 +10,10 @@
 namespace lawful::dsl {
 
 // Parsing.
-inline constexpr size_t kMaxFileBytes = 1 << 20;    // one rule file
+inline constexpr size_t kMaxFileBytes = 1 << 20;  // one rule file
 inline constexpr size_t kMaxIdentifierLength = 128;
-inline constexpr size_t kMaxStringLength = 4096;    // a text, after escapes
-inline constexpr size_t kMaxGrammarDepth = 400;     // nested grammar rules (parentheses, operators)
+inline constexpr size_t kMaxStringLength = 4096;  // a text, after escapes
+inline constexpr size_t kMaxGrammarDepth = 400;   // nested grammar rules (parentheses, operators)
 inline constexpr int64_t kMaxDurationAmount = 100000;  // `N days`, `N months`, `N years`
 
 // Checking.

@@ -16,18 +16,27 @@ bool IsJumpShaped(const Instr& in) {
 
 // The fused form of `first; second`, if there is one.
 std::optional<Instr> Fuse(const Instr& first, const Instr& second) {
-  if (first.op == Op::kLoadLocal && second.op == Op::kLoadField && first.b <= 0xffff && second.a <= 0xff) {
-    return Instr{Op::kLoadLocalField, static_cast<uint8_t>(second.a), static_cast<uint16_t>(first.b), second.b};
+  if (first.op == Op::kLoadLocal && second.op == Op::kLoadField && first.b <= 0xffff &&
+      second.a <= 0xff) {
+    return Instr{Op::kLoadLocalField, static_cast<uint8_t>(second.a),
+                 static_cast<uint16_t>(first.b), second.b};
   }
   if (first.op == Op::kLoadReq) {
     switch (second.op) {
-      case Op::kEq: return Instr{Op::kEqReg, 0, 0, first.b};
-      case Op::kNe: return Instr{Op::kNeReg, 0, 0, first.b};
-      case Op::kLt: return Instr{Op::kLtReg, 0, 0, first.b};
-      case Op::kLe: return Instr{Op::kLeReg, 0, 0, first.b};
-      case Op::kGt: return Instr{Op::kGtReg, 0, 0, first.b};
-      case Op::kGe: return Instr{Op::kGeReg, 0, 0, first.b};
-      default: break;
+      case Op::kEq:
+        return Instr{Op::kEqReg, 0, 0, first.b};
+      case Op::kNe:
+        return Instr{Op::kNeReg, 0, 0, first.b};
+      case Op::kLt:
+        return Instr{Op::kLtReg, 0, 0, first.b};
+      case Op::kLe:
+        return Instr{Op::kLeReg, 0, 0, first.b};
+      case Op::kGt:
+        return Instr{Op::kGtReg, 0, 0, first.b};
+      case Op::kGe:
+        return Instr{Op::kGeReg, 0, 0, first.b};
+      default:
+        break;
     }
   }
   if (first.op == Op::kPushInt && second.op == Op::kStoreLocal && second.b <= 0xffff) {

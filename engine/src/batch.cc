@@ -26,15 +26,15 @@ struct BatchEvaluator::Pool {
     const std::function<void(size_t chunk, Evaluator& evaluator)>* run = nullptr;
     std::atomic<size_t> next{0};
     size_t chunks = 0;
-    size_t done = 0;   // guarded by mu: chunks run
-    int workers = 0;   // guarded by mu: pool threads still holding this task
+    size_t done = 0;  // guarded by mu: chunks run
+    int workers = 0;  // guarded by mu: pool threads still holding this task
   };
 
   std::mutex mu;
   std::condition_variable work_ready;  // a task was queued, or the pool is stopping
   std::condition_variable task_done;   // a task's chunks or workers changed
-  std::deque<Task*> queue;  // guarded by mu: tasks with chunks left to take
-  bool stopping = false;    // guarded by mu
+  std::deque<Task*> queue;             // guarded by mu: tasks with chunks left to take
+  bool stopping = false;               // guarded by mu
   std::vector<std::thread> threads;
 
   // Takes and runs chunks of `task` until none are left; returns how many it finished.
@@ -100,8 +100,10 @@ struct BatchEvaluator::Pool {
 };
 
 BatchEvaluator::BatchEvaluator(int threads) : pool_(std::make_unique<Pool>()) {
-  if (threads <= 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
-  for (int i = 0; i < threads; ++i) pool_->threads.emplace_back([p = pool_.get()] { p->WorkerLoop(); });
+  if (threads <= 0)
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  for (int i = 0; i < threads; ++i)
+    pool_->threads.emplace_back([p = pool_.get()] { p->WorkerLoop(); });
 }
 
 BatchEvaluator::~BatchEvaluator() {
@@ -116,7 +118,8 @@ BatchEvaluator::~BatchEvaluator() {
 
 int BatchEvaluator::workers() const { return static_cast<int>(pool_->threads.size()); }
 
-void BatchEvaluator::Decide(const PreparedOutreach& outreach, const std::vector<std::string_view>& contacts,
+void BatchEvaluator::Decide(const PreparedOutreach& outreach,
+                            const std::vector<std::string_view>& contacts,
                             std::vector<Decision>& out) {
   out.resize(contacts.size());
   const size_t n = contacts.size();
@@ -126,7 +129,8 @@ void BatchEvaluator::Decide(const PreparedOutreach& outreach, const std::vector<
   });
 }
 
-void BatchEvaluator::ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body) {
+void BatchEvaluator::ParallelFor(size_t n, size_t grain,
+                                 const std::function<void(size_t, size_t)>& body) {
   grain = std::max<size_t>(grain, 1);
   pool_->Run((n + grain - 1) / grain, [&](size_t chunk, Evaluator&) {
     body(chunk * grain, std::min(n, (chunk + 1) * grain));

@@ -77,8 +77,8 @@ int64_t AddToInstant(int64_t instant, CalendarDuration d, int sign) {
   if (!moved) return kMissing;
   int64_t out;
   if (__builtin_add_overflow(*moved, static_cast<int64_t>(sign) * d.days, &days) ||
-      __builtin_mul_overflow(days, kNanosPerDay, &out) || __builtin_add_overflow(out, time_of_day, &out) ||
-      out == kMissing) {
+      __builtin_mul_overflow(days, kNanosPerDay, &out) ||
+      __builtin_add_overflow(out, time_of_day, &out) || out == kMissing) {
     return kMissing;
   }
   return out;
@@ -88,7 +88,8 @@ int64_t AddToDate(int64_t date, CalendarDuration d, int sign) {
   if (date == kMissing) return kMissing;
   const Ymd ymd = Unpack(date);
   if (ymd.year < -1'000'000 || ymd.year > 1'000'000) return kMissing;
-  std::optional<int64_t> moved = AddMonths(DaysFromCivil(ymd.year, ymd.month, ymd.day), static_cast<int64_t>(sign) * d.months);
+  std::optional<int64_t> moved =
+      AddMonths(DaysFromCivil(ymd.year, ymd.month, ymd.day), static_cast<int64_t>(sign) * d.months);
   if (!moved) return kMissing;
   const Ymd out = CivilFromDays(*moved + static_cast<int64_t>(sign) * d.days);
   return Pack(out.year, out.month, out.day);

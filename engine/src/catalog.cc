@@ -27,13 +27,14 @@ using google::protobuf::FieldDescriptor;
 void Walk(const FactLayout& layout, int32_t message, const Descriptor* d, const std::string& prefix,
           std::vector<FactInfo>& slots, std::vector<ListInfo>& lists, bool top) {
   for (const FactField& f : layout.messages[message].fields) {
-    const FieldDescriptor* fd = d != nullptr ? d->FindFieldByNumber(static_cast<int>(f.number)) : nullptr;
+    const FieldDescriptor* fd =
+        d != nullptr ? d->FindFieldByNumber(static_cast<int>(f.number)) : nullptr;
     const std::string name = prefix + f.name;
     switch (f.kind) {
       case FactKind::kMessage:
         if (f.message >= 0) {
-          Walk(layout, f.message, fd != nullptr ? fd->message_type() : nullptr, name + ".", slots, lists,
-               false);
+          Walk(layout, f.message, fd != nullptr ? fd->message_type() : nullptr, name + ".", slots,
+               lists, false);
         }
         break;
       case FactKind::kRecordList: {
@@ -44,14 +45,15 @@ void Walk(const FactLayout& layout, int32_t message, const Descriptor* d, const 
         list.fields.assign(layout.lists[f.slot].width, FactInfo{});
         std::vector<ListInfo> nested;  // lists inside records are not read by the VM
         if (f.message >= 0) {
-          Walk(layout, f.message, fd != nullptr ? fd->message_type() : nullptr, "", list.fields, nested,
-               false);
+          Walk(layout, f.message, fd != nullptr ? fd->message_type() : nullptr, "", list.fields,
+               nested, false);
         }
         if (top) list.number = f.number;
         if (fd != nullptr && fd->message_type() != nullptr) {
           const Descriptor* evidence = lawful::v1::Evidence::descriptor();
           for (int i = 0; i < evidence->field_count(); ++i) {
-            if (evidence->field(i)->message_type() == fd->message_type()) list.evidence_field = evidence->field(i);
+            if (evidence->field(i)->message_type() == fd->message_type())
+              list.evidence_field = evidence->field(i);
           }
         }
         break;
@@ -59,7 +61,8 @@ void Walk(const FactLayout& layout, int32_t message, const Descriptor* d, const 
       case FactKind::kScalarList:
         if (f.slot < 0 || static_cast<size_t>(f.slot) >= lists.size()) break;
         lists[f.slot].name = name;
-        lists[f.slot].element = FactInfo{name, f.element, fd != nullptr ? fd->enum_type() : nullptr};
+        lists[f.slot].element =
+            FactInfo{name, f.element, fd != nullptr ? fd->enum_type() : nullptr};
         break;
       default:
         if (f.slot >= 0 && static_cast<size_t>(f.slot) < slots.size()) {
@@ -121,13 +124,13 @@ class DigestWriter {
 
  private:
   void Room(size_t more) {
-    if (buffer_.size() - size_ < more) buffer_.resize(std::max(2 * buffer_.size(), size_ + more + 256));
+    if (buffer_.size() - size_ < more)
+      buffer_.resize(std::max(2 * buffer_.size(), size_ + more + 256));
   }
 
   std::string& buffer_;
   size_t size_ = 0;
 };
-
 
 }  // namespace
 
@@ -142,11 +145,13 @@ RuleSet::Catalog::Catalog(const Program& program) {
   rule_at_pc.assign(program.code.size() + 1, -1);
   for (size_t r = 0; r < program.rules.size(); ++r) {
     const int32_t entry = program.rules[r].entry;
-    if (entry >= 0 && static_cast<size_t>(entry) < rule_at_pc.size()) rule_at_pc[entry] = static_cast<int32_t>(r);
+    if (entry >= 0 && static_cast<size_t>(entry) < rule_at_pc.size())
+      rule_at_pc[entry] = static_cast<int32_t>(r);
   }
   register_names = {"at", "purpose", "channel", "notice_type"};
   register_names.resize(std::max<size_t>(program.num_registers, register_names.size()));
-  for (size_t reg = kNumFixedRegisters; reg < program.registers.size() && reg < register_names.size(); ++reg) {
+  for (size_t reg = kNumFixedRegisters;
+       reg < program.registers.size() && reg < register_names.size(); ++reg) {
     const SourceSpan& span = program.registers[reg].span;
     std::string text;
     if (span.file < program.sources.size() && span.line > 0) {
@@ -158,7 +163,8 @@ RuleSet::Catalog::Catalog(const Program& program) {
         if (offset != std::string_view::npos) ++offset;
       }
       const size_t length = span.end_column > span.column ? span.end_column - span.column : 0;
-      if (offset != std::string_view::npos && span.column > 0 && offset + span.column - 1 + length <= source.size()) {
+      if (offset != std::string_view::npos && span.column > 0 &&
+          offset + span.column - 1 + length <= source.size()) {
         text = std::string(source.substr(offset + span.column - 1, length));
         // A call's or a set's extent ends at its last element: close its brackets.
         size_t end = offset + span.column - 1 + length;
@@ -195,7 +201,8 @@ void FactsDigest(const RuleSet::Catalog& catalog, const Facts& facts, std::strin
   DigestWriter w(scratch);
   w.Bytes("lawful facts v2");
   for (size_t i = 0; i < facts.slots.size(); ++i) {
-    w.Value(facts, i < catalog.slots.size() ? catalog.slots[i].kind : FactKind::kInt, facts.slots[i]);
+    w.Value(facts, i < catalog.slots.size() ? catalog.slots[i].kind : FactKind::kInt,
+            facts.slots[i]);
   }
   for (size_t l = 0; l < facts.lists.size() && l < catalog.lists.size(); ++l) {
     const FactList& list = facts.lists[l];
@@ -229,7 +236,8 @@ Decision Conclude(const Program& p, const RuleSet::Catalog& catalog, const Facts
       d.evidence_index = static_cast<int32_t>(r.evidence);
       if (layout.id_slot >= 0) {
         int64_t id = list.data[r.evidence * layout.width + layout.id_slot];
-        if (id >= 0 && static_cast<size_t>(id) < facts.strings.size()) d.evidence_id = std::string(facts.strings[id]);
+        if (id >= 0 && static_cast<size_t>(id) < facts.strings.size())
+          d.evidence_id = std::string(facts.strings[id]);
       }
     }
   }
@@ -242,9 +250,12 @@ Decision Conclude(const Program& p, const RuleSet::Catalog& catalog, const Facts
 
 std::string Display(const Program& program, const Facts& facts, const FactInfo& info, int64_t v) {
   switch (info.kind) {
-    case FactKind::kInstant: return calendar::FormatInstant(v);
-    case FactKind::kDate: return calendar::FormatDate(v);
-    case FactKind::kBool: return v == kMissing ? "missing" : (v != 0 ? "true" : "false");
+    case FactKind::kInstant:
+      return calendar::FormatInstant(v);
+    case FactKind::kDate:
+      return calendar::FormatDate(v);
+    case FactKind::kBool:
+      return v == kMissing ? "missing" : (v != 0 ? "true" : "false");
     case FactKind::kPurpose:
       if (v == kMissing) return "missing";
       return v >= 0 && static_cast<size_t>(v) < program.purposes.size() ? program.purposes[v]
@@ -253,13 +264,15 @@ std::string Display(const Program& program, const Facts& facts, const FactInfo& 
       if (v == kMissing) return "missing";
       std::string_view s;
       if (v >= 0 && static_cast<size_t>(v) < facts.strings.size()) s = facts.strings[v];
-      if (v < 0 && static_cast<size_t>(-(v + 1)) < program.strings.size()) s = program.strings[-(v + 1)];
+      if (v < 0 && static_cast<size_t>(-(v + 1)) < program.strings.size())
+        s = program.strings[-(v + 1)];
       return absl::StrCat("\"", absl::CHexEscape(std::string(s)), "\"");
     }
     case FactKind::kEnum:
       if (v == kMissing) return "missing";
       if (info.enum_type != nullptr && v >= INT32_MIN && v <= INT32_MAX) {
-        if (const auto* value = info.enum_type->FindValueByNumber(static_cast<int>(v))) return ShortEnumName(*value);
+        if (const auto* value = info.enum_type->FindValueByNumber(static_cast<int>(v)))
+          return ShortEnumName(*value);
       }
       return absl::StrCat(v);
     default:

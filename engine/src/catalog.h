@@ -24,7 +24,7 @@ struct FactInfo {
 };
 
 struct ListInfo {
-  std::string name;              // "consents"
+  std::string name;  // "consents"
   bool records = false;
   std::vector<FactInfo> fields;  // records: one per slot of a record
   FactInfo element;              // scalar lists: the element
@@ -37,10 +37,10 @@ struct ListInfo {
 struct RuleSet::Catalog {
   Catalog(const Program& program);
 
-  std::vector<FactInfo> slots;  // parallel to the contact's slots
-  std::vector<ListInfo> lists;  // parallel to FactLayout::lists
-  std::vector<int32_t> rule_at_pc;           // the rule whose checking starts at pc, or -1
-  std::vector<std::string> register_names;   // "at", ..., then the hoisted values' rule text
+  std::vector<FactInfo> slots;              // parallel to the contact's slots
+  std::vector<ListInfo> lists;              // parallel to FactLayout::lists
+  std::vector<int32_t> rule_at_pc;          // the rule whose checking starts at pc, or -1
+  std::vector<std::string> register_names;  // "at", ..., then the hoisted values' rule text
 };
 
 // The shared end of Evaluate and Explain: a VM result made a Decision (evidence, digest).

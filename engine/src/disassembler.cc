@@ -6,8 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "lawful/engine.h"
 
@@ -28,11 +28,16 @@ std::string Operands(const Program& p, const Instr& in) {
       return absl::StrCat("slot ", in.b);
     case OperandShape::kReg:
       switch (in.b) {
-        case kRegAt: return "r0 (at)";
-        case kRegPurpose: return "r1 (purpose)";
-        case kRegChannel: return "r2 (channel)";
-        case kRegNoticeType: return "r3 (notice_type)";
-        default: return absl::StrCat("r", in.b);
+        case kRegAt:
+          return "r0 (at)";
+        case kRegPurpose:
+          return "r1 (purpose)";
+        case kRegChannel:
+          return "r2 (channel)";
+        case kRegNoticeType:
+          return "r3 (notice_type)";
+        default:
+          return absl::StrCat("r", in.b);
       }
     case OperandShape::kLocal:
       return absl::StrCat("l", in.b);
@@ -58,7 +63,8 @@ std::string Operands(const Program& p, const Instr& in) {
       return p.layout.lists[in.b].name;
     case OperandShape::kRule: {
       const Rule& r = p.rules[in.b];
-      return absl::StrCat(r.outcome == Outcome::kAllow ? "allow " : "deny ", r.reason, " (", r.name, ")");
+      return absl::StrCat(r.outcome == Outcome::kAllow ? "allow " : "deny ", r.reason, " (", r.name,
+                          ")");
     }
   }
   return "";
@@ -90,7 +96,8 @@ std::string Disassemble(const Program& p, const std::vector<std::string>& source
       }
       absl::StrAppendFormat(&out, "; %s:%d%s\n", file, span.line, text);
     }
-    std::string line = absl::StrFormat("%04d  %-14s %s", pc, GetOpInfo(in.op).name, Operands(p, in));
+    std::string line =
+        absl::StrFormat("%04d  %-14s %s", pc, GetOpInfo(in.op).name, Operands(p, in));
     absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
   }
   return out;

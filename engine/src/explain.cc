@@ -47,8 +47,10 @@ class ExplainTracer final : public vm::Tracer {
     const ListInfo& info = catalog_.lists[list];
     if (field < 0 || static_cast<size_t>(field) >= info.fields.size()) return;
     // A search that found no record (e.g. no consent for the purpose) reads a missing record.
-    const std::string record = index >= 0 ? absl::StrCat(info.name, "[", index, "]") : absl::StrCat(info.name, "[none]");
-    Saw(absl::StrCat(record, ".", info.fields[field].path), Display(program_, facts_, info.fields[field], value));
+    const std::string record =
+        index >= 0 ? absl::StrCat(info.name, "[", index, "]") : absl::StrCat(info.name, "[none]");
+    Saw(absl::StrCat(record, ".", info.fields[field].path),
+        Display(program_, facts_, info.fields[field], value));
   }
 
   void Elements(int32_t list) override {
@@ -60,14 +62,16 @@ class ExplainTracer final : public vm::Tracer {
       return;
     }
     std::vector<std::string> shown;
-    for (int32_t i = 0; i < values.count; ++i) shown.push_back(Display(program_, facts_, info.element, values.data[i]));
+    for (int32_t i = 0; i < values.count; ++i)
+      shown.push_back(Display(program_, facts_, info.element, values.data[i]));
     Saw(info.name, shown.empty() ? "none" : absl::StrCat("[", absl::StrJoin(shown, ", "), "]"));
   }
 
   void Register(int32_t reg, int64_t value) override {
     if (reg < 0 || static_cast<size_t>(reg) >= catalog_.register_names.size()) return;
     FactInfo info;
-    info.kind = static_cast<size_t>(reg) < program_.registers.size() ? program_.registers[reg].kind : FactKind::kInt;
+    info.kind = static_cast<size_t>(reg) < program_.registers.size() ? program_.registers[reg].kind
+                                                                     : FactKind::kInt;
     if (reg == kRegChannel) info.enum_type = lawful::v1::Channel_descriptor();
     if (reg == kRegNoticeType) info.enum_type = lawful::v1::NoticeType_descriptor();
     Saw(catalog_.register_names[reg], Display(program_, facts_, info, value));
@@ -108,9 +112,12 @@ std::string RuleText(const Program& program, const Rule& rule) {
 
 const char* Verb(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kAllow: return "Allowed";
-    case Outcome::kDeny: return "Denied";
-    default: return "Not decided";
+    case Outcome::kAllow:
+      return "Allowed";
+    case Outcome::kDeny:
+      return "Denied";
+    default:
+      return "Not decided";
   }
 }
 
@@ -124,7 +131,9 @@ std::string DescribeRecord(const google::protobuf::Message& record) {
     if (f->is_repeated() || f->name() == "id" || !reflection->HasField(record, f)) continue;
     std::string value;
     switch (f->cpp_type()) {
-      case google::protobuf::FieldDescriptor::CPPTYPE_STRING: value = reflection->GetString(record, f); break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        value = reflection->GetString(record, f);
+        break;
       case google::protobuf::FieldDescriptor::CPPTYPE_ENUM: {
         FactInfo info{"", FactKind::kEnum, f->enum_type()};
         Program none;
@@ -141,31 +150,36 @@ std::string DescribeRecord(const google::protobuf::Message& record) {
               ts.GetReflection()->GetInt32(ts, td->FindFieldByName("nanos"))));
         }
         break;
-      default: break;
+      default:
+        break;
     }
     if (!value.empty()) parts.push_back(absl::StrCat(f->name(), " ", value));
   }
   return absl::StrJoin(parts, ", ");
 }
 
-std::string Summary(const RuleSet& rule_set, const PreparedOutreach& outreach, const lawful::v1::Explanation& e,
-                    const Decision& d) {
+std::string Summary(const RuleSet& rule_set, const PreparedOutreach& outreach,
+                    const lawful::v1::Explanation& e, const Decision& d) {
   const Program& p = rule_set.program();
   if (d.outcome == Outcome::kError) {
-    return absl::StrCat("Not decided: the contact's ", d.error_path, " is invalid (", d.error_message,
-                        "). An invalid contact is never treated as allowed.");
+    return absl::StrCat("Not decided: the contact's ", d.error_path, " is invalid (",
+                        d.error_message, "). An invalid contact is never treated as allowed.");
   }
   const Rule& rule = *d.rule;
-  std::string text = absl::StrCat(Verb(rule.outcome), " (", rule.reason, "; ", rule.citation.empty() ? "no citation" : rule.citation,
-                                  ") by rule `", rule.name, "` of policy `", rule.policy, "` (", rule_set.Location(rule), ")");
+  std::string text =
+      absl::StrCat(Verb(rule.outcome), " (", rule.reason, "; ",
+                   rule.citation.empty() ? "no citation" : rule.citation, ") by rule `", rule.name,
+                   "` of policy `", rule.policy, "` (", rule_set.Location(rule), ")");
   const int others = e.checks_size() - 1;
   if (others > 0) {
-    absl::StrAppend(&text, ", after ", others, others == 1 ? " earlier rule" : " earlier rules", " did not apply");
+    absl::StrAppend(&text, ", after ", others, others == 1 ? " earlier rule" : " earlier rules",
+                    " did not apply");
   }
   absl::StrAppend(&text, ".");
   if (e.checks_size() > 0 && e.checks(e.checks_size() - 1).seen_size() > 0) {
     std::vector<std::string> facts;
-    for (const auto& seen : e.checks(e.checks_size() - 1).seen()) facts.push_back(absl::StrCat(seen.name(), " ", seen.value()));
+    for (const auto& seen : e.checks(e.checks_size() - 1).seen())
+      facts.push_back(absl::StrCat(seen.name(), " ", seen.value()));
     absl::StrAppend(&text, " It found: ", absl::StrJoin(facts, "; "), ".");
   }
   if (e.decision().has_evidence()) {
@@ -189,12 +203,14 @@ std::string Summary(const RuleSet& rule_set, const PreparedOutreach& outreach, c
   }
   // Shown as the tracer shows them: by kind, whatever values the registers hold.
   const Facts none;
-  const std::string purpose =
-      Display(p, none, FactInfo{"purpose", FactKind::kPurpose, nullptr}, outreach.registers[kRegPurpose]);
-  const std::string channel = Display(p, none, FactInfo{"channel", FactKind::kEnum, lawful::v1::Channel_descriptor()},
-                                      outreach.registers[kRegChannel]);
+  const std::string purpose = Display(p, none, FactInfo{"purpose", FactKind::kPurpose, nullptr},
+                                      outreach.registers[kRegPurpose]);
+  const std::string channel =
+      Display(p, none, FactInfo{"channel", FactKind::kEnum, lawful::v1::Channel_descriptor()},
+              outreach.registers[kRegChannel]);
   absl::StrAppend(&text, " Decided for ", purpose, " by ", channel, " at ",
-                  calendar::FormatInstant(outreach.registers[kRegAt]), " under rule set ", rule_set.version(), ".");
+                  calendar::FormatInstant(outreach.registers[kRegAt]), " under rule set ",
+                  rule_set.version(), ".");
   return text;
 }
 
@@ -216,8 +232,9 @@ void RuleSet::Explain(const PreparedOutreach& outreach, std::string_view contact
     std::vector<int64_t> stack(std::max(p.max_stack, 1) + 1);
     std::vector<int64_t> locals(std::max(p.num_locals, 1) + 1, 0);
     ExplainTracer tracer(p, *catalog_, facts);
-    vm::Result r = vm::RunTraced(p, zones_, outreach.policy->entry, const_cast<int64_t*>(outreach.registers.data()),
-                                 facts, stack.data(), locals.data(), tracer);
+    vm::Result r = vm::RunTraced(p, zones_, outreach.policy->entry,
+                                 const_cast<int64_t*>(outreach.registers.data()), facts,
+                                 stack.data(), locals.data(), tracer);
     std::string scratch;
     d = Conclude(p, *catalog_, facts, r, /*digest=*/true, scratch);
     for (Check& check : tracer.checks()) {

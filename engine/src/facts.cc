@@ -92,7 +92,8 @@ void FillDefaults(const FactLayout& layout, int32_t message, std::vector<int64_t
     if (f.kind == FactKind::kMessage) {
       FillDefaults(layout, f.message, defaults);
     } else if (f.kind != FactKind::kRecordList && f.kind != FactKind::kScalarList) {
-      if (f.slot >= 0 && static_cast<size_t>(f.slot) < defaults.size()) defaults[f.slot] = DefaultOf(f.kind);
+      if (f.slot >= 0 && static_cast<size_t>(f.slot) < defaults.size())
+        defaults[f.slot] = DefaultOf(f.kind);
     }
   }
 }
@@ -204,13 +205,15 @@ FactDecoder::FactDecoder(const FactLayout& layout, const std::vector<std::string
     : layout_(layout) {
   contact_defaults_.assign(layout.contact_slots, 0);
   record_defaults_.resize(layout.lists.size());
-  for (size_t i = 0; i < layout.lists.size(); ++i) record_defaults_[i].assign(layout.lists[i].width, 0);
+  for (size_t i = 0; i < layout.lists.size(); ++i)
+    record_defaults_[i].assign(layout.lists[i].width, 0);
   if (!layout.messages.empty()) {
     FillDefaults(layout, 0, contact_defaults_);
     // Each record list's element message fills its own defaults.
     for (const MessageLayout& m : layout.messages) {
       for (const FactField& f : m.fields) {
-        if (f.kind == FactKind::kRecordList && f.slot >= 0 && static_cast<size_t>(f.slot) < record_defaults_.size()) {
+        if (f.kind == FactKind::kRecordList && f.slot >= 0 &&
+            static_cast<size_t>(f.slot) < record_defaults_.size()) {
           FillDefaults(layout, f.message, record_defaults_[f.slot]);
         }
       }
@@ -293,7 +296,8 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
         }
         case FactKind::kDate: {
           std::string_view s;
-          if (wire_type != wire::kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a date string");
+          if (wire_type != wire::kLengthDelimited || !r.Bytes(s))
+            return fail(&f, "expected a date string");
           if (s.empty()) {
             out = kMissing;
             return true;
@@ -305,7 +309,8 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
         }
         case FactKind::kString: {
           std::string_view s;
-          if (wire_type != wire::kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a string");
+          if (wire_type != wire::kLengthDelimited || !r.Bytes(s))
+            return fail(&f, "expected a string");
           if (!IsValidUtf8(s)) return fail(&f, kNotUtf8);
           out = static_cast<int64_t>(facts.strings.size());
           facts.strings.push_back(s);
@@ -348,14 +353,16 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
     switch (f.kind) {
       case FactKind::kMessage: {
         std::string_view body;
-        if (wire_type != wire::kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
+        if (wire_type != wire::kLengthDelimited || !r.Bytes(body))
+          return fail(&f, "expected a message");
         Frame frame{parent, &f.name, -1};
         if (!DecodeMessage(f.message, body, slots, facts, &frame, pending, error)) return false;
         break;
       }
       case FactKind::kRecordList: {
         std::string_view body;
-        if (wire_type != wire::kLengthDelimited || !r.Bytes(body)) return fail(&f, "expected a message");
+        if (wire_type != wire::kLengthDelimited || !r.Bytes(body))
+          return fail(&f, "expected a message");
         FactList& list = facts.lists[f.slot];
         const std::vector<int64_t>& defaults = record_defaults_[f.slot];
         const size_t base = list.data.size();
@@ -373,7 +380,8 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
       }
       case FactKind::kScalarList: {
         FactList& list = facts.lists[f.slot];
-        const bool packable = f.element == FactKind::kInt || f.element == FactKind::kBool || f.element == FactKind::kEnum;
+        const bool packable = f.element == FactKind::kInt || f.element == FactKind::kBool ||
+                              f.element == FactKind::kEnum;
         if (packable && wire_type == wire::kLengthDelimited) {
           std::string_view body;
           if (!r.Bytes(body)) return fail(&f, "the packed list is truncated");
@@ -440,7 +448,8 @@ bool FactDecoder::DecodeMessage(int32_t message, std::string_view bytes, int64_t
       }
       case FactKind::kDate: {
         std::string_view s;
-        if (wire_type != wire::kLengthDelimited || !r.Bytes(s)) return fail(&f, "expected a date string");
+        if (wire_type != wire::kLengthDelimited || !r.Bytes(s))
+          return fail(&f, "expected a date string");
         int64_t& slot = slots[f.slot];
         Pending* kept = slot == kMalformed ? FindPending(pending, &slot) : nullptr;
         const std::optional<int64_t> date = s.empty() ? kMissing : calendar::ParseDate(s);

@@ -28,8 +28,8 @@ struct OpTable {
   std::array<OpInfo, kNumOps> info;
   OpTable() {
     int i = 0;
-#define LAWFUL_OP(name, shape, pops, pushes, doc)                    \
-  names[i] = SnakeName(#name);                                       \
+#define LAWFUL_OP(name, shape, pops, pushes, doc)                             \
+  names[i] = SnakeName(#name);                                                \
   info[i] = OpInfo{names[i].c_str(), OperandShape::shape, pops, pushes, doc}; \
   ++i;
 #include "lawful/opcodes.def"
@@ -66,7 +66,8 @@ lawful::v1::Outcome ToProto(Outcome outcome) {
 void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t seconds = absl::ToUnixSeconds(t);
   out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  out->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
 }
 
 absl::Time FromProto(const google::protobuf::Timestamp& ts) {

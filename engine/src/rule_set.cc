@@ -1,4 +1,5 @@
-// RuleSet: a verified program with its version; Evaluator: per-thread scratch that decides contacts.
+// RuleSet: a verified program with its version; Evaluator: per-thread scratch that decides
+// contacts.
 #include <openssl/evp.h>
 
 #include "absl/strings/ascii.h"
@@ -17,17 +18,20 @@ RuleSet::RuleSet(Program program, std::string version)
 
 RuleSet::~RuleSet() = default;
 
-absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Create(Program program, std::string version) {
+absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Create(Program program,
+                                                               std::string version) {
   if (absl::Status s = Verify(program); !s.ok()) return s;
   std::shared_ptr<RuleSet> rule_set(new RuleSet(std::move(program), std::move(version)));
   for (const std::string& name : rule_set->program_.zones) {
     absl::TimeZone zone;
     if (!absl::LoadTimeZone(name, &zone)) {
-      return absl::FailedPreconditionError(absl::StrCat("time zone `", name, "` is not known on this machine (is tzdata installed?)"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "time zone `", name, "` is not known on this machine (is tzdata installed?)"));
     }
     rule_set->zones_.push_back(zone);
   }
-  rule_set->decoder_ = std::make_unique<FactDecoder>(rule_set->program_.layout, rule_set->program_.purposes);
+  rule_set->decoder_ =
+      std::make_unique<FactDecoder>(rule_set->program_.layout, rule_set->program_.purposes);
   rule_set->catalog_ = std::make_unique<const Catalog>(rule_set->program_);
   return std::shared_ptr<const RuleSet>(std::move(rule_set));
 }
@@ -38,14 +42,18 @@ absl::StatusOr<PreparedOutreach> RuleSet::Prepare(const Outreach& outreach) cons
   for (size_t i = 0; i < p.purposes.size(); ++i) {
     if (p.purposes[i] == outreach.purpose) purpose = static_cast<int32_t>(i);
   }
-  if (outreach.purpose.empty()) return absl::InvalidArgumentError("outreach.purpose: a purpose is required");
+  if (outreach.purpose.empty())
+    return absl::InvalidArgumentError("outreach.purpose: a purpose is required");
   if (purpose < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("outreach.purpose: `", outreach.purpose,
-                                                   "` is not a purpose declared by the rule set (declared: ",
-                                                   absl::StrJoin(p.purposes, ", "), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "outreach.purpose: `", outreach.purpose,
+        "` is not a purpose declared by the rule set (declared: ", absl::StrJoin(p.purposes, ", "),
+        ")"));
   }
-  if (outreach.channel <= lawful::v1::CHANNEL_UNSPECIFIED || outreach.channel > lawful::v1::CHANNEL_PHONE) {
-    return absl::InvalidArgumentError("outreach.channel: a channel is required (email, sms, post or phone)");
+  if (outreach.channel <= lawful::v1::CHANNEL_UNSPECIFIED ||
+      outreach.channel > lawful::v1::CHANNEL_PHONE) {
+    return absl::InvalidArgumentError(
+        "outreach.channel: a channel is required (email, sms, post or phone)");
   }
   if (!lawful::v1::NoticeType_IsValid(outreach.notice_type)) {
     return absl::InvalidArgumentError("outreach.notice_type: unknown notice type");
@@ -88,11 +96,13 @@ absl::StatusOr<PreparedOutreach> RuleSet::Prepare(const Outreach& outreach) cons
 }
 
 std::string RuleSet::Location(const Rule& rule) const {
-  const std::string& file = rule.span.file < program_.files.size() ? program_.files[rule.span.file] : "?";
+  const std::string& file =
+      rule.span.file < program_.files.size() ? program_.files[rule.span.file] : "?";
   return absl::StrCat(file, ":", rule.span.line);
 }
 
-void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out, std::string_view contact_bytes) const {
+void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out,
+                      std::string_view contact_bytes) const {
   out->set_outcome(static_cast<lawful::v1::Outcome>(d.outcome));
   if (d.outcome == Outcome::kError) {
     out->mutable_error()->set_field_path(d.error_path);
@@ -118,7 +128,9 @@ void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out, std::string_
     std::string_view record;
     if (!contact_bytes.empty() && list.number != 0 && list.evidence_field != nullptr &&
         NthField(contact_bytes, list.number, d.evidence_index, record)) {
-      e->GetReflection()->MutableMessage(e, list.evidence_field)->ParseFromArray(record.data(), static_cast<int>(record.size()));
+      e->GetReflection()
+          ->MutableMessage(e, list.evidence_field)
+          ->ParseFromArray(record.data(), static_cast<int>(record.size()));
     }
   }
   if (d.has_facts_digest) out->set_facts_digest(Hex(d.facts_digest, sizeof d.facts_digest));
@@ -152,7 +164,7 @@ struct Evaluator::State {
   ContactFacts facts;
   std::vector<int64_t> stack;
   std::vector<int64_t> locals;
-  std::string buffer;  // serialized contact for the message overload
+  std::string buffer;          // serialized contact for the message overload
   std::string digest_scratch;  // the canonical facts encoding, reused
 };
 
@@ -188,8 +200,9 @@ Decision Evaluator::Evaluate(const PreparedOutreach& outreach, const ContactFact
   // Fresh memo flags per contact keep every decision independent of the one before.
   std::fill(s.locals.begin(), s.locals.begin() + p.num_memo_flags, 0);
   // Registers are read-only for policy code (the verifier forbids kStoreReg there).
-  vm::Result r = vm::Run(p, rs.zones_, outreach.policy->entry, const_cast<int64_t*>(outreach.registers.data()),
-                         facts, s.stack.data(), s.locals.data());
+  vm::Result r =
+      vm::Run(p, rs.zones_, outreach.policy->entry, const_cast<int64_t*>(outreach.registers.data()),
+              facts, s.stack.data(), s.locals.data());
   return Conclude(p, *rs.catalog_, facts, r, outreach.facts_digest, s.digest_scratch);
 }
 

@@ -33,13 +33,15 @@ class Verifier {
     if (p_.num_registers < kNumFixedRegisters || p_.num_registers > kMaxRegisters) {
       return absl::InvalidArgumentError("program: register count out of range");
     }
-    if (p_.num_locals < 0 || p_.num_locals > kMaxLocals || p_.num_memo_flags < 0 || p_.num_memo_flags > p_.num_locals) {
+    if (p_.num_locals < 0 || p_.num_locals > kMaxLocals || p_.num_memo_flags < 0 ||
+        p_.num_memo_flags > p_.num_locals) {
       return absl::InvalidArgumentError("program: local count out of range");
     }
     if (auto s = CheckLayout(); !s.ok()) return s;
     for (const std::string& zone : p_.zones) {
       if (!IsTimeZoneName(zone)) {
-        return absl::InvalidArgumentError(absl::StrCat("program: `", zone, "` is not a time zone name"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("program: `", zone, "` is not a time zone name"));
       }
     }
     for (size_t pc = 0; pc < p_.code.size(); ++pc) {
@@ -49,7 +51,8 @@ class Verifier {
     if (auto s = CheckLoops(); !s.ok()) return s;
     for (const Rule& r : p_.rules) {
       if (r.evidence_list >= static_cast<int32_t>(p_.layout.lists.size())) {
-        return absl::InvalidArgumentError(absl::StrCat("rule ", r.name, ": evidence list out of range"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("rule ", r.name, ": evidence list out of range"));
       }
       // Explain only compares pcs with it, but a wild entry would make its trace meaningless.
       if (r.entry < -1 || r.entry >= static_cast<int32_t>(p_.code.size())) {
@@ -59,12 +62,14 @@ class Verifier {
     for (const Policy& policy : p_.policies) {
       for (int32_t purpose : policy.purposes) {
         if (purpose < 0 || purpose >= static_cast<int32_t>(p_.purposes.size())) {
-          return absl::InvalidArgumentError(absl::StrCat("policy ", policy.name, ": purpose out of range"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("policy ", policy.name, ": purpose out of range"));
         }
       }
       for (int32_t rule : policy.rules) {
         if (rule < 0 || rule >= static_cast<int32_t>(p_.rules.size())) {
-          return absl::InvalidArgumentError(absl::StrCat("policy ", policy.name, ": rule out of range"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("policy ", policy.name, ": rule out of range"));
         }
       }
       if (auto s = Flow(policy.entry, Region::kPolicy); !s.ok()) return s;
@@ -95,36 +100,48 @@ class Verifier {
         if (!InRange(in.b, p_.strings.size())) return Error(pc, "string constant out of range");
         break;
       case OperandShape::kSlot:
-        if (!InRange(in.b, static_cast<size_t>(p_.layout.contact_slots))) return Error(pc, "fact slot out of range");
+        if (!InRange(in.b, static_cast<size_t>(p_.layout.contact_slots)))
+          return Error(pc, "fact slot out of range");
         break;
       case OperandShape::kReg:
-        if (!InRange(in.b, static_cast<size_t>(p_.num_registers))) return Error(pc, "register out of range");
+        if (!InRange(in.b, static_cast<size_t>(p_.num_registers)))
+          return Error(pc, "register out of range");
         // The request's own registers (at, purpose, channel, notice type) are set by Prepare and
         // mean what they say for every reader (Explain names them); only hoisted ones are written.
         if (in.op == Op::kStoreReg && in.b < kNumFixedRegisters) {
-          return Error(pc, "code may not write the request's own registers (at, purpose, channel, notice type)");
+          return Error(
+              pc,
+              "code may not write the request's own registers (at, purpose, channel, notice type)");
         }
         break;
       case OperandShape::kLocal:
-        if (!InRange(in.b, static_cast<size_t>(p_.num_locals))) return Error(pc, "local out of range");
+        if (!InRange(in.b, static_cast<size_t>(p_.num_locals)))
+          return Error(pc, "local out of range");
         break;
       case OperandShape::kListField:
-        if (!InRange(in.a, lists) || !p_.layout.lists[in.a].records) return Error(pc, "record list out of range");
-        if (!InRange(in.b, static_cast<size_t>(p_.layout.lists[in.a].width))) return Error(pc, "record field out of range");
+        if (!InRange(in.a, lists) || !p_.layout.lists[in.a].records)
+          return Error(pc, "record list out of range");
+        if (!InRange(in.b, static_cast<size_t>(p_.layout.lists[in.a].width)))
+          return Error(pc, "record field out of range");
         break;
       case OperandShape::kLocalField:
-        if (!InRange(in.a, static_cast<size_t>(p_.num_locals))) return Error(pc, "local out of range");
-        if (!InRange(in.c, lists) || !p_.layout.lists[in.c].records) return Error(pc, "record list out of range");
-        if (!InRange(in.b, static_cast<size_t>(p_.layout.lists[in.c].width))) return Error(pc, "record field out of range");
+        if (!InRange(in.a, static_cast<size_t>(p_.num_locals)))
+          return Error(pc, "local out of range");
+        if (!InRange(in.c, lists) || !p_.layout.lists[in.c].records)
+          return Error(pc, "record list out of range");
+        if (!InRange(in.b, static_cast<size_t>(p_.layout.lists[in.c].width)))
+          return Error(pc, "record field out of range");
         break;
       case OperandShape::kLocalImm:
-        if (!InRange(in.a, static_cast<size_t>(p_.num_locals))) return Error(pc, "local out of range");
+        if (!InRange(in.a, static_cast<size_t>(p_.num_locals)))
+          return Error(pc, "local out of range");
         break;
       case OperandShape::kJump:
         if (!InRange(in.b, p_.code.size())) return Error(pc, "jump target outside the code");
         break;
       case OperandShape::kLoop:
-        if (!InRange(in.a, static_cast<size_t>(p_.num_locals))) return Error(pc, "loop local out of range");
+        if (!InRange(in.a, static_cast<size_t>(p_.num_locals)))
+          return Error(pc, "loop local out of range");
         if (!InRange(in.c, lists)) return Error(pc, "loop list out of range");
         if (!InRange(in.b, p_.code.size())) return Error(pc, "loop exit outside the code");
         break;
@@ -208,10 +225,12 @@ class Verifier {
       }
       if (in.op != Op::kLoopNext) continue;
       if (static_cast<size_t>(in.b) <= pc) return Error(pc, "a loop's exit must follow it");
-      if (!open.empty() && in.b > p_.code[open.back()].b) return Error(pc, "loops overlap without nesting");
+      if (!open.empty() && in.b > p_.code[open.back()].b)
+        return Error(pc, "loops overlap without nesting");
       if (in.a < p_.num_memo_flags) return Error(pc, "a loop's index may not be a memo flag");
       for (size_t i = pc + 1; i < static_cast<size_t>(in.b); ++i) {
-        if (WritesLocal(p_.code[i], in.a)) return Error(i, "the loop's index is written inside the loop");
+        if (WritesLocal(p_.code[i], in.a))
+          return Error(i, "the loop's index is written inside the loop");
       }
       open.push_back(static_cast<int32_t>(pc));
     }
@@ -230,13 +249,16 @@ class Verifier {
   // its message can be decoded into.
   absl::Status CheckLayout() {
     const FactLayout& l = p_.layout;
-    if (l.contact_slots < 0 || l.contact_slots > kMaxSlots) return LayoutError("contact slot count out of range");
-    if (l.lists.size() > kMaxLists || l.messages.size() > kMaxMessages) return LayoutError("too many lists or messages");
+    if (l.contact_slots < 0 || l.contact_slots > kMaxSlots)
+      return LayoutError("contact slot count out of range");
+    if (l.lists.size() > kMaxLists || l.messages.size() > kMaxMessages)
+      return LayoutError("too many lists or messages");
     for (const ListLayout& list : l.lists) {
       if (list.width < 1 || list.width > kMaxSlots || (!list.records && list.width != 1)) {
         return LayoutError(absl::StrCat("list ", list.name, ": width out of range"));
       }
-      if (list.id_slot < -1 || list.id_slot >= list.width) return LayoutError(absl::StrCat("list ", list.name, ": id slot out of range"));
+      if (list.id_slot < -1 || list.id_slot >= list.width)
+        return LayoutError(absl::StrCat("list ", list.name, ": id slot out of range"));
     }
     const size_t messages = l.messages.size();
     std::vector<int> filled(l.lists.size(), 0);
@@ -245,16 +267,21 @@ class Verifier {
       for (const FactField& f : m.fields) {
         const bool nested = f.kind == FactKind::kMessage || f.kind == FactKind::kRecordList;
         const bool list = f.kind == FactKind::kRecordList || f.kind == FactKind::kScalarList;
-        if (f.kind > FactKind::kScalarList) return LayoutError(absl::StrCat("field ", f.name, ": unknown kind"));
-        if (nested && !InRange(f.message, messages)) return LayoutError(absl::StrCat("field ", f.name, ": message out of range"));
-        if (list && (!InRange(f.slot, l.lists.size()) || l.lists[f.slot].records != (f.kind == FactKind::kRecordList) ||
+        if (f.kind > FactKind::kScalarList)
+          return LayoutError(absl::StrCat("field ", f.name, ": unknown kind"));
+        if (nested && !InRange(f.message, messages))
+          return LayoutError(absl::StrCat("field ", f.name, ": message out of range"));
+        if (list && (!InRange(f.slot, l.lists.size()) ||
+                     l.lists[f.slot].records != (f.kind == FactKind::kRecordList) ||
                      ++filled[f.slot] > 1)) {
-          return LayoutError(absl::StrCat("field ", f.name, ": list out of range, of another kind, or filled twice"));
+          return LayoutError(absl::StrCat("field ", f.name,
+                                          ": list out of range, of another kind, or filled twice"));
         }
         if (f.kind == FactKind::kScalarList && f.element >= FactKind::kMessage) {
           return LayoutError(absl::StrCat("field ", f.name, ": a scalar list of non-scalars"));
         }
-        if (!nested && !list && f.slot < 0) return LayoutError(absl::StrCat("field ", f.name, ": slot out of range"));
+        if (!nested && !list && f.slot < 0)
+          return LayoutError(absl::StrCat("field ", f.name, ": slot out of range"));
         if (nested) ++parents[f.message];
       }
     }
@@ -301,7 +328,8 @@ class Verifier {
         region_[pc] = static_cast<int>(region);
         work.emplace_back(pc, depth);
       } else if (depth_[pc] != depth) {
-        return Error(pc, absl::StrCat("stack depth ", depth, " differs from ", depth_[pc], " on another path"));
+        return Error(pc, absl::StrCat("stack depth ", depth, " differs from ", depth_[pc],
+                                      " on another path"));
       } else if (region_[pc] != static_cast<int>(region)) {
         return Error(pc, "the prelude and a policy share code");
       }

@@ -12,10 +12,11 @@ namespace {
 
 constexpr const char* kPurposes[] = {"newsletter", "product_offer", "survey", "profiling"};
 constexpr lawful::v1::Channel kChannels[] = {lawful::v1::CHANNEL_EMAIL, lawful::v1::CHANNEL_SMS,
-                                            lawful::v1::CHANNEL_POST, lawful::v1::CHANNEL_PHONE};
+                                             lawful::v1::CHANNEL_POST, lawful::v1::CHANNEL_PHONE};
 constexpr lawful::v1::ConsentSource kSources[] = {
-    lawful::v1::CONSENT_SOURCE_WEB_FORM, lawful::v1::CONSENT_SOURCE_CHECKOUT, lawful::v1::CONSENT_SOURCE_PAPER_FORM,
-    lawful::v1::CONSENT_SOURCE_PHONE, lawful::v1::CONSENT_SOURCE_GUARDIAN};
+    lawful::v1::CONSENT_SOURCE_WEB_FORM, lawful::v1::CONSENT_SOURCE_CHECKOUT,
+    lawful::v1::CONSENT_SOURCE_PAPER_FORM, lawful::v1::CONSENT_SOURCE_PHONE,
+    lawful::v1::CONSENT_SOURCE_GUARDIAN};
 
 void SetTime(google::protobuf::Timestamp* ts, absl::Time t) {
   const int64_t seconds = absl::ToUnixSeconds(t);
@@ -25,7 +26,8 @@ void SetTime(google::protobuf::Timestamp* ts, absl::Time t) {
 
 }  // namespace
 
-ContactGenerator::ContactGenerator(uint64_t seed, absl::Time at) : state_(seed), seed_(seed), at_(at) {}
+ContactGenerator::ContactGenerator(uint64_t seed, absl::Time at)
+    : state_(seed), seed_(seed), at_(at) {}
 
 uint64_t ContactGenerator::Random() {
   uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
@@ -63,18 +65,22 @@ void ContactGenerator::Next(lawful::v1::Contact& c) {
 
   // Age: mostly adults, a few children around the age of consent, some unknown.
   if (!Chance(0.10)) {
-    absl::Duration age = Chance(0.03) ? year * 10 + day * Uniform(0, 4 * 365) : year * 18 + day * Uniform(0, 62 * 365);
+    absl::Duration age = Chance(0.03) ? year * 10 + day * Uniform(0, 4 * 365)
+                                      : year * 18 + day * Uniform(0, 62 * 365);
     absl::CivilDay birth = absl::ToCivilDay(at_ - age, absl::UTCTimeZone());
     char text[16];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02d", static_cast<int>(birth.year()), birth.month(), birth.day());
+    std::snprintf(text, sizeof text, "%04d-%02d-%02d", static_cast<int>(birth.year()),
+                  birth.month(), birth.day());
     c.set_birth_date(text);
   }
 
   if (!Chance(0.05)) c.set_email(absl::StrCat("person", n, "@example.com"));
   if (!Chance(0.20)) c.set_phone(absl::StrCat("+46701", 100000 + (n % 900000)));
   if (!Chance(0.05)) {
-    c.set_postal_address(absl::StrCat("Storgatan ", 1 + n % 90, ", 111 ", 10 + n % 89, " Stockholm"));
-    if (!Chance(0.10)) SetTime(c.mutable_postal_address_verified_at(), at_ - day * Uniform(-3, 540));
+    c.set_postal_address(
+        absl::StrCat("Storgatan ", 1 + n % 90, ", 111 ", 10 + n % 89, " Stockholm"));
+    if (!Chance(0.10))
+      SetTime(c.mutable_postal_address_verified_at(), at_ - day * Uniform(-3, 540));
   }
 
   // Consents: zero to four, for random purposes and channels; some withdrawn, a few not yet given.
@@ -84,7 +90,8 @@ void ContactGenerator::Next(lawful::v1::Contact& c) {
     if (Chance(0.7)) consent->set_id(absl::StrCat("k-", n, "-", i));
     consent->set_purpose(kPurposes[Uniform(0, 3)]);
     consent->set_channel(kChannels[Chance(0.6) ? 0 : Uniform(0, 3)]);
-    absl::Time granted = Chance(0.02) ? at_ + day * Uniform(1, 30) : at_ - day * Uniform(0, 3 * 365);
+    absl::Time granted =
+        Chance(0.02) ? at_ + day * Uniform(1, 30) : at_ - day * Uniform(0, 3 * 365);
     SetTime(consent->mutable_granted_at(), granted);
     if (Chance(0.15)) SetTime(consent->mutable_withdrawn_at(), granted + day * Uniform(0, 400));
     consent->set_source(kSources[Chance(0.05) ? 4 : Uniform(0, 3)]);
@@ -93,7 +100,8 @@ void ContactGenerator::Next(lawful::v1::Contact& c) {
   if (Chance(0.03)) {
     auto* objection = c.add_objections();
     objection->set_id(absl::StrCat("o-", n));
-    objection->set_scope(Chance(0.7) ? lawful::v1::OBJECTION_SCOPE_DIRECT_MARKETING : lawful::v1::OBJECTION_SCOPE_PROFILING);
+    objection->set_scope(Chance(0.7) ? lawful::v1::OBJECTION_SCOPE_DIRECT_MARKETING
+                                     : lawful::v1::OBJECTION_SCOPE_PROFILING);
     absl::Time lodged = at_ - day * Uniform(-10, 700);
     SetTime(objection->mutable_lodged_at(), lodged);
     if (Chance(0.2)) SetTime(objection->mutable_withdrawn_at(), lodged + day * Uniform(0, 300));
@@ -117,7 +125,8 @@ void ContactGenerator::Next(lawful::v1::Contact& c) {
 
   // Last own activity: missing for a few, older than the 24-month retention for some.
   if (!Chance(0.03)) {
-    SetTime(c.mutable_last_activity_at(), Chance(0.15) ? at_ - day * Uniform(731, 1500) : at_ - day * Uniform(-2, 729));
+    SetTime(c.mutable_last_activity_at(),
+            Chance(0.15) ? at_ - day * Uniform(731, 1500) : at_ - day * Uniform(-2, 729));
   }
 
   for (const char* purpose : kPurposes) {

@@ -65,9 +65,13 @@ int AgeOn(const Birth& b, const absl::CivilDay& on) {
   return years;
 }
 
-int AgeOn(const Birth& b, absl::Time t) { return b.known ? AgeOn(b, absl::ToCivilDay(t, Stockholm())) : -1; }
+int AgeOn(const Birth& b, absl::Time t) {
+  return b.known ? AgeOn(b, absl::ToCivilDay(t, Stockholm())) : -1;
+}
 
-bool InForce(bool has, const google::protobuf::Timestamp& ts, absl::Time at) { return has && TimeOf(ts) <= at; }
+bool InForce(bool has, const google::protobuf::Timestamp& ts, absl::Time at) {
+  return has && TimeOf(ts) <= at;
+}
 
 enum class ConsentState { kNone, kWithdrawn, kActive };
 
@@ -77,12 +81,15 @@ struct StateResult {
 };
 
 // §4.
-StateResult StateOf(const Contact& c, const Birth& birth, std::string_view purpose, Channel channel, absl::Time at) {
+StateResult StateOf(const Contact& c, const Birth& birth, std::string_view purpose, Channel channel,
+                    absl::Time at) {
   StateResult r;
   absl::Time latest;
   for (int i = 0; i < c.consents_size(); ++i) {
     const auto& k = c.consents(i);
-    if (k.purpose() != purpose || k.channel() != channel || !InForce(k.has_granted_at(), k.granted_at(), at)) continue;
+    if (k.purpose() != purpose || k.channel() != channel ||
+        !InForce(k.has_granted_at(), k.granted_at(), at))
+      continue;
     if (r.latest < 0 || TimeOf(k.granted_at()) > latest) {
       r.latest = i;
       latest = TimeOf(k.granted_at());
@@ -91,11 +98,16 @@ StateResult StateOf(const Contact& c, const Birth& birth, std::string_view purpo
   if (r.latest < 0) return r;
   bool withdrawn = false, valid = false;
   for (const auto& k : c.consents()) {
-    if (k.purpose() != purpose || k.channel() != channel || !k.has_granted_at() || TimeOf(k.granted_at()) != latest) continue;
+    if (k.purpose() != purpose || k.channel() != channel || !k.has_granted_at() ||
+        TimeOf(k.granted_at()) != latest)
+      continue;
     withdrawn |= InForce(k.has_withdrawn_at(), k.withdrawn_at(), at);
-    valid |= k.source() == lawful::v1::CONSENT_SOURCE_GUARDIAN || !birth.known || AgeOn(birth, TimeOf(k.granted_at())) >= 13;
+    valid |= k.source() == lawful::v1::CONSENT_SOURCE_GUARDIAN || !birth.known ||
+             AgeOn(birth, TimeOf(k.granted_at())) >= 13;
   }
-  r.state = withdrawn ? ConsentState::kWithdrawn : valid ? ConsentState::kActive : ConsentState::kNone;
+  r.state = withdrawn ? ConsentState::kWithdrawn
+            : valid   ? ConsentState::kActive
+                      : ConsentState::kNone;
   return r;
 }
 
@@ -115,11 +127,15 @@ bool Declared(const Contact& c, std::string_view purpose) {
 
 bool AddressMissing(const Contact& c, Channel channel) {
   switch (channel) {
-    case lawful::v1::CHANNEL_EMAIL: return c.email().empty();
+    case lawful::v1::CHANNEL_EMAIL:
+      return c.email().empty();
     case lawful::v1::CHANNEL_SMS:
-    case lawful::v1::CHANNEL_PHONE: return c.phone().empty();
-    case lawful::v1::CHANNEL_POST: return c.postal_address().empty();
-    default: return true;
+    case lawful::v1::CHANNEL_PHONE:
+      return c.phone().empty();
+    case lawful::v1::CHANNEL_POST:
+      return c.postal_address().empty();
+    default:
+      return true;
   }
 }
 
@@ -130,12 +146,14 @@ bool AddressUnverified(const Contact& c, absl::Time cutoff, absl::Time at) {
 }
 
 ReferenceDecision Deny(std::string_view reason) { return {OUTCOME_DENY, reason, -1}; }
-ReferenceDecision Allow(std::string_view reason, int evidence = -1) { return {OUTCOME_ALLOW, reason, evidence}; }
+ReferenceDecision Allow(std::string_view reason, int evidence = -1) {
+  return {OUTCOME_ALLOW, reason, evidence};
+}
 
 }  // namespace
 
-HandWrittenPolicy::HandWrittenPolicy(std::string_view purpose, Channel channel, lawful::v1::NoticeType notice_type,
-                                     absl::Time at)
+HandWrittenPolicy::HandWrittenPolicy(std::string_view purpose, Channel channel,
+                                     lawful::v1::NoticeType notice_type, absl::Time at)
     : purpose_(purpose),
       channel_(channel),
       notice_type_(notice_type),
@@ -161,9 +179,11 @@ ReferenceDecision HandWrittenPolicy::Decide(const Contact& c) const {
 
   if (purpose == "service_notice") {
     if (notice == lawful::v1::NOTICE_TYPE_UNSPECIFIED) notice = lawful::v1::NOTICE_TYPE_CONTRACT;
-    if (erasure && notice != lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION) return Deny("erasure_pending");
+    if (erasure && notice != lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION)
+      return Deny("erasure_pending");
     if (AddressMissing(c, channel)) return Deny("missing_address");
-    if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_, at)) return Deny("address_unverified");
+    if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_, at))
+      return Deny("address_unverified");
     if (notice == lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION) return Allow("legal_obligation");
     if (notice == lawful::v1::NOTICE_TYPE_VITAL_INTEREST) return Allow("vital_interest");
     if (notice == lawful::v1::NOTICE_TYPE_CONTRACT && rel.is_customer()) return Allow("contract");
@@ -173,9 +193,11 @@ ReferenceDecision HandWrittenPolicy::Decide(const Contact& c) const {
   // §5, the gates in order.
   if (erasure) return Deny("erasure_pending");
   for (const auto& o : c.objections()) {
-    const bool in_force = InForce(o.has_lodged_at(), o.lodged_at(), at) && !InForce(o.has_withdrawn_at(), o.withdrawn_at(), at);
-    const bool covers = o.scope() == lawful::v1::OBJECTION_SCOPE_DIRECT_MARKETING ||
-                        (o.scope() == lawful::v1::OBJECTION_SCOPE_PROFILING && purpose == "profiling");
+    const bool in_force = InForce(o.has_lodged_at(), o.lodged_at(), at) &&
+                          !InForce(o.has_withdrawn_at(), o.withdrawn_at(), at);
+    const bool covers =
+        o.scope() == lawful::v1::OBJECTION_SCOPE_DIRECT_MARKETING ||
+        (o.scope() == lawful::v1::OBJECTION_SCOPE_PROFILING && purpose == "profiling");
     if (in_force && covers) return Deny("objection");
   }
   const Birth birth = BirthOf(c);
@@ -193,11 +215,13 @@ ReferenceDecision HandWrittenPolicy::Decide(const Contact& c) const {
     if (Has(c, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING)) return Deny("suppressed_spar");
   }
   // An activity dated after `at` has not happened yet (§2): as good as missing.
-  if (!c.has_last_activity_at() || TimeOf(c.last_activity_at()) < retention_cutoff_ || TimeOf(c.last_activity_at()) > at) {
+  if (!c.has_last_activity_at() || TimeOf(c.last_activity_at()) < retention_cutoff_ ||
+      TimeOf(c.last_activity_at()) > at) {
     return Deny("retention_expired");
   }
   if (AddressMissing(c, channel)) return Deny("missing_address");
-  if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_, at)) return Deny("address_unverified");
+  if (channel == lawful::v1::CHANNEL_POST && AddressUnverified(c, address_cutoff_, at))
+    return Deny("address_unverified");
   for (int opted_out : rel.opted_out_channels()) {
     if (opted_out == channel) return Deny("channel_opt_out");
   }
@@ -205,11 +229,11 @@ ReferenceDecision HandWrittenPolicy::Decide(const Contact& c) const {
 
   // §6, the lawful bases in order.
   if (state.state == ConsentState::kActive) return Allow("consent", state.latest);
-  const bool electronic = channel == lawful::v1::CHANNEL_EMAIL || channel == lawful::v1::CHANNEL_SMS;
+  const bool electronic =
+      channel == lawful::v1::CHANNEL_EMAIL || channel == lawful::v1::CHANNEL_SMS;
   if (purpose == "product_offer" && electronic && rel.is_customer() && rel.has_last_purchase_at() &&
       TimeOf(rel.last_purchase_at()) >= purchase_cutoff_ && TimeOf(rel.last_purchase_at()) <= at &&
-      rel.soft_opt_in_notice_given() &&
-      Declared(c, "product_offer")) {
+      rel.soft_opt_in_notice_given() && Declared(c, "product_offer")) {
     return Allow("soft_opt_in");
   }
   if (!electronic && purpose != "profiling" && rel.is_customer() && Declared(c, purpose)) {

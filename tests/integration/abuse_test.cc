@@ -459,7 +459,8 @@ class AbuseTest : public ::testing::Test {
     // quarantine and in per-size caches instead of returning them, so how far RSS settles depends
     // on the allocation pattern (a CI run held 222 MB against a 190 MB bound after streams that
     // never read, with no leak: LeakSanitizer is on). The default build enforces it.
-    if (now_kb > bound_kb) std::printf("%s: above the bound under ASan (not enforced)\n", abuse.c_str());
+    if (now_kb > bound_kb)
+      std::printf("%s: above the bound under ASan (not enforced)\n", abuse.c_str());
 #else
     EXPECT_LE(now_kb, bound_kb) << figures;
 #endif
@@ -539,7 +540,8 @@ TEST_F(AbuseTest, GarbageOnThePortIsDroppedAndTheServerServesOn) {
 // ends that stream (trailers or RST_STREAM) and serves on.
 TEST_F(AbuseTest, TruncatedMessageOnTheWireEndsItsStream) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  for (const std::string method : {"Decide", "DecideBatch", "DecideStream", "GetRuleSet", "Explain"}) {
+  for (const std::string method :
+       {"Decide", "DecideBatch", "DecideStream", "GetRuleSet", "Explain"}) {
     for (const uint32_t claimed : {1000u, 64u << 20}) {
       SCOPED_TRACE(absl::StrCat(method, ", ", claimed, " bytes claimed"));
       Socket socket(server_->port());

@@ -455,7 +455,8 @@ TEST_F(LawfuldTest, ReloadsUnderLoadNeverFailACallNorMixRuleSets) {
   Lawfuld& server = Start({"--watch_interval=0", "--worker_threads=1"});
   auto tagged = [](int version) {
     std::string rules = kRules;
-    for (size_t at = rules.find("cite \""); at != std::string::npos; at = rules.find("cite \"", at + 1)) {
+    for (size_t at = rules.find("cite \""); at != std::string::npos;
+         at = rules.find("cite \"", at + 1)) {
       const size_t end = rules.find('"', at + 6);
       rules.insert(end, absl::StrCat(" [v", version, "]"));
     }
@@ -463,7 +464,8 @@ TEST_F(LawfuldTest, ReloadsUnderLoadNeverFailACallNorMixRuleSets) {
   };
   v1::DecideBatchRequest request;
   *request.mutable_outreach() = NewsletterByEmail();
-  for (const char* contact : {kConsentingContact, kWithdrawnContact, kConsentingContact, kWithdrawnContact}) {
+  for (const char* contact :
+       {kConsentingContact, kWithdrawnContact, kConsentingContact, kWithdrawnContact}) {
     *request.add_contacts() = ParseContact(contact);
   }
 
@@ -471,8 +473,8 @@ TEST_F(LawfuldTest, ReloadsUnderLoadNeverFailACallNorMixRuleSets) {
   std::atomic<int> calls{0}, failures{0}, mixed{0};
   std::mutex mu;
   std::map<std::string, std::string> tag_of_version;  // guarded by mu
-  std::set<std::string> tags;                          // guarded by mu
-  std::string first_problem;                           // guarded by mu
+  std::set<std::string> tags;                         // guarded by mu
+  std::string first_problem;                          // guarded by mu
   std::thread client([&] {
     while (!stop.load()) {
       v1::DecideBatchResponse response;
@@ -511,7 +513,8 @@ TEST_F(LawfuldTest, ReloadsUnderLoadNeverFailACallNorMixRuleSets) {
   EXPECT_EQ(mixed.load(), 0);
   EXPECT_GT(calls.load(), 20);
   EXPECT_GE(tags.size(), 3u) << "the swaps were not seen by the client";
-  EXPECT_THAT(GetRuleSet().last_reload_error(), HasSubstr("rules.lawful:4:"));  // the last was broken
+  EXPECT_THAT(GetRuleSet().last_reload_error(),
+              HasSubstr("rules.lawful:4:"));  // the last was broken
 }
 
 TEST_F(LawfuldTest, SighupReloadsAndAFailedReloadKeepsTheOldRules) {
@@ -918,7 +921,8 @@ grpc::Status CallDecideBatchRaw(const std::shared_ptr<grpc::Channel>& channel,
     std::vector<grpc::Slice> slices;
     std::string bytes_back;
     if (response.Dump(&slices).ok()) {
-      for (const grpc::Slice& s : slices) bytes_back.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      for (const grpc::Slice& s : slices)
+        bytes_back.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
     answer->ParseFromString(bytes_back);
   }
@@ -1306,9 +1310,11 @@ TEST_F(CliTest, CheckLocatesTyposTypeErrorsMissingBracesAndUnknownFields) {
       {"contact.erasure_requested_at <= at", "contact.email <= at",
        "rules.lawful:4:37: error: only numbers, instants and dates can be ordered, not a text"},
       {"    cite \"GDPR Art. 6(1)\"\n}", "    cite \"GDPR Art. 6(1)\"\n",
-       "rules.lawful:11:1: error: expected `}` to close the policy (nothing may follow its `otherwise` rule)"},
+       "rules.lawful:11:1: error: expected `}` to close the policy (nothing may follow its "
+       "`otherwise` rule)"},
       {"erasure_requested_at", "erasure_requsted_at",
-       "rules.lawful:4:37: error: contact has no field `erasure_requsted_at`; did you mean `erasure_requested_at`?"},
+       "rules.lawful:4:37: error: contact has no field `erasure_requsted_at`; did you mean "
+       "`erasure_requested_at`?"},
   };
   for (const Mistake& m : mistakes) {
     std::string rules = kRules;
@@ -1335,7 +1341,8 @@ TEST_F(CliTest, TestRunsFixturesAndReportsFailures) {
   contact: {}
   expect: {decision: allow, reason: consent}
 )yaml");
-  const CommandResult result = RunCommand({LAWFUL_CLI_PATH, "test", "--coverage", rules_dir_.string()});
+  const CommandResult result =
+      RunCommand({LAWFUL_CLI_PATH, "test", "--coverage", rules_dir_.string()});
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_THAT(result.out, HasSubstr("cases.yaml:7: FAIL"));
   EXPECT_THAT(result.out, HasSubstr("no_lawful_basis"));
@@ -1344,7 +1351,8 @@ TEST_F(CliTest, TestRunsFixturesAndReportsFailures) {
 }
 
 TEST_F(CliTest, FmtCheckFindsNonCanonicalFiles) {
-  const CommandResult canonical = RunCommand({LAWFUL_CLI_PATH, "fmt", "--check", rules_dir_.string()});
+  const CommandResult canonical =
+      RunCommand({LAWFUL_CLI_PATH, "fmt", "--check", rules_dir_.string()});
   EXPECT_EQ(canonical.exit_code, 0) << canonical.out << canonical.err;
   WriteFile(rules_dir_ / "rules.lawful", std::string("purpose   newsletter\n"));
   const CommandResult check = RunCommand({LAWFUL_CLI_PATH, "fmt", "--check", rules_dir_.string()});

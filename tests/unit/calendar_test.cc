@@ -42,8 +42,10 @@ INSTANTIATE_TEST_SUITE_P(
                     MonthCase{"2026-03-02T09:00:00.5Z", -3, "2025-12-02T09:00:00.5Z"}));
 
 TEST(Calendar, DaysMoveWholeUtcDays) {
-  EXPECT_EQ(FormatInstant(AddToInstant(Instant("2026-02-28T10:00:00Z"), {0, 1}, +1)), "2026-03-01T10:00:00Z");
-  EXPECT_EQ(FormatInstant(AddToInstant(Instant("1969-12-31T23:00:00Z"), {0, 1}, +1)), "1970-01-01T23:00:00Z");
+  EXPECT_EQ(FormatInstant(AddToInstant(Instant("2026-02-28T10:00:00Z"), {0, 1}, +1)),
+            "2026-03-01T10:00:00Z");
+  EXPECT_EQ(FormatInstant(AddToInstant(Instant("1969-12-31T23:00:00Z"), {0, 1}, +1)),
+            "1970-01-01T23:00:00Z");
 }
 
 TEST(Calendar, MissingStaysMissing) {
@@ -68,11 +70,11 @@ TEST_P(YearsBetweenTest, CountsCompletedYears) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, YearsBetweenTest,
-    testing::Values(AgeCase{"2013-05-10", "2026-05-10", 13},   // the 13th birthday itself
-                    AgeCase{"2013-05-10", "2026-05-09", 12},   // the day before
-                    AgeCase{"2012-02-29", "2025-02-28", 12},   // 29 February, common year
-                    AgeCase{"2012-02-29", "2025-03-01", 13},   // turns 13 on 1 March
-                    AgeCase{"2012-02-29", "2024-02-29", 12},   // leap year: on the day
+    testing::Values(AgeCase{"2013-05-10", "2026-05-10", 13},  // the 13th birthday itself
+                    AgeCase{"2013-05-10", "2026-05-09", 12},  // the day before
+                    AgeCase{"2012-02-29", "2025-02-28", 12},  // 29 February, common year
+                    AgeCase{"2012-02-29", "2025-03-01", 13},  // turns 13 on 1 March
+                    AgeCase{"2012-02-29", "2024-02-29", 12},  // leap year: on the day
                     AgeCase{"2011-02-28", "2024-02-28", 13},
                     AgeCase{"2000-01-01", "1999-12-31", -1}));
 
@@ -88,7 +90,8 @@ TEST(Calendar, LocalDateUsesTheZonesCalendar) {
 
 TEST(Calendar, ParseDateRejectsNonDates) {
   EXPECT_TRUE(ParseDate("2024-02-29").has_value());
-  for (const char* bad : {"2025-02-29", "2025-13-01", "2025-00-10", "2025-1-01", "20250101", "2025-01-32", "abcd-ef-gh", ""}) {
+  for (const char* bad : {"2025-02-29", "2025-13-01", "2025-00-10", "2025-1-01", "20250101",
+                          "2025-01-32", "abcd-ef-gh", ""}) {
     EXPECT_FALSE(ParseDate(bad).has_value()) << bad;
   }
   EXPECT_EQ(FormatDate(*ParseDate("1900-03-01")), "1900-03-01");
@@ -96,7 +99,7 @@ TEST(Calendar, ParseDateRejectsNonDates) {
 
 TEST(Calendar, TimestampsSaturate) {
   EXPECT_EQ(FromTimestamp(253402300799, 0), std::numeric_limits<int64_t>::max());  // 9999-12-31
-  EXPECT_EQ(FromTimestamp(-62135596800, 0), kMissing + 1);                          // 0001-01-01
+  EXPECT_EQ(FromTimestamp(-62135596800, 0), kMissing + 1);                         // 0001-01-01
   EXPECT_EQ(FromTimestamp(1, 5), 1'000'000'005);
 }
 
@@ -116,7 +119,8 @@ TEST(Calendar, AgreesWithAbseilCivilTime) {
     ASSERT_EQ(FormatDate(AddToDate(date, {0, 40}, +1)), absl::FormatCivilTime(day + 40));
     const absl::CivilDay later = day + 4321;
     int64_t years = later.year() - day.year();
-    if (later.month() < day.month() || (later.month() == day.month() && later.day() < day.day())) --years;
+    if (later.month() < day.month() || (later.month() == day.month() && later.day() < day.day()))
+      --years;
     ASSERT_EQ(YearsBetween(date, *ParseDate(absl::FormatCivilTime(later))), years);
   }
 }

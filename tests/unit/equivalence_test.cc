@@ -28,29 +28,37 @@ TEST(Equivalence, ShippedRulesAgreeWithTheHandWrittenMemo) {
     const absl::Time at = At(at_text);
     const std::vector<lawful::v1::Contact> contacts = synth::Generate(42, 4000, at);
     int mismatches = 0;
-    for (const char* purpose : {"newsletter", "product_offer", "survey", "profiling", "service_notice"}) {
-      for (lawful::v1::Channel channel : {lawful::v1::CHANNEL_EMAIL, lawful::v1::CHANNEL_SMS, lawful::v1::CHANNEL_POST,
-                                          lawful::v1::CHANNEL_PHONE}) {
-        for (lawful::v1::NoticeType notice : {lawful::v1::NOTICE_TYPE_UNSPECIFIED, lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION,
-                                              lawful::v1::NOTICE_TYPE_VITAL_INTEREST, lawful::v1::NOTICE_TYPE_PUBLIC_TASK}) {
-          if (notice != lawful::v1::NOTICE_TYPE_UNSPECIFIED && std::string(purpose) != "service_notice") continue;
+    for (const char* purpose :
+         {"newsletter", "product_offer", "survey", "profiling", "service_notice"}) {
+      for (lawful::v1::Channel channel : {lawful::v1::CHANNEL_EMAIL, lawful::v1::CHANNEL_SMS,
+                                          lawful::v1::CHANNEL_POST, lawful::v1::CHANNEL_PHONE}) {
+        for (lawful::v1::NoticeType notice :
+             {lawful::v1::NOTICE_TYPE_UNSPECIFIED, lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION,
+              lawful::v1::NOTICE_TYPE_VITAL_INTEREST, lawful::v1::NOTICE_TYPE_PUBLIC_TASK}) {
+          if (notice != lawful::v1::NOTICE_TYPE_UNSPECIFIED &&
+              std::string(purpose) != "service_notice")
+            continue;
           auto prepared = rules.Prepare(Outreach{purpose, channel, notice, at});
           ASSERT_TRUE(prepared.ok()) << prepared.status();
           Evaluator evaluator;
           for (const auto& contact : contacts) {
             const Decision vm = evaluator.Decide(*prepared, contact);
-            const synth::ReferenceDecision by_hand = synth::DecideByHand(contact, purpose, channel, notice, at);
+            const synth::ReferenceDecision by_hand =
+                synth::DecideByHand(contact, purpose, channel, notice, at);
             const bool same = vm.outcome != Outcome::kError &&
                               static_cast<int>(vm.outcome) == static_cast<int>(by_hand.outcome) &&
-                              vm.rule->reason == by_hand.reason && vm.evidence_index == by_hand.evidence_index;
+                              vm.rule->reason == by_hand.reason &&
+                              vm.evidence_index == by_hand.evidence_index;
             if (!same && ++mismatches <= 5) {
               std::string json;
               (void)google::protobuf::util::MessageToJsonString(contact, &json);
               ADD_FAILURE() << purpose << "/" << lawful::v1::Channel_Name(channel) << "/"
-                            << lawful::v1::NoticeType_Name(notice) << " at " << at_text << ": vm says "
-                            << (vm.rule ? vm.rule->reason : "error " + vm.error_path) << " (evidence "
-                            << vm.evidence_index << "), by hand " << by_hand.reason << " (evidence "
-                            << by_hand.evidence_index << ")\n" << json;
+                            << lawful::v1::NoticeType_Name(notice) << " at " << at_text
+                            << ": vm says "
+                            << (vm.rule ? vm.rule->reason : "error " + vm.error_path)
+                            << " (evidence " << vm.evidence_index << "), by hand " << by_hand.reason
+                            << " (evidence " << by_hand.evidence_index << ")\n"
+                            << json;
             }
           }
         }
@@ -64,25 +72,29 @@ TEST(Equivalence, GeneratorIsDeterministicAndCoversEveryReason) {
   const absl::Time at = At("2026-08-31T21:30:00Z");
   auto a = synth::Generate(7, 3000, at), b = synth::Generate(7, 3000, at);
   ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i].SerializeAsString(), b[i].SerializeAsString()) << i;
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_EQ(a[i].SerializeAsString(), b[i].SerializeAsString()) << i;
   std::map<std::string, int> reasons;
   for (const char* purpose : {"newsletter", "product_offer", "profiling"}) {
-    for (auto channel : {lawful::v1::CHANNEL_EMAIL, lawful::v1::CHANNEL_POST, lawful::v1::CHANNEL_PHONE}) {
-      for (const auto& c : a) ++reasons[std::string(synth::DecideByHand(c, purpose, channel, {}, at).reason)];
+    for (auto channel :
+         {lawful::v1::CHANNEL_EMAIL, lawful::v1::CHANNEL_POST, lawful::v1::CHANNEL_PHONE}) {
+      for (const auto& c : a)
+        ++reasons[std::string(synth::DecideByHand(c, purpose, channel, {}, at).reason)];
     }
   }
-  for (const char* reason : {"erasure_pending", "objection", "minor", "suppressed_internal", "suppressed_nix",
-                             "suppressed_nix_addressed", "suppressed_spar", "retention_expired", "missing_address",
-                             "address_unverified", "channel_opt_out", "consent_withdrawn", "consent", "soft_opt_in",
-                             "legitimate_interest", "purpose_incompatible", "no_lawful_basis"}) {
+  for (const char* reason :
+       {"erasure_pending", "objection", "minor", "suppressed_internal", "suppressed_nix",
+        "suppressed_nix_addressed", "suppressed_spar", "retention_expired", "missing_address",
+        "address_unverified", "channel_opt_out", "consent_withdrawn", "consent", "soft_opt_in",
+        "legitimate_interest", "purpose_incompatible", "no_lawful_basis"}) {
     EXPECT_GT(reasons[reason], 0) << reason << " never decided on the generated set";
   }
 }
 
 bool Same(const Decision& a, const Decision& b) {
   return a.outcome == b.outcome && a.rule == b.rule && a.evidence_index == b.evidence_index &&
-         a.evidence_id == b.evidence_id && a.valid_until == b.valid_until && a.error_path == b.error_path &&
-         a.error_message == b.error_message;
+         a.evidence_id == b.evidence_id && a.valid_until == b.valid_until &&
+         a.error_path == b.error_path && a.error_message == b.error_message;
 }
 
 TEST(Batch, DecidesInInputOrderExactlyAsOneByOne) {
@@ -93,7 +105,8 @@ TEST(Batch, DecidesInInputOrderExactlyAsOneByOne) {
   for (const auto& c : synth::Generate(3, 5000, at)) bytes.push_back(c.SerializeAsString());
   bytes[17] = "\xff\xff";  // a malformed contact keeps its place and its error
   std::vector<std::string_view> views(bytes.begin(), bytes.end());
-  auto prepared = loaded->rule_set->Prepare(Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, at});
+  auto prepared =
+      loaded->rule_set->Prepare(Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, at});
   ASSERT_TRUE(prepared.ok());
 
   Evaluator alone;
@@ -105,7 +118,8 @@ TEST(Batch, DecidesInInputOrderExactlyAsOneByOne) {
   // Several callers at once share the pool; each gets its own batch back in order.
   std::vector<std::vector<Decision>> results(4);
   std::vector<std::thread> callers;
-  for (auto& r : results) callers.emplace_back([&, out = &r] { pool.Decide(*prepared, views, *out); });
+  for (auto& r : results)
+    callers.emplace_back([&, out = &r] { pool.Decide(*prepared, views, *out); });
   for (auto& t : callers) t.join();
   for (const auto& r : results) {
     ASSERT_EQ(r.size(), expected.size());
@@ -127,7 +141,8 @@ TEST(Batch, ParallelForCoversEveryIndexOnceForTwoCallersAtOnce) {
   struct Case {
     size_t n, grain;
   };
-  for (const Case c : {Case{0, 1}, Case{1, 1}, Case{7, 3}, Case{1000, 1}, Case{10000, 512}, Case{5, 0}}) {
+  for (const Case c :
+       {Case{0, 1}, Case{1, 1}, Case{7, 3}, Case{1000, 1}, Case{10000, 512}, Case{5, 0}}) {
     std::vector<std::atomic<int>> covered(c.n);
     std::mutex mu;
     std::set<std::thread::id> threads;
@@ -157,7 +172,8 @@ TEST(Batch, PreDecodedFactsEvaluateLikeDecide) {
   auto loaded = dsl::LoadRuleSet(LAWFUL_SOURCE_DIR "/rules");
   ASSERT_TRUE(loaded.ok());
   const absl::Time at = At("2026-08-31T21:30:00Z");
-  auto prepared = loaded->rule_set->Prepare(Outreach{"product_offer", lawful::v1::CHANNEL_SMS, {}, at});
+  auto prepared =
+      loaded->rule_set->Prepare(Outreach{"product_offer", lawful::v1::CHANNEL_SMS, {}, at});
   ASSERT_TRUE(prepared.ok());
   Evaluator evaluator;
   for (const auto& c : synth::Generate(5, 500, at)) {

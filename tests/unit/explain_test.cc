@@ -34,11 +34,13 @@ class ExplainTest : public ::testing::Test {
     loaded_ = *std::move(loaded);
   }
   PreparedOutreach Prepare(const char* purpose, lawful::v1::Channel channel, const char* at) {
-    auto prepared = loaded_.rule_set->Prepare(Outreach{purpose, channel, lawful::v1::NOTICE_TYPE_UNSPECIFIED, At(at)});
+    auto prepared = loaded_.rule_set->Prepare(
+        Outreach{purpose, channel, lawful::v1::NOTICE_TYPE_UNSPECIFIED, At(at)});
     EXPECT_TRUE(prepared.ok()) << prepared.status();
     return *prepared;
   }
-  lawful::v1::Explanation Explain(const PreparedOutreach& outreach, const lawful::v1::Contact& contact) {
+  lawful::v1::Explanation Explain(const PreparedOutreach& outreach,
+                                  const lawful::v1::Contact& contact) {
     lawful::v1::Explanation e;
     loaded_.rule_set->Explain(outreach, contact.SerializeAsString(), &e);
     return e;
@@ -86,7 +88,8 @@ TEST_F(ExplainTest, AnAllowCarriesTheConsentItReliedOnAndTheFactsDigest) {
   EXPECT_EQ(out.evidence().consent().purpose(), "newsletter");
   EXPECT_EQ(out.evidence().consent().channel(), lawful::v1::CHANNEL_EMAIL);
   EXPECT_EQ(out.evidence().consent().source(), lawful::v1::CONSENT_SOURCE_WEB_FORM);
-  EXPECT_EQ(out.evidence().consent().granted_at().seconds(), absl::ToUnixSeconds(At("2026-02-01T09:00:00Z")));
+  EXPECT_EQ(out.evidence().consent().granted_at().seconds(),
+            absl::ToUnixSeconds(At("2026-02-01T09:00:00Z")));
   EXPECT_TRUE(out.has_valid_until());
   EXPECT_EQ(out.facts_digest().size(), 64u);
 }
@@ -131,9 +134,13 @@ TEST_F(ExplainTest, TheFactsDigestCoversExactlyTheFactsTheRulesRead) {
     void (*apply)(lawful::v1::Contact&);
   };
   const Change changes[] = {
-      {"a consent withdrawn", [](lawful::v1::Contact& c) { c.mutable_consents(1)->mutable_withdrawn_at()->set_seconds(1); }},
+      {"a consent withdrawn",
+       [](lawful::v1::Contact& c) {
+         c.mutable_consents(1)->mutable_withdrawn_at()->set_seconds(1);
+       }},
       {"a consent's id", [](lawful::v1::Contact& c) { c.mutable_consents(1)->set_id("cons-8"); }},
-      {"last activity", [](lawful::v1::Contact& c) { c.mutable_last_activity_at()->set_seconds(2); }},
+      {"last activity",
+       [](lawful::v1::Contact& c) { c.mutable_last_activity_at()->set_seconds(2); }},
       {"a consent more", [](lawful::v1::Contact& c) { *c.add_consents() = c.consents(0); }},
   };
   for (const Change& change : changes) {
@@ -159,7 +166,8 @@ TEST_F(ExplainTest, ADenialIsExplainedRuleByRuleEndingAtTheDecidingRule) {
   EXPECT_THAT(e.checks(1).text(), HasSubstr("deny objection when objects_to(purpose)"));
   std::vector<std::string> seen;
   for (const auto& s : e.checks(1).seen()) seen.push_back(absl::StrCat(s.name(), " = ", s.value()));
-  EXPECT_THAT(seen, ::testing::IsSupersetOf({"objections = 1 record", "objections[0].scope = direct_marketing",
+  EXPECT_THAT(seen, ::testing::IsSupersetOf({"objections = 1 record",
+                                             "objections[0].scope = direct_marketing",
                                              "objections[0].lodged_at = 2026-03-02T09:00:00Z"}));
   EXPECT_THAT(e.summary(), HasSubstr("Denied (objection; GDPR Art. 21(3)) by rule `objection`"));
   EXPECT_THAT(e.summary(), HasSubstr("objections[0].lodged_at 2026-03-02T09:00:00Z"));
@@ -170,11 +178,13 @@ TEST_F(ExplainTest, AnAllowNamesTheRecordAndEveryGateBeforeIt) {
   const PreparedOutreach outreach = Prepare("newsletter", lawful::v1::CHANNEL_EMAIL, kAt);
   const lawful::v1::Explanation e = Explain(outreach, FromJson(kConsenting));
   ASSERT_GT(e.checks_size(), 5);
-  for (int i = 0; i + 1 < e.checks_size(); ++i) EXPECT_FALSE(e.checks(i).fired()) << e.checks(i).rule().name();
+  for (int i = 0; i + 1 < e.checks_size(); ++i)
+    EXPECT_FALSE(e.checks(i).fired()) << e.checks(i).rule().name();
   EXPECT_TRUE(e.checks(e.checks_size() - 1).fired());
   EXPECT_EQ(e.checks(e.checks_size() - 1).rule().name(), "consent");
-  EXPECT_THAT(e.summary(), HasSubstr("It relied on consents[1] (id cons-7): purpose newsletter, channel email, "
-                                     "granted_at 2026-02-01T09:00:00Z, source web_form."));
+  EXPECT_THAT(e.summary(),
+              HasSubstr("It relied on consents[1] (id cons-7): purpose newsletter, channel email, "
+                        "granted_at 2026-02-01T09:00:00Z, source web_form."));
   // Hoisted cut-offs are shown by the rule text that computes them.
   bool retention = false;
   for (const auto& check : e.checks()) {
@@ -188,8 +198,10 @@ TEST_F(ExplainTest, ExplainDecidesExactlyAsDecideOnAGeneratedCampaign) {
   const std::vector<lawful::v1::Contact> contacts = synth::Generate(7, 1500, at);
   int compared = 0;
   for (const char* purpose : {"newsletter", "product_offer", "profiling", "service_notice"}) {
-    for (lawful::v1::Channel channel : {lawful::v1::CHANNEL_EMAIL, lawful::v1::CHANNEL_POST, lawful::v1::CHANNEL_PHONE}) {
-      auto prepared = loaded_.rule_set->Prepare(Outreach{purpose, channel, lawful::v1::NOTICE_TYPE_UNSPECIFIED, at});
+    for (lawful::v1::Channel channel :
+         {lawful::v1::CHANNEL_EMAIL, lawful::v1::CHANNEL_POST, lawful::v1::CHANNEL_PHONE}) {
+      auto prepared = loaded_.rule_set->Prepare(
+          Outreach{purpose, channel, lawful::v1::NOTICE_TYPE_UNSPECIFIED, at});
       ASSERT_TRUE(prepared.ok()) << prepared.status();
       Evaluator evaluator;
       for (const auto& contact : contacts) {
@@ -200,7 +212,9 @@ TEST_F(ExplainTest, ExplainDecidesExactlyAsDecideOnAGeneratedCampaign) {
         lawful::v1::Explanation e;
         loaded_.rule_set->Explain(*prepared, bytes, &e);
         ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(decided, e.decision()))
-            << purpose << " " << contact.id() << "\n" << decided.DebugString() << "\n" << e.decision().DebugString();
+            << purpose << " " << contact.id() << "\n"
+            << decided.DebugString() << "\n"
+            << e.decision().DebugString();
         ASSERT_GT(e.checks_size(), 0);
         EXPECT_EQ(e.checks(e.checks_size() - 1).rule().name(), decided.rule().name());
         ++compared;
@@ -238,7 +252,8 @@ TEST_F(ExplainTest, AnArchivedRuleSetReplaysUnderItsVersion) {
   EXPECT_EQ(replayed->rule_set->version(), loaded_.rule_set->version());
 
   const PreparedOutreach now = Prepare("newsletter", lawful::v1::CHANNEL_EMAIL, kAt);
-  auto then = replayed->rule_set->Prepare(Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, At(kAt)});
+  auto then =
+      replayed->rule_set->Prepare(Outreach{"newsletter", lawful::v1::CHANNEL_EMAIL, {}, At(kAt)});
   ASSERT_TRUE(then.ok());
   const lawful::v1::Contact contact = FromJson(kConsenting);
   lawful::v1::Explanation a = Explain(now, contact), b;
@@ -254,10 +269,12 @@ TEST_F(ExplainTest, AnArchivedRuleSetReplaysUnderItsVersion) {
       {"../../etc", absl::StatusCode::kInvalidArgument},
       {"ABC", absl::StatusCode::kInvalidArgument},
   };
-  for (const Case& c : cases) EXPECT_EQ(dsl::LoadArchivedRuleSet(archive, c.version).status().code(), c.code) << c.version;
+  for (const Case& c : cases)
+    EXPECT_EQ(dsl::LoadArchivedRuleSet(archive, c.version).status().code(), c.code) << c.version;
 
   // An entry whose files were edited after archiving no longer proves its name.
-  std::ofstream(std::filesystem::path(archive) / loaded_.rule_set->version() / "common.lawful", std::ios::app)
+  std::ofstream(std::filesystem::path(archive) / loaded_.rule_set->version() / "common.lawful",
+                std::ios::app)
       << "\n# edited\n";
   EXPECT_EQ(dsl::LoadArchivedRuleSet(archive, loaded_.rule_set->version()).status().code(),
             absl::StatusCode::kDataLoss);

@@ -26,7 +26,8 @@ std::vector<std::string> Comments(const std::string& text) {
   std::vector<std::string> out;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     size_t hash = line.find('#');
-    if (hash != absl::string_view::npos) out.emplace_back(absl::StripTrailingAsciiWhitespace(line.substr(hash)));
+    if (hash != absl::string_view::npos)
+      out.emplace_back(absl::StripTrailingAsciiWhitespace(line.substr(hash)));
   }
   return out;
 }
@@ -93,23 +94,34 @@ TEST_P(FormatTableTest, Canonical) {
 INSTANTIATE_TEST_SUITE_P(
     Table, FormatTableTest,
     testing::Values(
-        FormatCase{"spacing", "\n\npurpose   a ,b\nconst X={a,b}   # the set\nconst   D = 24   months # a duration\n",
-                   "purpose a, b\nconst X = {a, b}     # the set\nconst D = 24 months  # a duration\n"},
+        FormatCase{
+            "spacing",
+            "\n\npurpose   a ,b\nconst X={a,b}   # the set\nconst   D = 24   months # a duration\n",
+            "purpose a, b\nconst X = {a, b}     # the set\nconst D = 24 months  # a duration\n"},
         FormatCase{"policy_layout",
-                   "purpose a\npolicy p for purposes a {\n\n deny   r when contact.last_activity_at<at-2 days\n"
+                   "purpose a\npolicy p for purposes a {\n\n deny   r when "
+                   "contact.last_activity_at<at-2 days\n"
                    "cite \"X\"\n      otherwise deny d\n cite \"Y\"\n\n}\n",
-                   "purpose a\npolicy p for purposes a {\n  deny r when contact.last_activity_at < at - 2 days\n"
+                   "purpose a\npolicy p for purposes a {\n  deny r when contact.last_activity_at < "
+                   "at - 2 days\n"
                    "    cite \"X\"\n  otherwise deny d\n    cite \"Y\"\n}\n"},
         FormatCase{"continuations_and_calls",
-                   "def f( c:consent ,n:int )=\nc.granted_at<=at and\n            not(n> -1)\ndef g = f ( x , 2 )\n",
-                   "def f(c: consent, n: int) =\n  c.granted_at <= at and\n      not (n > -1)\ndef g = f(x, 2)\n"},
+                   "def f( c:consent ,n:int )=\nc.granted_at<=at and\n            not(n> -1)\ndef "
+                   "g = f ( x , 2 )\n",
+                   "def f(c: consent, n: int) =\n  c.granted_at <= at and\n      not (n > -1)\ndef "
+                   "g = f(x, 2)\n"},
         FormatCase{"comments_take_the_next_lines_indent",
-                   "purpose a\npolicy p for purposes a {\n# gates\n    deny r when true\n  # why\n cite \"X\"\n"
+                   "purpose a\npolicy p for purposes a {\n# gates\n    deny r when true\n  # why\n "
+                   "cite \"X\"\n"
                    "otherwise deny d cite \"Y\"\n}\n\n\n",
-                   "purpose a\npolicy p for purposes a {\n  # gates\n  deny r when true\n    # why\n    cite \"X\"\n"
+                   "purpose a\npolicy p for purposes a {\n  # gates\n  deny r when true\n    # "
+                   "why\n    cite \"X\"\n"
                    "  otherwise deny d cite \"Y\"\n}\n"},
-        FormatCase{"dates_and_instants", "policy p for purposes a effective from 2026-01-01 effective until 2027-01-01T00:00:00Z {\n otherwise deny d cite \"Y\"\n}\n",
-                   "policy p for purposes a effective from 2026-01-01 effective until 2027-01-01T00:00:00Z {\n  otherwise deny d cite \"Y\"\n}\n"}),
+        FormatCase{"dates_and_instants",
+                   "policy p for purposes a effective from 2026-01-01 effective until "
+                   "2027-01-01T00:00:00Z {\n otherwise deny d cite \"Y\"\n}\n",
+                   "policy p for purposes a effective from 2026-01-01 effective until "
+                   "2027-01-01T00:00:00Z {\n  otherwise deny d cite \"Y\"\n}\n"}),
     [](const testing::TestParamInfo<FormatCase>& p) { return std::string(p.param.name); });
 
 TEST(Format, RefusesFilesThatDoNotParse) {

@@ -44,7 +44,9 @@ struct Token {
 };
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsWordChar(char c) { return IsDigit(c) || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsWordChar(char c) {
+  return IsDigit(c) || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 std::vector<Token> Lex(const std::string& s) {
   std::vector<Token> out;
@@ -62,9 +64,11 @@ std::vector<Token> Lex(const std::string& s) {
       i = out.back().end;
     } else if (IsDigit(c)) {
       size_t j = i;
-      while (j < s.size() && (IsDigit(s[j]) || s[j] == '-' || s[j] == ':' || s[j] == 'T' || s[j] == 'Z' || s[j] == '.')) ++j;
+      while (j < s.size() && (IsDigit(s[j]) || s[j] == '-' || s[j] == ':' || s[j] == 'T' ||
+                              s[j] == 'Z' || s[j] == '.'))
+        ++j;
       const std::string text = s.substr(i, j - i);
-      const TokenKind kind = text.find('T') != std::string::npos ? TokenKind::kInstant
+      const TokenKind kind = text.find('T') != std::string::npos   ? TokenKind::kInstant
                              : text.find('-') != std::string::npos ? TokenKind::kDate
                                                                    : TokenKind::kNumber;
       out.push_back({i, j, kind});
@@ -75,7 +79,8 @@ std::vector<Token> Lex(const std::string& s) {
       out.push_back({i, j, TokenKind::kWord});
       i = j;
     } else {
-      const bool two = i + 1 < s.size() && s[i + 1] == '=' && (c == '<' || c == '>' || c == '=' || c == '!');
+      const bool two =
+          i + 1 < s.size() && s[i + 1] == '=' && (c == '<' || c == '>' || c == '=' || c == '!');
       out.push_back({i, i + (two ? 2 : 1), TokenKind::kPunct});
       i = out.back().end;
     }
@@ -98,11 +103,15 @@ std::string Replace(const std::string& s, size_t begin, size_t end, const std::s
 // number, a boolean a number.
 std::string OtherType(const std::string& literal, TokenKind kind) {
   switch (kind) {
-    case TokenKind::kNumber: return absl::StrCat("\"", literal, "\"");
+    case TokenKind::kNumber:
+      return absl::StrCat("\"", literal, "\"");
     case TokenKind::kDate:
-    case TokenKind::kInstant: return literal.substr(0, 4);
-    case TokenKind::kText: return "7";
-    default: return "1";  // true, false
+    case TokenKind::kInstant:
+      return literal.substr(0, 4);
+    case TokenKind::kText:
+      return "7";
+    default:
+      return "1";  // true, false
   }
 }
 
@@ -125,31 +134,37 @@ std::vector<Mutant> Mutate(const SourceFile& file) {
     all.push_back(i);
     const std::string text = text_of(tokens[i]);
     if (tokens[i].kind == TokenKind::kWord && text != "true" && text != "false") words.push_back(i);
-    if (tokens[i].kind != TokenKind::kWord && tokens[i].kind != TokenKind::kPunct) literals.push_back(i);
+    if (tokens[i].kind != TokenKind::kWord && tokens[i].kind != TokenKind::kPunct)
+      literals.push_back(i);
     if (text == "true" || text == "false") literals.push_back(i);
   }
   std::vector<Mutant> out;
   for (size_t i : Sample(all)) {
-    out.push_back({"drop a token", absl::StrCat("drop `", text_of(tokens[i]), "` ", where(tokens[i])),
+    out.push_back({"drop a token",
+                   absl::StrCat("drop `", text_of(tokens[i]), "` ", where(tokens[i])),
                    Replace(s, tokens[i].begin, tokens[i].end, "")});
   }
   for (size_t i : Sample(std::vector<size_t>(all.begin(), all.end() - (all.empty() ? 0 : 1)))) {
     const Token& a = tokens[i];
     const Token& b = tokens[i + 1];
-    out.push_back({"swap two tokens", absl::StrCat("swap `", text_of(a), "` and `", text_of(b), "` ", where(a)),
-                   s.substr(0, a.begin) + text_of(b) + s.substr(a.end, b.begin - a.end) + text_of(a) + s.substr(b.end)});
+    out.push_back({"swap two tokens",
+                   absl::StrCat("swap `", text_of(a), "` and `", text_of(b), "` ", where(a)),
+                   s.substr(0, a.begin) + text_of(b) + s.substr(a.end, b.begin - a.end) +
+                       text_of(a) + s.substr(b.end)});
   }
   for (size_t i : Sample(words)) {
     const std::string w = text_of(tokens[i]);
     // Alternately a letter too many and a letter too few (a one-letter name gets a letter more).
     const std::string misspelt = i % 2 == 0 || w.size() == 1 ? w + "x" : w.substr(0, w.size() - 1);
-    out.push_back({"misspell a name", absl::StrCat("misspell `", w, "` as `", misspelt, "` ", where(tokens[i])),
+    out.push_back({"misspell a name",
+                   absl::StrCat("misspell `", w, "` as `", misspelt, "` ", where(tokens[i])),
                    Replace(s, tokens[i].begin, tokens[i].end, misspelt)});
   }
   for (size_t i : Sample(literals)) {
     const std::string lit = text_of(tokens[i]);
     const std::string other = OtherType(lit, tokens[i].kind);
-    out.push_back({"change a literal's type", absl::StrCat("`", lit, "` as `", other, "` ", where(tokens[i])),
+    out.push_back({"change a literal's type",
+                   absl::StrCat("`", lit, "` as `", other, "` ", where(tokens[i])),
                    Replace(s, tokens[i].begin, tokens[i].end, other)});
   }
   for (size_t i : Sample(all)) {
@@ -157,7 +172,8 @@ std::vector<Mutant> Mutate(const SourceFile& file) {
     const size_t at = tokens[i].end - tokens[i].begin > 2 ? tokens[i].begin + 2 : tokens[i].end;
     out.push_back({"truncate", absl::StrCat("cut ", file.path, " at byte ", at), s.substr(0, at)});
   }
-  std::vector<size_t> lines;  // a whole line deleted: a clause, a rule head, a brace (not a comment)
+  std::vector<size_t>
+      lines;  // a whole line deleted: a clause, a rule head, a brace (not a comment)
   for (size_t i = 0, start = 0; i <= s.size(); ++i) {
     if (i == s.size() || s[i] == '\n') {
       const size_t first = s.find_first_not_of(" \t", start);
@@ -170,12 +186,15 @@ std::vector<Mutant> Mutate(const SourceFile& file) {
     out.push_back({"drop a line", absl::StrCat("drop the line at byte ", start, " of ", file.path),
                    Replace(s, start, end == std::string::npos ? s.size() : end + 1, "")});
   }
-  out.erase(std::remove_if(out.begin(), out.end(), [&](const Mutant& m) { return m.text == s; }), out.end());
+  out.erase(std::remove_if(out.begin(), out.end(), [&](const Mutant& m) { return m.text == s; }),
+            out.end());
   return out;
 }
 
 // ---- what a rejection must look like ----
-size_t LineCount(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1; }
+size_t LineCount(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+}
 
 std::string LineOf(const std::string& text, uint32_t line) {
   std::vector<std::string> lines = absl::StrSplit(text, '\n');
@@ -191,12 +210,15 @@ std::string CheckLocated(const Diagnostic& d, const std::vector<SourceFile>& fil
     if (f.path == d.file) file = &f;
   }
   if (file == nullptr) return absl::StrCat("names no file of the rule set: `", d.file, "`");
-  if (d.line < 1 || d.line > LineCount(file->text)) return absl::StrCat("line ", d.line, " is not in the file");
+  if (d.line < 1 || d.line > LineCount(file->text))
+    return absl::StrCat("line ", d.line, " is not in the file");
   const std::string line = LineOf(file->text, d.line);
-  if (d.column < 1 || d.column > line.size() + 1) return absl::StrCat("column ", d.column, " is not on line ", d.line);
+  if (d.column < 1 || d.column > line.size() + 1)
+    return absl::StrCat("column ", d.column, " is not on line ", d.line);
   const std::string shown = FormatDiagnostic(d, files);
   const std::string header = absl::StrCat(d.file, ":", d.line, ":", d.column, ": ");
-  if (shown.rfind(header, 0) != 0) return absl::StrCat("does not start with `", header, "`: ", shown);
+  if (shown.rfind(header, 0) != 0)
+    return absl::StrCat("does not start with `", header, "`: ", shown);
   std::vector<std::string> parts = absl::StrSplit(shown, '\n');
   if (parts.size() < 3 || parts[1] != "  " + line || parts[2].find('^') == std::string::npos) {
     return absl::StrCat("does not show its line and a caret: ", shown);
@@ -228,8 +250,10 @@ class Watchdog {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       std::lock_guard<std::mutex> lock(mu_);
       if (!what_.empty() && Clock::now() - started_ > kHang) {
-        std::fprintf(stderr, "mutation test: hang (over %lld s) compiling mutant: %s\n",
-                     static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(kHang).count()), what_.c_str());
+        std::fprintf(
+            stderr, "mutation test: hang (over %lld s) compiling mutant: %s\n",
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(kHang).count()),
+            what_.c_str());
         std::abort();
       }
     }
@@ -286,14 +310,17 @@ TEST(Mutation, EveryMutantOfTheShippedRulesIsAcceptedOrRejectedWithLocatedDiagno
       if (result.ok()) {
         ++tally.accepted;
         ++total.accepted;
-        absl::StatusOr<std::shared_ptr<const RuleSet>> rule_set = RuleSet::Create(*std::move(result.program), "mutant");
-        EXPECT_TRUE(rule_set.ok()) << "an accepted mutant passes the verifier: " << rule_set.status();
+        absl::StatusOr<std::shared_ptr<const RuleSet>> rule_set =
+            RuleSet::Create(*std::move(result.program), "mutant");
+        EXPECT_TRUE(rule_set.ok())
+            << "an accepted mutant passes the verifier: " << rule_set.status();
         continue;
       }
       ++tally.rejected;
       ++total.rejected;
-      const bool has_error = std::any_of(result.diagnostics.begin(), result.diagnostics.end(),
-                                         [](const Diagnostic& d) { return d.severity == Severity::kError; });
+      const bool has_error =
+          std::any_of(result.diagnostics.begin(), result.diagnostics.end(),
+                      [](const Diagnostic& d) { return d.severity == Severity::kError; });
       EXPECT_TRUE(has_error) << "a rejected mutant has an error";
       for (const Diagnostic& d : result.diagnostics) {
         EXPECT_EQ(CheckLocated(d, files), "") << d.message;
@@ -303,12 +330,15 @@ TEST(Mutation, EveryMutantOfTheShippedRulesIsAcceptedOrRejectedWithLocatedDiagno
   }
 
   // The report: how the language's checks met each kind of mistake.
-  std::cout << "mutants of rules/*.lawful (accepted = still compiles, rejected = located errors):\n";
+  std::cout
+      << "mutants of rules/*.lawful (accepted = still compiles, rejected = located errors):\n";
   for (const auto& [kind, tally] : by_kind) {
-    std::printf("  %-24s %5d accepted %5d rejected\n", kind.c_str(), tally.accepted, tally.rejected);
+    std::printf("  %-24s %5d accepted %5d rejected\n", kind.c_str(), tally.accepted,
+                tally.rejected);
   }
   std::printf("  %-24s %5d accepted %5d rejected\n", "total", total.accepted, total.rejected);
-  std::printf("  slowest: %.0f ms (%s)\n", std::chrono::duration<double, std::milli>(slowest).count(), slowest_name.c_str());
+  std::printf("  slowest: %.0f ms (%s)\n",
+              std::chrono::duration<double, std::milli>(slowest).count(), slowest_name.c_str());
   EXPECT_GT(total.rejected, 1000) << "the sample is a few thousand mutants, most of them broken";
   EXPECT_GT(total.accepted, 0) << "some mutations keep the rules valid (e.g. `a or b` swapped)";
 }

@@ -101,7 +101,8 @@ struct Decided : Decision {
   std::shared_ptr<const RuleSet> rule_set;
 };
 
-absl::StatusOr<Decided> DecideWith(std::vector<Instr> condition, const lawful::v1::Contact& contact = SampleContact()) {
+absl::StatusOr<Decided> DecideWith(std::vector<Instr> condition,
+                                   const lawful::v1::Contact& contact = SampleContact()) {
   auto rule_set = RuleSet::Create(ConditionProgram(std::move(condition)), "v1");
   if (!rule_set.ok()) return rule_set.status();
   Outreach o{"newsletter", lawful::v1::CHANNEL_EMAIL, lawful::v1::NOTICE_TYPE_UNSPECIFIED,
@@ -141,66 +142,151 @@ INSTANTIATE_TEST_SUITE_P(
         OpCase{"ge", {I(Op::kPushInt, 3), I(Op::kPushInt, 3), I(Op::kGe)}, true},
         OpCase{"eq", {I(Op::kPushInt, -4), I(Op::kPushInt, -4), I(Op::kEq)}, true},
         OpCase{"ne", {I(Op::kPushInt, 4), I(Op::kPushInt, 5), I(Op::kNe)}, true},
-        OpCase{"missing_compares_false", {I(Op::kPushMissing), I(Op::kPushInt, 3), I(Op::kLt)}, false},
-        OpCase{"missing_not_equal_to_missing", {I(Op::kPushMissing), I(Op::kPushMissing), I(Op::kEq)}, false},
-        OpCase{"missing_ne_is_false_too", {I(Op::kPushMissing), I(Op::kPushInt, 1), I(Op::kNe)}, false},
-        OpCase{"gt_raw_orders_missing_first", {I(Op::kPushInt, -5), I(Op::kPushMissing), I(Op::kGtRaw)}, true},
+        OpCase{
+            "missing_compares_false", {I(Op::kPushMissing), I(Op::kPushInt, 3), I(Op::kLt)}, false},
+        OpCase{"missing_not_equal_to_missing",
+               {I(Op::kPushMissing), I(Op::kPushMissing), I(Op::kEq)},
+               false},
+        OpCase{"missing_ne_is_false_too",
+               {I(Op::kPushMissing), I(Op::kPushInt, 1), I(Op::kNe)},
+               false},
+        OpCase{"gt_raw_orders_missing_first",
+               {I(Op::kPushInt, -5), I(Op::kPushMissing), I(Op::kGtRaw)},
+               true},
         OpCase{"not", {I(Op::kPushInt, 0), I(Op::kNot)}, true},
-        OpCase{"add", {I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kAdd), I(Op::kPushInt, 5), I(Op::kEq)}, true},
-        OpCase{"sub", {I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kSub), I(Op::kPushInt, -1), I(Op::kEq)}, true},
-        OpCase{"mul", {I(Op::kPushInt, 4), I(Op::kPushInt, 3), I(Op::kMul), I(Op::kPushInt, 12), I(Op::kEq)}, true},
-        OpCase{"div", {I(Op::kPushInt, 7), I(Op::kPushInt, 2), I(Op::kDiv), I(Op::kPushInt, 3), I(Op::kEq)}, true},
-        OpCase{"div_by_zero_is_missing", {I(Op::kPushInt, 7), I(Op::kPushInt, 0), I(Op::kDiv), I(Op::kIsMissing)}, true},
-        OpCase{"overflow_is_missing", {I(Op::kPushConst, 1), I(Op::kPushInt, 1), I(Op::kAdd), I(Op::kIsMissing)}, true},
+        OpCase{
+            "add",
+            {I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kAdd), I(Op::kPushInt, 5), I(Op::kEq)},
+            true},
+        OpCase{
+            "sub",
+            {I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kSub), I(Op::kPushInt, -1), I(Op::kEq)},
+            true},
+        OpCase{
+            "mul",
+            {I(Op::kPushInt, 4), I(Op::kPushInt, 3), I(Op::kMul), I(Op::kPushInt, 12), I(Op::kEq)},
+            true},
+        OpCase{
+            "div",
+            {I(Op::kPushInt, 7), I(Op::kPushInt, 2), I(Op::kDiv), I(Op::kPushInt, 3), I(Op::kEq)},
+            true},
+        OpCase{"div_by_zero_is_missing",
+               {I(Op::kPushInt, 7), I(Op::kPushInt, 0), I(Op::kDiv), I(Op::kIsMissing)},
+               true},
+        OpCase{"overflow_is_missing",
+               {I(Op::kPushConst, 1), I(Op::kPushInt, 1), I(Op::kAdd), I(Op::kIsMissing)},
+               true},
         OpCase{"neg", {I(Op::kPushInt, 7), I(Op::kNeg), I(Op::kPushInt, -7), I(Op::kEq)}, true},
         OpCase{"dup_pop", {I(Op::kPushInt, 1), I(Op::kDup), I(Op::kPop)}, true},
-        OpCase{"locals", {I(Op::kPushInt, 9), I(Op::kStoreLocal, 2), I(Op::kLoadLocal, 2), I(Op::kPushInt, 9), I(Op::kEq)}, true},
-        OpCase{"and_jump_short_circuits", {I(Op::kPushInt, 0), I(Op::kAndJump, 3), I(Op::kPushInt, 1)}, false},
-        OpCase{"and_jump_continues", {I(Op::kPushInt, 1), I(Op::kAndJump, 3), I(Op::kPushInt, 1)}, true},
-        OpCase{"or_jump_short_circuits", {I(Op::kPushInt, 1), I(Op::kOrJump, 3), I(Op::kPushInt, 0)}, true},
-        OpCase{"or_jump_continues", {I(Op::kPushInt, 0), I(Op::kOrJump, 3), I(Op::kPushInt, 0)}, false},
+        OpCase{"locals",
+               {I(Op::kPushInt, 9), I(Op::kStoreLocal, 2), I(Op::kLoadLocal, 2), I(Op::kPushInt, 9),
+                I(Op::kEq)},
+               true},
+        OpCase{"and_jump_short_circuits",
+               {I(Op::kPushInt, 0), I(Op::kAndJump, 3), I(Op::kPushInt, 1)},
+               false},
+        OpCase{"and_jump_continues",
+               {I(Op::kPushInt, 1), I(Op::kAndJump, 3), I(Op::kPushInt, 1)},
+               true},
+        OpCase{"or_jump_short_circuits",
+               {I(Op::kPushInt, 1), I(Op::kOrJump, 3), I(Op::kPushInt, 0)},
+               true},
+        OpCase{"or_jump_continues",
+               {I(Op::kPushInt, 0), I(Op::kOrJump, 3), I(Op::kPushInt, 0)},
+               false},
         OpCase{"jump", {I(Op::kJump, 2), I(Op::kPushInt, 0), I(Op::kPushInt, 1)}, true},
-        OpCase{"jump_if_true", {I(Op::kPushInt, 1), I(Op::kJumpIfTrue, 4), I(Op::kPushInt, 0), I(Op::kJump, 5), I(Op::kPushInt, 1)}, true},
+        OpCase{"jump_if_true",
+               {I(Op::kPushInt, 1), I(Op::kJumpIfTrue, 4), I(Op::kPushInt, 0), I(Op::kJump, 5),
+                I(Op::kPushInt, 1)},
+               true},
         OpCase{"load_req_at", {I(Op::kLoadReq, kRegAt), I(Op::kPushConst, 0), I(Op::kEq)}, true},
-        OpCase{"load_req_purpose", {I(Op::kLoadReq, kRegPurpose), I(Op::kPushInt, 0), I(Op::kEq)}, true},
-        OpCase{"load_req_channel", {I(Op::kLoadReq, kRegChannel), I(Op::kPushInt, lawful::v1::CHANNEL_EMAIL), I(Op::kEq)}, true},
-        OpCase{"notice_type_defaults_to_contract", {I(Op::kLoadReq, kRegNoticeType), I(Op::kPushInt, lawful::v1::NOTICE_TYPE_CONTRACT), I(Op::kEq)}, true},
-        OpCase{"load_fact_instant", {I(Op::kLoadFact, 0), I(Op::kLoadReq, kRegAt), I(Op::kLt)}, true},
-        OpCase{"instant_sub_months", {I(Op::kLoadReq, kRegAt), I(Op::kInstantSub, 2), I(Op::kLoadFact, 0), I(Op::kLt)}, true},
-        OpCase{"instant_add_days", {I(Op::kLoadFact, 0), I(Op::kInstantAdd, 1), I(Op::kLoadFact, 0), I(Op::kGt)}, true},
-        OpCase{"date_add_and_sub", {I(Op::kLoadFact, 2), I(Op::kDateAdd, 0), I(Op::kDateSub, 0), I(Op::kLoadFact, 2), I(Op::kEq)}, true},
-        OpCase{"thirteenth_birthday_in_stockholm", {I(Op::kLoadFact, 2), I(Op::kLoadReq, kRegAt), I(Op::kLocalDate, 0), I(Op::kYearsBetween), I(Op::kPushInt, 13), I(Op::kEq)}, true},
-        OpCase{"str_eq_fact_and_constant", {I(Op::kLoadFact, 1), I(Op::kPushStr, 0), I(Op::kStrEq)}, true},
+        OpCase{"load_req_purpose",
+               {I(Op::kLoadReq, kRegPurpose), I(Op::kPushInt, 0), I(Op::kEq)},
+               true},
+        OpCase{
+            "load_req_channel",
+            {I(Op::kLoadReq, kRegChannel), I(Op::kPushInt, lawful::v1::CHANNEL_EMAIL), I(Op::kEq)},
+            true},
+        OpCase{"notice_type_defaults_to_contract",
+               {I(Op::kLoadReq, kRegNoticeType), I(Op::kPushInt, lawful::v1::NOTICE_TYPE_CONTRACT),
+                I(Op::kEq)},
+               true},
+        OpCase{
+            "load_fact_instant", {I(Op::kLoadFact, 0), I(Op::kLoadReq, kRegAt), I(Op::kLt)}, true},
+        OpCase{"instant_sub_months",
+               {I(Op::kLoadReq, kRegAt), I(Op::kInstantSub, 2), I(Op::kLoadFact, 0), I(Op::kLt)},
+               true},
+        OpCase{"instant_add_days",
+               {I(Op::kLoadFact, 0), I(Op::kInstantAdd, 1), I(Op::kLoadFact, 0), I(Op::kGt)},
+               true},
+        OpCase{"date_add_and_sub",
+               {I(Op::kLoadFact, 2), I(Op::kDateAdd, 0), I(Op::kDateSub, 0), I(Op::kLoadFact, 2),
+                I(Op::kEq)},
+               true},
+        OpCase{"thirteenth_birthday_in_stockholm",
+               {I(Op::kLoadFact, 2), I(Op::kLoadReq, kRegAt), I(Op::kLocalDate, 0),
+                I(Op::kYearsBetween), I(Op::kPushInt, 13), I(Op::kEq)},
+               true},
+        OpCase{"str_eq_fact_and_constant",
+               {I(Op::kLoadFact, 1), I(Op::kPushStr, 0), I(Op::kStrEq)},
+               true},
         OpCase{"str_ne", {I(Op::kLoadFact, 1), I(Op::kPushStr, 1), I(Op::kStrNe)}, true},
         OpCase{"str_is_empty", {I(Op::kPushStr, 1), I(Op::kStrIsEmpty)}, true},
         OpCase{"in_set", {I(Op::kPushInt, 3), I(Op::kInSet, 0)}, true},
         OpCase{"not_in_set", {I(Op::kPushInt, 2), I(Op::kInSet, 0)}, false},
-        OpCase{"in_list", {I(Op::kPushInt, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING), I(Op::kInList, 1)}, true},
-        OpCase{"not_in_list", {I(Op::kPushInt, lawful::v1::SUPPRESSION_INTERNAL), I(Op::kInList, 1)}, false},
+        OpCase{"in_list",
+               {I(Op::kPushInt, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING), I(Op::kInList, 1)},
+               true},
+        OpCase{"not_in_list",
+               {I(Op::kPushInt, lawful::v1::SUPPRESSION_INTERNAL), I(Op::kInList, 1)},
+               false},
         OpCase{"list_len", {I(Op::kListLen, 0), I(Op::kPushInt, 2), I(Op::kEq)}, true},
-        OpCase{"load_elem", {I(Op::kPushInt, 1), I(Op::kLoadElem, 1), I(Op::kPushInt, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING), I(Op::kEq)}, true},
-        OpCase{"load_elem_out_of_range_is_missing", {I(Op::kPushInt, 7), I(Op::kLoadElem, 1), I(Op::kIsMissing)}, true},
-        OpCase{"load_field_purpose_id", {I(Op::kPushInt, 0), I(Op::kLoadField, 0, 0), I(Op::kPushInt, 1), I(Op::kEq)}, true},
-        OpCase{"undeclared_purpose_is_minus_one", {I(Op::kPushInt, 1), I(Op::kLoadField, 0, 0), I(Op::kPushInt, -1), I(Op::kEq)}, true},
-        OpCase{"load_field_of_no_record_is_missing", {I(Op::kPushInt, -1), I(Op::kLoadField, 1, 0), I(Op::kIsMissing)}, true},
-        OpCase{"load_local_field", {I(Op::kPushInt, 0), I(Op::kStoreLocal, 3), I(Op::kLoadLocalField, 0, 3, 0), I(Op::kPushInt, 1), I(Op::kEq)}, true},
-        OpCase{"load_local_field_of_no_record", {I(Op::kPushInt, -1), I(Op::kStoreLocal, 3), I(Op::kLoadLocalField, 1, 3, 0), I(Op::kIsMissing)}, true},
-        OpCase{"eq_reg", {I(Op::kPushInt, lawful::v1::CHANNEL_EMAIL), I(Op::kEqReg, kRegChannel)}, true},
-        OpCase{"ne_reg", {I(Op::kPushInt, lawful::v1::CHANNEL_SMS), I(Op::kNeReg, kRegChannel)}, true},
+        OpCase{"load_elem",
+               {I(Op::kPushInt, 1), I(Op::kLoadElem, 1),
+                I(Op::kPushInt, lawful::v1::SUPPRESSION_SPAR_DIRECT_MARKETING), I(Op::kEq)},
+               true},
+        OpCase{"load_elem_out_of_range_is_missing",
+               {I(Op::kPushInt, 7), I(Op::kLoadElem, 1), I(Op::kIsMissing)},
+               true},
+        OpCase{"load_field_purpose_id",
+               {I(Op::kPushInt, 0), I(Op::kLoadField, 0, 0), I(Op::kPushInt, 1), I(Op::kEq)},
+               true},
+        OpCase{"undeclared_purpose_is_minus_one",
+               {I(Op::kPushInt, 1), I(Op::kLoadField, 0, 0), I(Op::kPushInt, -1), I(Op::kEq)},
+               true},
+        OpCase{"load_field_of_no_record_is_missing",
+               {I(Op::kPushInt, -1), I(Op::kLoadField, 1, 0), I(Op::kIsMissing)},
+               true},
+        OpCase{"load_local_field",
+               {I(Op::kPushInt, 0), I(Op::kStoreLocal, 3), I(Op::kLoadLocalField, 0, 3, 0),
+                I(Op::kPushInt, 1), I(Op::kEq)},
+               true},
+        OpCase{"load_local_field_of_no_record",
+               {I(Op::kPushInt, -1), I(Op::kStoreLocal, 3), I(Op::kLoadLocalField, 1, 3, 0),
+                I(Op::kIsMissing)},
+               true},
+        OpCase{"eq_reg",
+               {I(Op::kPushInt, lawful::v1::CHANNEL_EMAIL), I(Op::kEqReg, kRegChannel)},
+               true},
+        OpCase{
+            "ne_reg", {I(Op::kPushInt, lawful::v1::CHANNEL_SMS), I(Op::kNeReg, kRegChannel)}, true},
         OpCase{"lt_reg", {I(Op::kLoadFact, 0), I(Op::kLtReg, kRegAt)}, true},
         OpCase{"le_reg", {I(Op::kLoadReq, kRegAt), I(Op::kLeReg, kRegAt)}, true},
         OpCase{"gt_reg", {I(Op::kLoadFact, 0), I(Op::kGtReg, kRegAt)}, false},
         OpCase{"ge_reg_missing", {I(Op::kPushMissing), I(Op::kGeReg, kRegAt)}, false},
         OpCase{"set_local", {I(Op::kSetLocal, 5, 2), I(Op::kLoadLocal, 2), I(Op::kEqImm, 5)}, true},
-        OpCase{"tee_local", {I(Op::kPushInt, 4), I(Op::kTeeLocal, 1), I(Op::kLoadLocal, 1), I(Op::kEq)}, true},
+        OpCase{"tee_local",
+               {I(Op::kPushInt, 4), I(Op::kTeeLocal, 1), I(Op::kLoadLocal, 1), I(Op::kEq)},
+               true},
         OpCase{"eq_imm", {I(Op::kPushInt, 7), I(Op::kEqImm, 7)}, true},
         OpCase{"ne_imm", {I(Op::kPushInt, 7), I(Op::kNeImm, 7)}, false},
         OpCase{"ne_imm_missing", {I(Op::kPushMissing), I(Op::kNeImm, 7)}, false},
         // count consents: l0 = index, l1 = count
         OpCase{"loop_next_counts_records",
-               {I(Op::kPushInt, -1), I(Op::kStoreLocal, 0), I(Op::kPushInt, 0), I(Op::kStoreLocal, 1),
-                I(Op::kLoopNext, 10, 0, 0), I(Op::kLoadLocal, 1), I(Op::kPushInt, 1), I(Op::kAdd), I(Op::kStoreLocal, 1),
-                I(Op::kJump, 4), I(Op::kLoadLocal, 1), I(Op::kPushInt, 2), I(Op::kEq)},
+               {I(Op::kPushInt, -1), I(Op::kStoreLocal, 0), I(Op::kPushInt, 0),
+                I(Op::kStoreLocal, 1), I(Op::kLoopNext, 10, 0, 0), I(Op::kLoadLocal, 1),
+                I(Op::kPushInt, 1), I(Op::kAdd), I(Op::kStoreLocal, 1), I(Op::kJump, 4),
+                I(Op::kLoadLocal, 1), I(Op::kPushInt, 2), I(Op::kEq)},
                true}),
     [](const testing::TestParamInfo<OpCase>& p) { return std::string(p.param.name); });
 
@@ -239,7 +325,8 @@ TEST(Evaluator, MalformedFactsGiveAnErrorDecisionWithThePath) {
 TEST(Evaluator, TruncatedBytesAreAnErrorNotACrash) {
   auto rule_set = RuleSet::Create(ConditionProgram({I(Op::kPushInt, 1)}), "v1");
   ASSERT_TRUE(rule_set.ok());
-  auto prepared = (*rule_set)->Prepare({"newsletter", lawful::v1::CHANNEL_EMAIL, {}, absl::UnixEpoch()});
+  auto prepared =
+      (*rule_set)->Prepare({"newsletter", lawful::v1::CHANNEL_EMAIL, {}, absl::UnixEpoch()});
   ASSERT_TRUE(prepared.ok());
   std::string bytes = SampleContact().SerializeAsString();
   Evaluator evaluator;
@@ -445,7 +532,8 @@ TEST(Prepare, RejectsUndeclaredPurposeAndMissingChannel) {
   auto bad = (*rule_set)->Prepare({"profiling", lawful::v1::CHANNEL_EMAIL, {}, absl::UnixEpoch()});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("outreach.purpose"));
-  bad = (*rule_set)->Prepare({"newsletter", lawful::v1::CHANNEL_UNSPECIFIED, {}, absl::UnixEpoch()});
+  bad =
+      (*rule_set)->Prepare({"newsletter", lawful::v1::CHANNEL_UNSPECIFIED, {}, absl::UnixEpoch()});
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("outreach.channel"));
   bad = (*rule_set)->Prepare({"", lawful::v1::CHANNEL_EMAIL, {}, absl::UnixEpoch()});
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("outreach.purpose"));
@@ -478,34 +566,58 @@ INSTANTIATE_TEST_SUITE_P(
         VerifyCase{"bad_register", {I(Op::kLoadReq, 4)}, "register out of range"},
         VerifyCase{"bad_local", {I(Op::kLoadLocal, 4)}, "local out of range"},
         VerifyCase{"bad_list", {I(Op::kListLen, 2)}, "list out of range"},
-        VerifyCase{"scalar_list_has_no_fields", {I(Op::kPushInt, 0), I(Op::kLoadField, 0, 1)}, "record list out of range"},
-        VerifyCase{"bad_record_field", {I(Op::kPushInt, 0), I(Op::kLoadField, 3, 0)}, "record field out of range"},
-        VerifyCase{"bad_duration", {I(Op::kLoadReq, 0), I(Op::kInstantAdd, 7)}, "duration constant out of range"},
-        VerifyCase{"bad_zone", {I(Op::kLoadReq, 0), I(Op::kLocalDate, 1)}, "time zone out of range"},
+        VerifyCase{"scalar_list_has_no_fields",
+                   {I(Op::kPushInt, 0), I(Op::kLoadField, 0, 1)},
+                   "record list out of range"},
+        VerifyCase{"bad_record_field",
+                   {I(Op::kPushInt, 0), I(Op::kLoadField, 3, 0)},
+                   "record field out of range"},
+        VerifyCase{"bad_duration",
+                   {I(Op::kLoadReq, 0), I(Op::kInstantAdd, 7)},
+                   "duration constant out of range"},
+        VerifyCase{
+            "bad_zone", {I(Op::kLoadReq, 0), I(Op::kLocalDate, 1)}, "time zone out of range"},
         VerifyCase{"bad_set", {I(Op::kPushInt, 0), I(Op::kInSet, 1)}, "set constant out of range"},
-        VerifyCase{"bad_rule", {I(Op::kPushInt, 0), I(Op::kPushInt, 0), I(Op::kDecide, 2)}, "rule out of range"},
-        VerifyCase{"depth_differs", {I(Op::kPushInt, 1), I(Op::kJumpIfFalse, 3), I(Op::kPushInt, 1), I(Op::kPushInt, 1)}, "differs"},
-        VerifyCase{"leftover_at_decide", {I(Op::kPushInt, 1), I(Op::kPushInt, 1)}, "leaves values on the stack"},
+        VerifyCase{"bad_rule",
+                   {I(Op::kPushInt, 0), I(Op::kPushInt, 0), I(Op::kDecide, 2)},
+                   "rule out of range"},
+        VerifyCase{
+            "depth_differs",
+            {I(Op::kPushInt, 1), I(Op::kJumpIfFalse, 3), I(Op::kPushInt, 1), I(Op::kPushInt, 1)},
+            "differs"},
+        VerifyCase{"leftover_at_decide",
+                   {I(Op::kPushInt, 1), I(Op::kPushInt, 1)},
+                   "leaves values on the stack"},
         VerifyCase{"policy_halts", {I(Op::kHalt)}, "may not write request registers or halt"},
-        VerifyCase{"policy_writes_register", {I(Op::kPushInt, 1), I(Op::kStoreReg, 0), I(Op::kPushInt, 1)}, "may not write"},
-        VerifyCase{"bad_local_field", {I(Op::kLoadLocalField, 9, 0, 0)}, "record field out of range"},
-        VerifyCase{"local_field_on_scalar_list", {I(Op::kLoadLocalField, 0, 0, 1)}, "record list out of range"},
-        VerifyCase{"bad_set_local", {I(Op::kSetLocal, 1, 4), I(Op::kPushInt, 1)}, "local out of range"},
+        VerifyCase{"policy_writes_register",
+                   {I(Op::kPushInt, 1), I(Op::kStoreReg, 0), I(Op::kPushInt, 1)},
+                   "may not write"},
+        VerifyCase{
+            "bad_local_field", {I(Op::kLoadLocalField, 9, 0, 0)}, "record field out of range"},
+        VerifyCase{"local_field_on_scalar_list",
+                   {I(Op::kLoadLocalField, 0, 0, 1)},
+                   "record list out of range"},
+        VerifyCase{
+            "bad_set_local", {I(Op::kSetLocal, 1, 4), I(Op::kPushInt, 1)}, "local out of range"},
         VerifyCase{"unknown_opcode", {Instr{static_cast<Op>(200), 0, 0, 0}}, "unknown opcode"},
         // Termination: the only way back is to the head of a loop that holds the jump, loops nest,
         // and nothing inside a loop writes its index (I(kLoopNext, exit, index local, list)).
-        VerifyCase{"jump_back_outside_a_loop", {I(Op::kPushInt, 1), I(Op::kJumpIfTrue, 0), I(Op::kPushInt, 1)}, "jump back"},
+        VerifyCase{"jump_back_outside_a_loop",
+                   {I(Op::kPushInt, 1), I(Op::kJumpIfTrue, 0), I(Op::kPushInt, 1)},
+                   "jump back"},
         VerifyCase{"jump_to_itself", {I(Op::kJump, 0)}, "jump back"},
-        VerifyCase{"loop_exit_before_it", {I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 0, 0, 1), I(Op::kPushInt, 1)},
+        VerifyCase{"loop_exit_before_it",
+                   {I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 0, 0, 1), I(Op::kPushInt, 1)},
                    "exit must follow it"},
         VerifyCase{"loop_index_written_inside",
-                   {I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 4, 0, 1), I(Op::kSetLocal, -1, 0), I(Op::kJump, 1),
-                    I(Op::kPushInt, 1)},
+                   {I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 4, 0, 1), I(Op::kSetLocal, -1, 0),
+                    I(Op::kJump, 1), I(Op::kPushInt, 1)},
                    "index is written inside the loop"},
-        VerifyCase{"loops_overlap",
-                   {I(Op::kSetLocal, -1, 0), I(Op::kSetLocal, -1, 1), I(Op::kLoopNext, 5, 0, 1), I(Op::kLoopNext, 6, 1, 1),
-                    I(Op::kJump, 2), I(Op::kJump, 3), I(Op::kPushInt, 1)},
-                   "overlap without nesting"}),
+        VerifyCase{
+            "loops_overlap",
+            {I(Op::kSetLocal, -1, 0), I(Op::kSetLocal, -1, 1), I(Op::kLoopNext, 5, 0, 1),
+             I(Op::kLoopNext, 6, 1, 1), I(Op::kJump, 2), I(Op::kJump, 3), I(Op::kPushInt, 1)},
+            "overlap without nesting"}),
     [](const testing::TestParamInfo<VerifyCase>& p) { return std::string(p.param.name); });
 
 TEST(Verifier, PreludeMayNotReadFacts) {
@@ -526,7 +638,9 @@ TEST(Verifier, PreludeMayNotWriteTheRequestsOwnRegisters) {
     p.code.push_back(I(Op::kStoreReg, reg));
     p.code.push_back(I(Op::kHalt));
     p.spans.resize(p.code.size());
-    EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("may not write the request's own registers")) << reg;
+    EXPECT_THAT(std::string(Verify(p).message()),
+                HasSubstr("may not write the request's own registers"))
+        << reg;
   }
 }
 
@@ -538,13 +652,15 @@ TEST(Verifier, ControlMayNotFallOffTheEnd) {
 }
 
 TEST(Verifier, AcceptsALoopThatHoldsItsJumpBack) {
-  Program p = ConditionProgram({I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 3, 0, 1), I(Op::kJump, 1), I(Op::kPushInt, 1)});
+  Program p = ConditionProgram(
+      {I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 3, 0, 1), I(Op::kJump, 1), I(Op::kPushInt, 1)});
   EXPECT_TRUE(Verify(p).ok());
 }
 
 // Explain clears the memo flags at each rule; a loop counting in one could start over for ever.
 TEST(Verifier, LoopIndexMayNotBeAMemoFlag) {
-  Program p = ConditionProgram({I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 3, 0, 1), I(Op::kJump, 1), I(Op::kPushInt, 1)});
+  Program p = ConditionProgram(
+      {I(Op::kSetLocal, -1, 0), I(Op::kLoopNext, 3, 0, 1), I(Op::kJump, 1), I(Op::kPushInt, 1)});
   p.num_memo_flags = 1;
   EXPECT_THAT(std::string(Verify(p).message()), HasSubstr("may not be a memo flag"));
 }
@@ -552,8 +668,9 @@ TEST(Verifier, LoopIndexMayNotBeAMemoFlag) {
 // A loop whose index starts at INT64_MAX used to wrap around to INT64_MIN and run 2^63 times (and
 // was undefined behaviour): the index now never moves past the list's length.
 TEST(Evaluator, LoopIndexNeverWrapsAround) {
-  absl::StatusOr<Decided> d = DecideWith({I(Op::kPushConst, 1), I(Op::kStoreLocal, 0), I(Op::kLoopNext, 4, 0, 1),
-                                          I(Op::kJump, 2), I(Op::kPushInt, 1)});
+  absl::StatusOr<Decided> d =
+      DecideWith({I(Op::kPushConst, 1), I(Op::kStoreLocal, 0), I(Op::kLoopNext, 4, 0, 1),
+                  I(Op::kJump, 2), I(Op::kPushInt, 1)});
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->rule->name, "yes");
 }
@@ -561,8 +678,9 @@ TEST(Evaluator, LoopIndexNeverWrapsAround) {
 // Found by fuzz/program_fuzzer (a CI fuzz smoke timed out): a loop whose index was stored as
 // -INT64_MAX before it counted up one by one for ever; the first step now starts it at 0.
 TEST(Evaluator, LoopIndexStoredFarBelowZeroStartsAtTheFirstElement) {
-  absl::StatusOr<Decided> d = DecideWith({I(Op::kPushConst, 1), I(Op::kNeg), I(Op::kStoreLocal, 0),
-                                          I(Op::kLoopNext, 5, 0, 1), I(Op::kJump, 3), I(Op::kPushInt, 1)});
+  absl::StatusOr<Decided> d =
+      DecideWith({I(Op::kPushConst, 1), I(Op::kNeg), I(Op::kStoreLocal, 0),
+                  I(Op::kLoopNext, 5, 0, 1), I(Op::kJump, 3), I(Op::kPushInt, 1)});
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->rule->name, "yes");
 }
@@ -598,32 +716,52 @@ TEST_P(LayoutVerifierTest, Rejects) {
 INSTANTIATE_TEST_SUITE_P(
     Table, LayoutVerifierTest,
     testing::Values(
-        LayoutCase{"too_many_contact_slots", [](FactLayout& l) { l.contact_slots = 1 << 20; }, "contact slot count"},
-        LayoutCase{"record_width_negative", [](FactLayout& l) { l.lists[0].width = -1; }, "width out of range"},
-        LayoutCase{"scalar_list_wider_than_one", [](FactLayout& l) { l.lists[1].width = 2; }, "width out of range"},
-        LayoutCase{"id_slot_outside_record", [](FactLayout& l) { l.lists[0].id_slot = 3; }, "id slot out of range"},
-        LayoutCase{"slot_outside_contact", [](FactLayout& l) { l.messages[0].fields[0].slot = 3; }, "slot out of range"},
-        LayoutCase{"slot_outside_record", [](FactLayout& l) { l.messages[1].fields[0].slot = 3; }, "slot out of range"},
-        LayoutCase{"negative_slot", [](FactLayout& l) { l.messages[0].fields[1].slot = -2; }, "slot out of range"},
-        LayoutCase{"records_into_scalar_list", [](FactLayout& l) { l.messages[0].fields[3].slot = 1; }, "of another kind"},
+        LayoutCase{"too_many_contact_slots", [](FactLayout& l) { l.contact_slots = 1 << 20; },
+                   "contact slot count"},
+        LayoutCase{"record_width_negative", [](FactLayout& l) { l.lists[0].width = -1; },
+                   "width out of range"},
+        LayoutCase{"scalar_list_wider_than_one", [](FactLayout& l) { l.lists[1].width = 2; },
+                   "width out of range"},
+        LayoutCase{"id_slot_outside_record", [](FactLayout& l) { l.lists[0].id_slot = 3; },
+                   "id slot out of range"},
+        LayoutCase{"slot_outside_contact", [](FactLayout& l) { l.messages[0].fields[0].slot = 3; },
+                   "slot out of range"},
+        LayoutCase{"slot_outside_record", [](FactLayout& l) { l.messages[1].fields[0].slot = 3; },
+                   "slot out of range"},
+        LayoutCase{"negative_slot", [](FactLayout& l) { l.messages[0].fields[1].slot = -2; },
+                   "slot out of range"},
+        LayoutCase{"records_into_scalar_list",
+                   [](FactLayout& l) { l.messages[0].fields[3].slot = 1; }, "of another kind"},
         LayoutCase{"list_filled_twice",
-                   [](FactLayout& l) { l.messages[0].fields.push_back({9, FactKind::kRecordList, FactKind::kInt, 0, 1, "again"}); },
+                   [](FactLayout& l) {
+                     l.messages[0].fields.push_back(
+                         {9, FactKind::kRecordList, FactKind::kInt, 0, 1, "again"});
+                   },
                    "filled twice"},
-        LayoutCase{"message_out_of_range", [](FactLayout& l) { l.messages[0].fields[3].message = 5; }, "message out of range"},
+        LayoutCase{"message_out_of_range",
+                   [](FactLayout& l) { l.messages[0].fields[3].message = 5; },
+                   "message out of range"},
         LayoutCase{"messages_form_a_cycle",
-                   [](FactLayout& l) { l.messages[1].fields.push_back({7, FactKind::kMessage, FactKind::kInt, -1, 1, "self"}); },
+                   [](FactLayout& l) {
+                     l.messages[1].fields.push_back(
+                         {7, FactKind::kMessage, FactKind::kInt, -1, 1, "self"});
+                   },
                    "cycle"},
-        LayoutCase{"unknown_kind", [](FactLayout& l) { l.messages[0].fields[0].kind = static_cast<FactKind>(99); }, "unknown kind"},
-        LayoutCase{"scalar_list_of_messages", [](FactLayout& l) { l.messages[0].fields[4].element = FactKind::kMessage; },
+        LayoutCase{"unknown_kind",
+                   [](FactLayout& l) { l.messages[0].fields[0].kind = static_cast<FactKind>(99); },
+                   "unknown kind"},
+        LayoutCase{"scalar_list_of_messages",
+                   [](FactLayout& l) { l.messages[0].fields[4].element = FactKind::kMessage; },
                    "non-scalars"}),
     [](const testing::TestParamInfo<LayoutCase>& p) { return std::string(p.param.name); });
 
 TEST(Verifier, TimeZonesAreNamesNeverPaths) {
-  for (const char* name : {"UTC", "Europe/Stockholm", "America/Argentina/Buenos_Aires", "Etc/GMT+1", "EST5EDT"}) {
+  for (const char* name :
+       {"UTC", "Europe/Stockholm", "America/Argentina/Buenos_Aires", "Etc/GMT+1", "EST5EDT"}) {
     EXPECT_TRUE(IsTimeZoneName(name)) << name;
   }
-  for (const char* name : {"", "/dev/stdin", "../etc/passwd", "Europe/../../x", "Europe//Stockholm", "Europe/",
-                           "Europe/Stock holm", "file:/etc/localtime"}) {
+  for (const char* name : {"", "/dev/stdin", "../etc/passwd", "Europe/../../x", "Europe//Stockholm",
+                           "Europe/", "Europe/Stock holm", "file:/etc/localtime"}) {
     EXPECT_FALSE(IsTimeZoneName(name)) << name;
   }
   Program p = ConditionProgram({I(Op::kPushInt, 1)});
@@ -632,7 +770,8 @@ TEST(Verifier, TimeZonesAreNamesNeverPaths) {
 }
 
 TEST(Verifier, AcceptsAndMeasuresTheStack) {
-  Program p = ConditionProgram({I(Op::kPushInt, 1), I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kAdd), I(Op::kAdd)});
+  Program p = ConditionProgram(
+      {I(Op::kPushInt, 1), I(Op::kPushInt, 2), I(Op::kPushInt, 3), I(Op::kAdd), I(Op::kAdd)});
   ASSERT_TRUE(Verify(p).ok());
   EXPECT_EQ(p.max_stack, 3);
 }

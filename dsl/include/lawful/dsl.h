@@ -23,7 +23,7 @@ struct Diagnostic {
   Severity severity = Severity::kError;
   std::string code;  // stable identifier, e.g. "unknown-field", "expected"
   std::string file;
-  uint32_t line = 0;  // 1-based
+  uint32_t line = 0;    // 1-based
   uint32_t column = 0;  // 1-based
   uint32_t length = 1;  // caret width
   std::string message;  // one sentence
@@ -31,7 +31,8 @@ struct Diagnostic {
 
 // `file:line:col: error: message`, then the source line and a caret under the span.
 std::string FormatDiagnostic(const Diagnostic& d, const std::vector<SourceFile>& sources);
-std::string FormatDiagnostics(const std::vector<Diagnostic>& ds, const std::vector<SourceFile>& sources);
+std::string FormatDiagnostics(const std::vector<Diagnostic>& ds,
+                              const std::vector<SourceFile>& sources);
 
 struct CompileResult {
   std::optional<Program> program;  // set when there are no errors

@@ -148,23 +148,23 @@ enum class Op : uint8_t {
 
 // What an instruction's operands mean; drives the verifier's range checks and the disassembler.
 enum class OperandShape : uint8_t {
-  kNone,       // no operand
-  kImm,        // b: an immediate int
-  kConstInt,   // b: index into Program::ints
-  kConstStr,   // b: index into Program::strings
-  kSlot,       // b: contact fact slot
-  kReg,        // b: request register
-  kLocal,      // b: local variable
-  kListField,  // a: list, b: field slot within that list's records
-  kLocalField, // a: local holding a record index, c: list, b: field slot
-  kLocalImm,   // a: local, b: an immediate int
-  kJump,       // b: target pc
-  kLoop,       // a: local (the index), c: list, b: target pc on exhaustion
-  kDuration,   // b: index into Program::durations
-  kZone,       // b: index into Program::zones
-  kSet,        // b: index into Program::sets
-  kList,       // b: list
-  kRule,       // b: index into Program::rules
+  kNone,        // no operand
+  kImm,         // b: an immediate int
+  kConstInt,    // b: index into Program::ints
+  kConstStr,    // b: index into Program::strings
+  kSlot,        // b: contact fact slot
+  kReg,         // b: request register
+  kLocal,       // b: local variable
+  kListField,   // a: list, b: field slot within that list's records
+  kLocalField,  // a: local holding a record index, c: list, b: field slot
+  kLocalImm,    // a: local, b: an immediate int
+  kJump,        // b: target pc
+  kLoop,        // a: local (the index), c: list, b: target pc on exhaustion
+  kDuration,    // b: index into Program::durations
+  kZone,        // b: index into Program::zones
+  kSet,         // b: index into Program::sets
+  kList,        // b: list
+  kRule,        // b: index into Program::rules
 };
 
 struct OpInfo {
@@ -276,8 +276,8 @@ struct Rule {
 
 struct Policy {
   std::string name;
-  std::vector<int32_t> purposes;  // purpose ids the policy covers
-  uint32_t channels = 0;          // bit (1 << lawful.v1.Channel) per covered channel
+  std::vector<int32_t> purposes;       // purpose ids the policy covers
+  uint32_t channels = 0;               // bit (1 << lawful.v1.Channel) per covered channel
   int64_t effective_from = kMissing;   // instant; kMissing = since always
   int64_t effective_until = kMissing;  // instant, exclusive; kMissing = for ever
   int32_t entry = 0;                   // pc of the policy's first rule
@@ -287,11 +287,11 @@ struct Policy {
 
 // How one proto field of the contact (or of a record inside it) is read into the VM's slots.
 enum class FactKind : uint8_t {
-  kInt,         // any integer field
+  kInt,  // any integer field
   kBool,
   kEnum,
-  kInstant,     // google.protobuf.Timestamp
-  kDate,        // "YYYY-MM-DD" string
+  kInstant,  // google.protobuf.Timestamp
+  kDate,     // "YYYY-MM-DD" string
   kString,
   kPurpose,     // a purpose name, stored as its id (-1 when undeclared)
   kMessage,     // a singular nested message whose fields share the enclosing slot space
@@ -313,10 +313,10 @@ struct MessageLayout {
 };
 
 struct ListLayout {
-  std::string name;          // field path, e.g. "consents"
-  bool records = false;      // records (repeated message) or scalars
-  int32_t width = 1;         // slots per record
-  int32_t id_slot = -1;      // a record's caller-side `id` slot, for evidence
+  std::string name;      // field path, e.g. "consents"
+  bool records = false;  // records (repeated message) or scalars
+  int32_t width = 1;     // slots per record
+  int32_t id_slot = -1;  // a record's caller-side `id` slot, for evidence
 };
 
 // Which contact fields the program reads and where they land. Fields no rule reads are skipped
@@ -341,11 +341,11 @@ struct Program {
   std::vector<int64_t> ints;
   std::vector<std::string> strings;
   std::vector<CalendarDuration> durations;
-  std::vector<std::string> zones;               // IANA names, e.g. "Europe/Stockholm"
-  std::vector<std::vector<int64_t>> sets;       // sorted
-  std::vector<std::string> purposes;            // declared purpose names; the id is the index
-  std::vector<std::string> files;               // rule files, relative to the rule set's root
-  std::vector<std::string> sources;             // their texts, parallel to files (may be empty)
+  std::vector<std::string> zones;          // IANA names, e.g. "Europe/Stockholm"
+  std::vector<std::vector<int64_t>> sets;  // sorted
+  std::vector<std::string> purposes;       // declared purpose names; the id is the index
+  std::vector<std::string> files;          // rule files, relative to the rule set's root
+  std::vector<std::string> sources;        // their texts, parallel to files (may be empty)
   // What each request register holds, for Explain's display: registers below kNumFixedRegisters
   // are the request's own; hoisted ones hold the value of the expression at `span`.
   struct RegisterInfo {
@@ -403,14 +403,14 @@ struct PreparedOutreach {
 // The decision for one contact. Strings live in the rule set; nothing is copied per contact.
 struct Decision {
   Outcome outcome = Outcome::kError;
-  const Rule* rule = nullptr;       // the deciding rule; null for kError
-  int32_t evidence_index = -1;      // record index in rule->evidence_list, or -1
-  std::string evidence_id;          // that record's caller-side id, if any
-  int64_t valid_until = kMissing;   // instant, when the rule declares one
-  bool has_facts_digest = false;    // set unless the outreach turned digests off, or kError
-  uint8_t facts_digest[32] = {};    // SHA-256 of the facts the rules read (see FactsDigest)
-  std::string error_path;           // kError: the offending field, e.g. "consents[2].granted_at"
-  std::string error_message;        // kError: what is wrong with it
+  const Rule* rule = nullptr;      // the deciding rule; null for kError
+  int32_t evidence_index = -1;     // record index in rule->evidence_list, or -1
+  std::string evidence_id;         // that record's caller-side id, if any
+  int64_t valid_until = kMissing;  // instant, when the rule declares one
+  bool has_facts_digest = false;   // set unless the outreach turned digests off, or kError
+  uint8_t facts_digest[32] = {};   // SHA-256 of the facts the rules read (see FactsDigest)
+  std::string error_path;          // kError: the offending field, e.g. "consents[2].granted_at"
+  std::string error_message;       // kError: what is wrong with it
 };
 
 // One contact's facts decoded under one rule set's layout: decode once, evaluate under any
@@ -470,7 +470,8 @@ class BatchEvaluator {
   // Runs body(begin, end) over [0, n) cut into ranges of `grain`, on the workers and the calling
   // thread at once; returns when every range is done. For the work that goes with a batch's
   // decisions, on the same cores (the audit log formats a batch's records here).
-  void ParallelFor(size_t n, size_t grain, const std::function<void(size_t begin, size_t end)>& body);
+  void ParallelFor(size_t n, size_t grain,
+                   const std::function<void(size_t begin, size_t end)>& body);
 
   int workers() const;
 
@@ -483,7 +484,8 @@ class BatchEvaluator {
 class RuleSet {
  public:
   // Verifies `program`; fails if it is malformed.
-  static absl::StatusOr<std::shared_ptr<const RuleSet>> Create(Program program, std::string version);
+  static absl::StatusOr<std::shared_ptr<const RuleSet>> Create(Program program,
+                                                               std::string version);
 
   const Program& program() const { return program_; }
   // Hex hash of the rule files' bytes.
@@ -518,7 +520,7 @@ class RuleSet {
   RuleSet(Program program, std::string version);
   Program program_;
   std::string version_;
-  std::vector<absl::TimeZone> zones_;      // loaded once, parallel to Program::zones
+  std::vector<absl::TimeZone> zones_;     // loaded once, parallel to Program::zones
   std::unique_ptr<FactDecoder> decoder_;  // built from Program::layout
 
  public:
@@ -526,6 +528,7 @@ class RuleSet {
 
  private:
   std::unique_ptr<const Catalog> catalog_;
+
  public:
   ~RuleSet();
 };

@@ -25,7 +25,7 @@ class ContactGenerator {
   lawful::v1::Contact Next();
 
  private:
-  uint64_t Random();               // splitmix64: identical on every platform
+  uint64_t Random();  // splitmix64: identical on every platform
   bool Chance(double probability);
   int64_t Uniform(int64_t lo, int64_t hi);  // inclusive
   absl::Time Around(absl::Time center, absl::Duration spread);
@@ -51,8 +51,8 @@ struct ReferenceDecision {
 class HandWrittenPolicy {
  public:
   // `purpose` one of newsletter, product_offer, survey, profiling, service_notice.
-  HandWrittenPolicy(std::string_view purpose, lawful::v1::Channel channel, lawful::v1::NoticeType notice_type,
-                    absl::Time at);
+  HandWrittenPolicy(std::string_view purpose, lawful::v1::Channel channel,
+                    lawful::v1::NoticeType notice_type, absl::Time at);
   ReferenceDecision Decide(const lawful::v1::Contact& contact) const;
 
  private:
@@ -60,15 +60,16 @@ class HandWrittenPolicy {
   lawful::v1::Channel channel_;
   lawful::v1::NoticeType notice_type_;
   absl::Time at_;
-  absl::Time retention_cutoff_;     // at - 24 months
-  absl::Time purchase_cutoff_;      // at - 12 months
-  absl::Time nix_consent_cutoff_;   // at - 3 months
-  absl::Time address_cutoff_;       // at - 12 months
-  absl::CivilDay today_;            // the Stockholm date of `at`
+  absl::Time retention_cutoff_;    // at - 24 months
+  absl::Time purchase_cutoff_;     // at - 12 months
+  absl::Time nix_consent_cutoff_;  // at - 3 months
+  absl::Time address_cutoff_;      // at - 12 months
+  absl::CivilDay today_;           // the Stockholm date of `at`
 };
 
 // HandWrittenPolicy for a single contact.
 ReferenceDecision DecideByHand(const lawful::v1::Contact& contact, std::string_view purpose,
-                               lawful::v1::Channel channel, lawful::v1::NoticeType notice_type, absl::Time at);
+                               lawful::v1::Channel channel, lawful::v1::NoticeType notice_type,
+                               absl::Time at);
 
 }  // namespace lawful::synth
