@@ -57,6 +57,9 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
 #define POP() (*--sp)
 #define TOP() (sp[-1])
 
+  // The dispatch loop is laid out by hand, one short instruction a line, so that it reads as the
+  // opcode table it implements.
+  // clang-format off
 #if LAWFUL_COMPUTED_GOTO
   static const void* const kTargets[] = {
 #define LAWFUL_OP(name, shape, pops, pushes, doc) &&op_##name,
@@ -74,43 +77,31 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
 #define DISPATCH() continue
 #define CASE(name) case Op::name:
   for (;;) {
-    trace.Step(static_cast<int32_t>(ip - code), locals);
-    switch (ip->op) {
+  trace.Step(static_cast<int32_t>(ip - code), locals);
+  switch (ip->op) {
 #endif
-#define NEXT()  \
+#define NEXT() \
   {             \
     ++ip;       \
     DISPATCH(); \
   }
-#define JUMP(target)      \
-  {                       \
-    ip = code + (target); \
-    DISPATCH();           \
+#define JUMP(target)        \
+  {                         \
+    ip = code + (target);   \
+    DISPATCH();             \
   }
-#define COMPARE(expr)                \
-  {                                  \
-    int64_t b = POP();               \
-    int64_t a = TOP();               \
+#define COMPARE(expr)             \
+  {                               \
+    int64_t b = POP();            \
+    int64_t a = TOP();            \
     TOP() = Present(a, b) && (expr); \
-    NEXT();                          \
+    NEXT();                       \
   }
 
-  CASE(kPushInt) {
-    PUSH(ip->b);
-    NEXT();
-  }
-  CASE(kPushConst) {
-    PUSH(program.ints[ip->b]);
-    NEXT();
-  }
-  CASE(kPushStr) {
-    PUSH(-static_cast<int64_t>(ip->b) - 1);
-    NEXT();
-  }
-  CASE(kPushMissing) {
-    PUSH(kMissing);
-    NEXT();
-  }
+  CASE(kPushInt) { PUSH(ip->b); NEXT(); }
+  CASE(kPushConst) { PUSH(program.ints[ip->b]); NEXT(); }
+  CASE(kPushStr) { PUSH(-static_cast<int64_t>(ip->b) - 1); NEXT(); }
+  CASE(kPushMissing) { PUSH(kMissing); NEXT(); }
   CASE(kLoadFact) {
     trace.Fact(ip->b, facts.slots[ip->b]);
     PUSH(facts.slots[ip->b]);
@@ -121,18 +112,9 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
     PUSH(registers[ip->b]);
     NEXT();
   }
-  CASE(kLoadLocal) {
-    PUSH(locals[ip->b]);
-    NEXT();
-  }
-  CASE(kStoreLocal) {
-    locals[ip->b] = POP();
-    NEXT();
-  }
-  CASE(kStoreReg) {
-    registers[ip->b] = POP();
-    NEXT();
-  }
+  CASE(kLoadLocal) { PUSH(locals[ip->b]); NEXT(); }
+  CASE(kStoreLocal) { locals[ip->b] = POP(); NEXT(); }
+  CASE(kStoreReg) { registers[ip->b] = POP(); NEXT(); }
   CASE(kLoadField) {
     const FactList& list = facts.lists[ip->a];
     int64_t index = TOP();
@@ -141,15 +123,8 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
     trace.Field(ip->a, index, ip->b, TOP());
     NEXT();
   }
-  CASE(kDup) {
-    int64_t v = TOP();
-    PUSH(v);
-    NEXT();
-  }
-  CASE(kPop) {
-    --sp;
-    NEXT();
-  }
+  CASE(kDup) { int64_t v = TOP(); PUSH(v); NEXT(); }
+  CASE(kPop) { --sp; NEXT(); }
 
   CASE(kJump) JUMP(ip->b);
   CASE(kJumpIfFalse) {
@@ -187,13 +162,14 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
     NEXT();
   }
 
-  CASE(kNot) {
-    TOP() = !TOP();
-    NEXT();
-  }
-  CASE(kEq)
-  COMPARE(a == b) CASE(kNe) COMPARE(a != b) CASE(kLt) COMPARE(a < b) CASE(kLe) COMPARE(a <= b)
-      CASE(kGt) COMPARE(a > b) CASE(kGe) COMPARE(a >= b) CASE(kGtRaw) {
+  CASE(kNot) { TOP() = !TOP(); NEXT(); }
+  CASE(kEq) COMPARE(a == b)
+  CASE(kNe) COMPARE(a != b)
+  CASE(kLt) COMPARE(a < b)
+  CASE(kLe) COMPARE(a <= b)
+  CASE(kGt) COMPARE(a > b)
+  CASE(kGe) COMPARE(a >= b)
+  CASE(kGtRaw) {
     int64_t b = POP();
     TOP() = TOP() > b;
     NEXT();
@@ -208,14 +184,8 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
     TOP() = StringOf(program, facts, TOP()) != StringOf(program, facts, b);
     NEXT();
   }
-  CASE(kIsMissing) {
-    TOP() = TOP() == kMissing;
-    NEXT();
-  }
-  CASE(kStrIsEmpty) {
-    TOP() = StringOf(program, facts, TOP()).empty();
-    NEXT();
-  }
+  CASE(kIsMissing) { TOP() = TOP() == kMissing; NEXT(); }
+  CASE(kStrIsEmpty) { TOP() = StringOf(program, facts, TOP()).empty(); NEXT(); }
 
   CASE(kAdd) {
     int64_t b = POP();
@@ -243,26 +213,11 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
     NEXT();
   }
 
-  CASE(kInstantAdd) {
-    TOP() = calendar::AddToInstant(TOP(), program.durations[ip->b], +1);
-    NEXT();
-  }
-  CASE(kInstantSub) {
-    TOP() = calendar::AddToInstant(TOP(), program.durations[ip->b], -1);
-    NEXT();
-  }
-  CASE(kDateAdd) {
-    TOP() = calendar::AddToDate(TOP(), program.durations[ip->b], +1);
-    NEXT();
-  }
-  CASE(kDateSub) {
-    TOP() = calendar::AddToDate(TOP(), program.durations[ip->b], -1);
-    NEXT();
-  }
-  CASE(kLocalDate) {
-    TOP() = calendar::LocalDate(TOP(), zones[ip->b]);
-    NEXT();
-  }
+  CASE(kInstantAdd) { TOP() = calendar::AddToInstant(TOP(), program.durations[ip->b], +1); NEXT(); }
+  CASE(kInstantSub) { TOP() = calendar::AddToInstant(TOP(), program.durations[ip->b], -1); NEXT(); }
+  CASE(kDateAdd) { TOP() = calendar::AddToDate(TOP(), program.durations[ip->b], +1); NEXT(); }
+  CASE(kDateSub) { TOP() = calendar::AddToDate(TOP(), program.durations[ip->b], -1); NEXT(); }
+  CASE(kLocalDate) { TOP() = calendar::LocalDate(TOP(), zones[ip->b]); NEXT(); }
   CASE(kYearsBetween) {
     int64_t b = POP();
     TOP() = calendar::YearsBetween(TOP(), b);
@@ -312,20 +267,14 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
     trace.Field(ip->c, index, ip->b, TOP());
     NEXT();
   }
-  CASE(kSetLocal) {
-    locals[ip->a] = ip->b;
-    NEXT();
-  }
-  CASE(kTeeLocal) {
-    locals[ip->b] = TOP();
-    NEXT();
-  }
-#define COMPARE_WITH(value, expr)    \
-  {                                  \
-    int64_t b = (value);             \
-    int64_t a = TOP();               \
+  CASE(kSetLocal) { locals[ip->a] = ip->b; NEXT(); }
+  CASE(kTeeLocal) { locals[ip->b] = TOP(); NEXT(); }
+#define COMPARE_WITH(value, expr) \
+  {                               \
+    int64_t b = (value);          \
+    int64_t a = TOP();            \
     TOP() = Present(a, b) && (expr); \
-    NEXT();                          \
+    NEXT();                       \
   }
   CASE(kEqReg) trace.Register(ip->b, registers[ip->b]);
   COMPARE_WITH(registers[ip->b], a == b)
@@ -339,11 +288,11 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
   COMPARE_WITH(registers[ip->b], a > b)
   CASE(kGeReg) trace.Register(ip->b, registers[ip->b]);
   COMPARE_WITH(registers[ip->b], a >= b)
-  CASE(kEqImm)
-  COMPARE_WITH(ip->b, a == b) CASE(kNeImm) COMPARE_WITH(ip->b, a != b)
+  CASE(kEqImm) COMPARE_WITH(ip->b, a == b)
+  CASE(kNeImm) COMPARE_WITH(ip->b, a != b)
 #undef COMPARE_WITH
 
-      CASE(kDecide) {
+  CASE(kDecide) {
     Result result;
     result.rule = ip->b;
     result.valid_until = POP();
@@ -353,8 +302,8 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
   CASE(kHalt) { return Result{}; }
 
 #if !LAWFUL_COMPUTED_GOTO
-}
-}
+  }
+  }
 #endif
 #undef PUSH
 #undef POP
@@ -364,6 +313,7 @@ Result Loop(const Program& program, const std::vector<absl::TimeZone>& zones, in
 #undef NEXT
 #undef JUMP
 #undef COMPARE
+// clang-format on
 }
 
 }  // namespace
