@@ -1,7 +1,7 @@
 // How `lawful eval` writes decisions: proto JSON lines exactly as protobuf prints them, or CSV.
 #pragma once
 
-#include "lawful/decide.h"
+#include "contact_input.h"
 
 #include <memory>
 #include <string>
@@ -13,17 +13,6 @@
 #include "lawful/v1/decision.pb.h"
 
 namespace lawful::cli {
-
-// The contacts' JSON and CSV readers live in the deciding layer, below every front door.
-using decide::CsvContactMapping;
-using decide::CsvRowConverter;
-using decide::DetectCsvDelimiter;
-using decide::FieldError;
-using decide::JsonTranscoder;
-using decide::kJsonPadding;
-using decide::SplitCsvRecord;
-using decide::ValueKind;
-using decide::ValueKindOf;
 
 // Prints messages as protobuf's MessageToJsonString does with its default options (lowerCamelCase
 // names, fields at their default value left out, enums by name, 64-bit integers quoted,

@@ -1,7 +1,7 @@
 // What flows through `lawful eval` (chunks of input) and the two ways of deciding them.
 #pragma once
 
-#include "lawful/decide.h"
+#include "contact_input.h"
 
 #include <cstdint>
 #include <cstring>
@@ -24,17 +24,6 @@
 #include "lawful/v1/service.pb.h"
 
 namespace lawful::cli {
-
-// The contacts' JSON and CSV readers live in the deciding layer, below every front door.
-using decide::CsvContactMapping;
-using decide::CsvRowConverter;
-using decide::DetectCsvDelimiter;
-using decide::FieldError;
-using decide::JsonTranscoder;
-using decide::kJsonPadding;
-using decide::SplitCsvRecord;
-using decide::ValueKind;
-using decide::ValueKindOf;
 
 using DecisionBatch = google::protobuf::RepeatedPtrField<lawful::v1::Decision>;
 

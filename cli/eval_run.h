@@ -1,7 +1,7 @@
 // The pipeline of `lawful eval`: a reader, worker threads, and the writer on the calling thread.
 #pragma once
 
-#include "lawful/decide.h"
+#include "contact_input.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -24,17 +24,6 @@
 #include "lawful/audit.h"
 
 namespace lawful::cli {
-
-// The contacts' JSON and CSV readers live in the deciding layer, below every front door.
-using decide::CsvContactMapping;
-using decide::CsvRowConverter;
-using decide::DetectCsvDelimiter;
-using decide::FieldError;
-using decide::JsonTranscoder;
-using decide::kJsonPadding;
-using decide::SplitCsvRecord;
-using decide::ValueKind;
-using decide::ValueKindOf;
 
 // A null `file` is an output nobody asked for: writing to it succeeds.
 bool WriteAll(FILE* file, const std::string& bytes);
