@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "lawful/decide.h"
@@ -25,14 +26,15 @@ struct FieldRule {
   Shape shape = Shape::kVarint;
   bool repeated = false;
   int32_t message = -1;  // kMessage: index into Schema::messages
-  std::string required;  // the `required` option's text; empty: optional
-  std::string name;      // for paths
+  // Owned by the descriptor pool, which lives as long as the process; pointers keep a rule small,
+  // so the walk's lookups stay in few cache lines.
+  const std::string* required = nullptr;  // the `required` option's text; null: optional
+  const std::string* name = nullptr;      // for paths
 };
 
 struct MessageRules {
   std::vector<FieldRule> fields;
   std::vector<int16_t> by_number;  // field number -> index into fields, -1 for unknown numbers
-  std::vector<int16_t> required;   // indices into fields
 };
 
 // The rules of lawful.v1.Contact and the messages inside it, built once.
@@ -61,8 +63,10 @@ class Schema {
       FieldRule rule;
       rule.number = static_cast<uint32_t>(fd->number());
       rule.repeated = fd->is_repeated();
-      rule.name = fd->name();
-      rule.required = fd->options().GetExtension(lawful::v1::required);
+      rule.name = &fd->name();
+      if (fd->options().HasExtension(lawful::v1::required)) {
+        rule.required = &fd->options().GetExtension(lawful::v1::required);
+      }
       switch (fd->type()) {
         case FieldDescriptor::TYPE_STRING:
           rule.shape = Shape::kString;
@@ -98,7 +102,6 @@ class Schema {
     rules.by_number.assign(max_number + 1, -1);
     for (size_t i = 0; i < rules.fields.size(); ++i) {
       rules.by_number[rules.fields[i].number] = static_cast<int16_t>(i);
-      if (!rules.fields[i].required.empty()) rules.required.push_back(static_cast<int16_t>(i));
     }
     messages_[index] = std::move(rules);
     return index;
@@ -136,7 +139,9 @@ class Checker {
       int64_t seconds = 0;
       int64_t nanos = 0;
     };
-    std::vector<FieldState> state(rules.fields.size());
+    // On the stack: every message of a contact is checked, and a heap allocation for each would
+    // cost more than the check.
+    absl::InlinedVector<FieldState, 16> state(rules.fields.size());
     wire::Reader r(bytes);
     while (!r.done()) {
       uint32_t number, wire_type;
@@ -211,7 +216,7 @@ class Checker {
     for (size_t i = 0; i < rules.fields.size(); ++i) {
       const FieldRule& field = rules.fields[i];
       if (state[i].timestamp_seen) Range(at, field, -1, state[i].seconds, state[i].nanos);
-      if (!field.required.empty() && !state[i].set) Report(at, &field, -1, field.required);
+      if (field.required != nullptr && !state[i].set) Report(at, &field, -1, *field.required);
     }
   }
 
@@ -266,7 +271,7 @@ class Checker {
     std::string path;
     auto append = [&path](const FieldRule& f, int32_t index) {
       if (!path.empty()) path += '.';
-      path += f.name;
+      path += *f.name;
       if (index >= 0) absl::StrAppend(&path, "[", index, "]");
     };
     for (const Step* s : chain) append(*s->field, s->index);
