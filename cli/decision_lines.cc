@@ -134,7 +134,7 @@ void DecisionLineWriter::AppendFast(const Decision& decision, std::string_view c
   out->push_back('{');
   if (!contact_id.empty()) {
     out->append("\"contactId\":");
-    ok = text::AppendJsonString(contact_id, out);
+    ok = text::AppendJsonString(contact_id, text::JsonEscaping::kProtobuf, out);
     out->push_back(',');
   }
   if (index != 0) absl::StrAppend(out, "\"index\":", index, ",");

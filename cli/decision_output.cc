@@ -71,7 +71,7 @@ struct ProtoJsonPrinter::Impl {
         const std::string& text = repeated
                                       ? r->GetRepeatedStringReference(message, f.field, i, &scratch)
                                       : r->GetStringReference(message, f.field, &scratch);
-        return text::AppendJsonString(text, out);
+        return text::AppendJsonString(text, text::JsonEscaping::kProtobuf, out);
       }
       case ValueKind::kBool:
         out->append(
@@ -232,7 +232,7 @@ struct ProtoJsonPrinter::Impl {
                           bool* first) {
     if (value.empty()) return true;
     Key(key, out, first);
-    return text::AppendJsonString(value, out);
+    return text::AppendJsonString(value, text::JsonEscaping::kProtobuf, out);
   }
 
   void PrintEnum(const pb::EnumDescriptor* type, int number, std::string* out) {
@@ -281,7 +281,8 @@ struct ProtoJsonPrinter::Impl {
       Key("\"obligations\":[", out, &first);
       for (int i = 0; i < d.obligations_size(); ++i) {
         if (i > 0) out->push_back(',');
-        if (!text::AppendJsonString(d.obligations(i), out)) return false;
+        if (!text::AppendJsonString(d.obligations(i), text::JsonEscaping::kProtobuf, out))
+          return false;
       }
       out->push_back(']');
     }

@@ -184,16 +184,18 @@ void EvalRun::Reject(Chunk& chunk, uint64_t line, std::string_view record,
   absl::StrAppend(&out, "{\"line\":", line);
   if (!error.path.empty()) {
     out.append(",\"field\":");
-    text::AppendJsonString(error.path, &out);
+    text::AppendJsonString(error.path, text::JsonEscaping::kProtobuf, &out);
   }
   if (!error.column.empty()) {
     out.append(",\"column\":");
-    if (!text::AppendJsonString(error.column, &out)) out.append("\"\"");
+    if (!text::AppendJsonString(error.column, text::JsonEscaping::kProtobuf, &out))
+      out.append("\"\"");
   }
   out.append(",\"error\":");
-  if (!text::AppendJsonString(error.message, &out)) out.append("\"\"");
+  if (!text::AppendJsonString(error.message, text::JsonEscaping::kProtobuf, &out))
+    out.append("\"\"");
   out.append(",\"input\":");
-  if (!text::AppendJsonString(record, &out)) {
+  if (!text::AppendJsonString(record, text::JsonEscaping::kProtobuf, &out)) {
     // Not UTF-8 (e.g. a Latin-1 export): keep what can be kept, marking each bad byte.
     std::string repaired;
     for (const char c : record) {
@@ -203,7 +205,7 @@ void EvalRun::Reject(Chunk& chunk, uint64_t line, std::string_view record,
         repaired.append("\xEF\xBF\xBD");  // U+FFFD
       }
     }
-    text::AppendJsonString(repaired, &out);
+    text::AppendJsonString(repaired, text::JsonEscaping::kProtobuf, &out);
   }
   out.append("}\n");
 }

@@ -1,8 +1,7 @@
 // The line format: see format.h and the top of lawful/audit.h.
 #include "format.h"
 
-#include <array>
-#include <cstring>
+#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -10,27 +9,6 @@
 
 namespace lawful::audit::internal {
 namespace {
-
-// The length of the valid UTF-8 sequence starting at s[i] (i is a byte >= 0x80), or 0.
-size_t Utf8Length(absl::string_view s, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const auto continuation = [&](size_t k, unsigned char low = 0x80, unsigned char high = 0xbf) {
-    return k < s.size() && byte(k) >= low && byte(k) <= high;
-  };
-  const unsigned char c = byte(i);
-  if (c >= 0xc2 && c <= 0xdf) return continuation(i + 1) ? 2 : 0;
-  if (c >= 0xe0 && c <= 0xef) {
-    const unsigned char low = c == 0xe0 ? 0xa0 : 0x80;
-    const unsigned char high = c == 0xed ? 0x9f : 0xbf;  // no UTF-16 surrogates
-    return continuation(i + 1, low, high) && continuation(i + 2) ? 3 : 0;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    const unsigned char low = c == 0xf0 ? 0x90 : 0x80;
-    const unsigned char high = c == 0xf4 ? 0x8f : 0xbf;  // nothing above U+10FFFF
-    return continuation(i + 1, low, high) && continuation(i + 2) && continuation(i + 3) ? 4 : 0;
-  }
-  return 0;
-}
 
 void AppendUtf8(uint32_t code_point, std::string* out) {
   if (code_point < 0x80) {
@@ -184,90 +162,6 @@ class FlatJson {
 };
 
 }  // namespace
-
-void AppendJsonString(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  AppendJsonChars(s, out);
-  out->push_back('"');
-}
-
-void AppendJsonChars(absl::string_view s, std::string* out) {
-  // Most strings are short: escaped on the stack, then appended once.
-  Scratch<MaxJsonChars(64)> scratch;
-  char* const buffer = scratch.get(MaxJsonChars(s.size()));
-  out->append(buffer, static_cast<size_t>(WriteJsonChars(s, buffer) - buffer));
-}
-
-char* WriteJsonChars(absl::string_view s, char* out) {
-  // The bytes copied as they are: printable ASCII but the quote and the backslash. Most strings
-  // (ids, reasons, rule names) are nothing else, and go in one copy.
-  static constexpr std::array<bool, 256> kPlain = [] {
-    std::array<bool, 256> plain{};
-    for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
-    return plain;
-  }();
-  const auto put = [&out](const char* data, size_t size) {
-    if (size == 0) return;  // an empty view's data() may be null, which memcpy must not get
-    std::memcpy(out, data, size);
-    out += size;
-  };
-  size_t plain = 0;  // start of the run not yet copied
-  size_t i = 0;
-  while (true) {
-    // Eight bytes at a time while none of them is a control byte, non-ASCII, `"` or `\` (each
-    // test may also fire on a plain byte; the byte loop below then decides).
-    constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
-    while (i + 8 <= s.size()) {
-      uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      const uint64_t quote = w ^ (kOnes * '"');
-      const uint64_t backslash = w ^ (kOnes * '\\');
-      const uint64_t special = ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
-                               ((backslash - kOnes) & ~backslash) | w;
-      if ((special & kHigh) != 0) break;
-      i += 8;
-    }
-    while (i < s.size() && kPlain[static_cast<unsigned char>(s[i])]) ++i;
-    if (i == s.size()) break;
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t length = Utf8Length(s, i);
-      if (length > 0) {  // valid UTF-8 stays in the run
-        i += length;
-        continue;
-      }
-      put(s.data() + plain, i - plain);
-      put("\xef\xbf\xbd", 3);  // U+FFFD REPLACEMENT CHARACTER
-    } else {
-      put(s.data() + plain, i - plain);
-      switch (c) {
-        case '"':
-          put("\\\"", 2);
-          break;
-        case '\\':
-          put("\\\\", 2);
-          break;
-        case '\n':
-          put("\\n", 2);
-          break;
-        case '\r':
-          put("\\r", 2);
-          break;
-        case '\t':
-          put("\\t", 2);
-          break;
-        default: {
-          static constexpr char kDigits[] = "0123456789abcdef";
-          const char escaped[] = {'\\', 'u', '0', '0', kDigits[c >> 4], kDigits[c & 0xf]};
-          put(escaped, sizeof escaped);
-        }
-      }
-    }
-    plain = ++i;
-  }
-  put(s.data() + plain, s.size() - plain);
-  return out;
-}
 
 std::string FormatTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());

@@ -1,12 +1,13 @@
-// The line format: writing JSON strings and times, scanning a line's seq, event and mac without a
-// JSON parser (what the chain needs), parsing a whole line (what Find and start lines need), and
-// reading a file line by line.
+// The line format: its strings escaped as text::JsonEscaping::kAuditLog and its times written,
+// scanning a line's seq, event and mac without a JSON parser (what the chain needs), parsing a
+// whole line (what Find and start lines need), and reading a file line by line.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "absl/time/time.h"
 #include "crypto.h"
 #include "lawful/audit.h"
+#include "lawful/text.h"
 
 namespace lawful::audit::internal {
 
@@ -31,14 +33,24 @@ inline constexpr absl::string_view kMacField = ",\"mac\":\"";
 inline constexpr absl::string_view kSeqField = ",\"seq\":";
 inline constexpr absl::string_view kEventField = "{\"event\":\"";
 
-// `s` as a JSON string with its quotes. Invalid UTF-8 becomes U+FFFD, so every line is valid JSON.
-void AppendJsonString(absl::string_view s, std::string* out);
+// The log's strings go through lawful/text.h's escaper under the log's contract
+// (text::JsonEscaping::kAuditLog: only what JSON needs, invalid UTF-8 as U+FFFD, so that every
+// line is valid JSON whatever a caller sent). These bind the contract and take Abseil's views.
+inline std::string_view StdView(absl::string_view s) {
+  return std::string_view(s.data(), s.size());
+}
+// `s` as a JSON string with its quotes.
+inline void AppendJsonString(absl::string_view s, std::string* out) {
+  text::AppendJsonString(StdView(s), text::JsonEscaping::kAuditLog, out);
+}
 // The same without the quotes, to build one string from several pieces.
-void AppendJsonChars(absl::string_view s, std::string* out);
-// The most bytes WriteJsonChars makes of `size` bytes: a control byte becomes `\u001f`.
-constexpr size_t MaxJsonChars(size_t size) { return 6 * size; }
-// AppendJsonChars into memory with room for MaxJsonChars(s.size()); returns the end.
-char* WriteJsonChars(absl::string_view s, char* out);
+inline void AppendJsonChars(absl::string_view s, std::string* out) {
+  text::AppendJsonChars(StdView(s), text::JsonEscaping::kAuditLog, out);
+}
+// Into memory with room for text::MaxJsonChars(s.size()); returns the end.
+inline char* WriteJsonChars(absl::string_view s, char* out) {
+  return text::WriteJsonChars(StdView(s), text::JsonEscaping::kAuditLog, out);
+}
 
 // Memory to write a string of known longest size into before appending it once: N bytes on the
 // stack, or the heap when more is needed.

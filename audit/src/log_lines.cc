@@ -34,8 +34,8 @@ void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac
   // The literals (~100 bytes), two pseudonyms (22 each), two integers (40).
   constexpr size_t kFixed = 256;
   const size_t bound =
-      kFixed + internal::MaxJsonChars(d.outcome.size() + d.reason.size() + d.rule_policy.size() +
-                                      d.rule.size() + d.evidence_field.size() + d.facts.size());
+      kFixed + text::MaxJsonChars(d.outcome.size() + d.reason.size() + d.rule_policy.size() +
+                                  d.rule.size() + d.evidence_field.size() + d.facts.size());
   internal::Scratch<2048> scratch;
   char* const line = scratch.get(bound);
   // The record id is the caller's (a contact id, an e-mail address): only its pseudonym is

@@ -334,7 +334,7 @@ struct CsvRowConverter::Impl {
     switch (kind) {
       case CellKind::kString:
       case CellKind::kTimestamp:  // checked by the transcoder, which names the field
-        if (!text::AppendJsonString(cell, json)) {
+        if (!text::AppendJsonString(cell, text::JsonEscaping::kProtobuf, json)) {
           return Fail(column, "not UTF-8 text (save the file as CSV UTF-8)");
         }
         return true;

@@ -284,13 +284,23 @@ TEST(ProtoJsonPrinterTest, EscapesEveryCodePointAsProtobufDoes) {
     std::string expected;
     ASSERT_TRUE(pb::util::MessageToJsonString(value, &expected).ok());
     std::string ours;
-    ASSERT_TRUE(text::AppendJsonString(text, &ours));
+    ASSERT_TRUE(text::AppendJsonString(text, text::JsonEscaping::kProtobuf, &ours));
     ASSERT_EQ(ours, expected) << "code points from U+" << std::hex << first;
+    // The same escaper writing into memory sized for the longest form.
+    std::string raw(text::MaxJsonChars(text.size()), '\0');
+    char* const end = text::WriteJsonChars(text, text::JsonEscaping::kProtobuf, raw.data());
+    ASSERT_NE(end, nullptr);
+    raw.resize(static_cast<size_t>(end - raw.data()));
+    ASSERT_EQ(absl::StrCat("\"", raw, "\""), expected)
+        << "code points from U+" << std::hex << first;
   }
   std::string out = "x";
-  EXPECT_FALSE(text::AppendJsonString("ok \xC3", &out));       // truncated sequence
-  EXPECT_FALSE(text::AppendJsonString("\xED\xA0\x80", &out));  // a surrogate
-  EXPECT_FALSE(text::AppendJsonString("\xC0\xAF", &out));      // overlong
+  EXPECT_FALSE(text::AppendJsonString("ok \xC3", text::JsonEscaping::kProtobuf,
+                                      &out));  // truncated sequence
+  EXPECT_FALSE(
+      text::AppendJsonString("\xED\xA0\x80", text::JsonEscaping::kProtobuf, &out));  // a surrogate
+  EXPECT_FALSE(
+      text::AppendJsonString("\xC0\xAF", text::JsonEscaping::kProtobuf, &out));  // overlong
   EXPECT_EQ(out, "x");
 }
 

@@ -1,4 +1,5 @@
-// JSON strings written as protobuf's JSON printer writes them, byte for byte.
+// JSON strings, escaped once for every writer: as protobuf's JSON printer writes them (byte for
+// byte) or as the audit log writes them, into a string or into memory sized for the longest form.
 #include <array>
 #include <cstring>
 
@@ -7,29 +8,38 @@
 namespace lawful::text {
 namespace {
 
-// Bytes protobuf's printer copies as they are: printable ASCII but for `"`, `\`, `<` and `>`.
+// The bytes a contract copies as they are, printable ASCII but for `"` and `\`; protobuf's
+// printer also escapes `<`, `>` and DEL.
+template <JsonEscaping kEscaping>
 constexpr std::array<bool, 256> PlainBytes() {
   std::array<bool, 256> plain{};
-  for (int c = 0x20; c < 0x7f; ++c) plain[c] = true;
-  plain['"'] = plain['\\'] = plain['<'] = plain['>'] = false;
+  for (int c = 0x20; c < 0x80; ++c) plain[c] = true;
+  plain['"'] = plain['\\'] = false;
+  if (kEscaping == JsonEscaping::kProtobuf) plain['<'] = plain['>'] = plain[0x7f] = false;
   return plain;
 }
-constexpr std::array<bool, 256> kPlain = PlainBytes();
+template <JsonEscaping kEscaping>
+constexpr std::array<bool, 256> kPlain = PlainBytes<kEscaping>();
 
-// Whether the 8 bytes at `p` are all plain (kPlain), tested a word at a time: no byte below 0x20
-// or from 0x7f up, and none of `"` `\` `<` `>`.
+// Whether the 8 bytes at `p` may all be plain, tested a word at a time. For the audit log the
+// test may fire on a plain byte (the byte loop then decides); for protobuf it is exact.
+template <JsonEscaping kEscaping>
 bool PlainWord(const unsigned char* p) {
   constexpr uint64_t k01 = 0x0101010101010101ULL;
   constexpr uint64_t k80 = 0x8080808080808080ULL;
   uint64_t w;
   std::memcpy(&w, p, 8);
   auto has_zero_byte = [](uint64_t x) { return (x - k01) & ~x & k80; };
-  const uint64_t below_space = (w - 0x20 * k01) & ~w & k80;
-  const uint64_t from_del = (((w & ~k80) + k01) | w) & k80;
+  const uint64_t below_space = (w - 0x20 * k01) & ~w;
   const uint64_t quote = has_zero_byte(w ^ (0x22 * k01));
   const uint64_t backslash = has_zero_byte(w ^ (0x5c * k01));
-  const uint64_t angle = has_zero_byte((w ^ (0x3c * k01)) & ~(0x02 * k01));  // < or >
-  return (below_space | from_del | quote | backslash | angle) == 0;
+  if constexpr (kEscaping == JsonEscaping::kProtobuf) {
+    const uint64_t from_del = ((w & ~k80) + k01) | w;
+    const uint64_t angle = has_zero_byte((w ^ (0x3c * k01)) & ~(0x02 * k01));  // < or >
+    return ((below_space | from_del | quote | backslash | angle) & k80) == 0;
+  } else {
+    return ((below_space | quote | backslash | w) & k80) == 0;  // w: no byte from 0x80 up
+  }
 }
 
 // The code points above ASCII that protobuf writes as \u escapes (C1 controls, soft hyphen, and
@@ -46,75 +56,133 @@ bool EscapedCodePoint(uint32_t c) {
   return (c >= 0x1d173 && c <= 0x1d17a) || c == 0xe0001 || (c >= 0xe0020 && c <= 0xe007f);
 }
 
-void AppendUnicodeEscape(uint32_t unit, std::string* out) {
+// Where the escaped bytes go: memory sized for the longest form, or the end of a string.
+struct RawSink {
+  char* p;
+  void Put(const char* data, size_t size) {
+    if (size == 0) return;  // an empty view's data() may be null, which memcpy must not get
+    std::memcpy(p, data, size);
+    p += size;
+  }
+};
+struct StringSink {
+  std::string* out;
+  void Put(const char* data, size_t size) { out->append(data, size); }
+};
+
+template <typename Sink>
+void PutUnicodeEscape(uint32_t unit, Sink& sink) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char escape[6] = {
       '\\',           'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15],
       kHex[unit & 15]};
-  out->append(escape, 6);
+  sink.Put(escape, 6);
+}
+
+// The escaper: copies runs of plain bytes and of well-formed UTF-8 the contract leaves as it is
+// in one piece, and escapes the rest. False when the contract refuses the text.
+template <JsonEscaping kEscaping, typename Sink>
+bool Escape(std::string_view text, Sink& sink) {
+  constexpr bool kProtobuf = kEscaping == JsonEscaping::kProtobuf;
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* const end = p + text.size();
+  const auto* run = p;  // start of the bytes not yet put
+  const auto flush = [&] {
+    sink.Put(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
+  };
+  while (true) {
+    while (end - p >= 8 && PlainWord<kEscaping>(p)) p += 8;
+    while (p < end && kPlain<kEscaping>[*p]) ++p;
+    if (p == end) break;
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      flush();
+      switch (c) {
+        case '"':
+          sink.Put("\\\"", 2);
+          break;
+        case '\\':
+          sink.Put("\\\\", 2);
+          break;
+        case '\n':
+          sink.Put("\\n", 2);
+          break;
+        case '\r':
+          sink.Put("\\r", 2);
+          break;
+        case '\t':
+          sink.Put("\\t", 2);
+          break;
+        case '\b':
+        case '\f':
+          if constexpr (kProtobuf) {
+            sink.Put(c == '\b' ? "\\b" : "\\f", 2);
+          } else {
+            PutUnicodeEscape(c, sink);
+          }
+          break;
+        default:  // other controls; for protobuf also DEL, < and >
+          PutUnicodeEscape(c, sink);
+      }
+      run = ++p;
+      continue;
+    }
+    uint32_t code_point = 0;
+    const int length = Utf8Sequence(
+        std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(end - p)),
+        &code_point);
+    if (length == 0) {
+      if constexpr (kProtobuf) return false;
+      flush();
+      sink.Put("\xef\xbf\xbd", 3);  // U+FFFD REPLACEMENT CHARACTER, for this one byte
+      run = ++p;
+      continue;
+    }
+    if (kProtobuf && EscapedCodePoint(code_point)) {
+      flush();
+      if (code_point < 0x10000) {
+        PutUnicodeEscape(code_point, sink);
+      } else {
+        const uint32_t v = code_point - 0x10000;
+        PutUnicodeEscape(0xd800 + (v >> 10), sink);
+        PutUnicodeEscape(0xdc00 + (v & 0x3ff), sink);
+      }
+      run = p + length;
+    }
+    p += length;  // a sequence left as it is stays in the run
+  }
+  flush();
+  return true;
+}
+
+template <typename Sink>
+bool Escape(std::string_view text, JsonEscaping escaping, Sink& sink) {
+  return escaping == JsonEscaping::kAuditLog ? Escape<JsonEscaping::kAuditLog>(text, sink)
+                                             : Escape<JsonEscaping::kProtobuf>(text, sink);
 }
 
 }  // namespace
 
-bool AppendJsonString(std::string_view text, std::string* out) {
+char* WriteJsonChars(std::string_view text, JsonEscaping escaping, char* out) {
+  RawSink sink{out};
+  return Escape(text, escaping, sink) ? sink.p : nullptr;
+}
+
+bool AppendJsonChars(std::string_view text, JsonEscaping escaping, std::string* out) {
+  const size_t start = out->size();
+  StringSink sink{out};
+  if (Escape(text, escaping, sink)) return true;
+  out->resize(start);
+  return false;
+}
+
+bool AppendJsonString(std::string_view text, JsonEscaping escaping, std::string* out) {
   const size_t start = out->size();
   out->push_back('"');
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* const end = p + text.size();
-  while (p < end) {
-    const auto* run = p;
-    while (end - p >= 8 && PlainWord(p)) p += 8;
-    while (p < end && kPlain[*p]) ++p;
-    out->append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
-    if (p == end) break;
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        case '\b':
-          out->append("\\b");
-          break;
-        case '\t':
-          out->append("\\t");
-          break;
-        case '\n':
-          out->append("\\n");
-          break;
-        case '\f':
-          out->append("\\f");
-          break;
-        case '\r':
-          out->append("\\r");
-          break;
-        default:  // other controls, DEL, < and >
-          AppendUnicodeEscape(c, out);
-      }
-      ++p;
-      continue;
-    }
-    uint32_t code_point = 0;
-    const size_t length = static_cast<size_t>(Utf8Sequence(
-        std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(end - p)),
-        &code_point));
-    if (length == 0) {
-      out->resize(start);
-      return false;
-    }
-    if (!EscapedCodePoint(code_point)) {
-      out->append(reinterpret_cast<const char*>(p), length);
-    } else if (code_point < 0x10000) {
-      AppendUnicodeEscape(code_point, out);
-    } else {
-      const uint32_t v = code_point - 0x10000;
-      AppendUnicodeEscape(0xd800 + (v >> 10), out);
-      AppendUnicodeEscape(0xdc00 + (v & 0x3ff), out);
-    }
-    p += length;
+  StringSink sink{out};
+  if (!Escape(text, escaping, sink)) {
+    out->resize(start);
+    return false;
   }
   out->push_back('"');
   return true;

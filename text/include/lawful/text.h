@@ -1,8 +1,10 @@
-// Text encodings every layer shares, each written once: UTF-8 validity, proleptic Gregorian
-// dates, RFC 3339 instants as protobuf's JSON mapping writes them. Depends on nothing of lawful;
-// the engine, the audit log, the deciding layer and the front doors all stand on it.
+// Text encodings every layer shares, each written once: UTF-8 validity, JSON strings (protobuf's
+// escaping and the audit log's), proleptic Gregorian dates, RFC 3339 instants as protobuf's JSON
+// mapping writes them. Depends on nothing of lawful; the engine, the audit log, the deciding
+// layer and the front doors all stand on it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,13 +24,37 @@ bool IsValidUtf8(std::string_view text);
 int Utf8Sequence(std::string_view text, uint32_t* code_point);
 
 // ---------------------------------------------------------------------------------------------
-// JSON strings
+// JSON strings: one escaper, under the contract of the writer that uses it
 // ---------------------------------------------------------------------------------------------
 
-// Appends `text` as a quoted JSON string escaped exactly as protobuf's JSON printer escapes it
-// (control characters, `"`, `\`, `<`, `>`, and the invisible and format code points it writes as
-// \u escapes). False, with `out` unchanged, when `text` is not valid UTF-8.
-bool AppendJsonString(std::string_view text, std::string* out);
+enum class JsonEscaping {
+  // Exactly as protobuf's JSON printer escapes (the decision printer, reject lines, the CSV
+  // reader's JSON): `"`, `\`, \b \f \n \r \t, every other control, DEL, `<` and `>` as \u00XX,
+  // and the invisible and format code points it writes as \u escapes (a surrogate pair above
+  // U+FFFF). Text that is not valid UTF-8 is refused.
+  kProtobuf,
+  // As the audit log writes its lines: only what JSON needs (`"`, `\`, \n \r \t, every other
+  // control below 0x20 as \u00XX), everything else as it is. Nothing is refused: each byte that
+  // does not begin a well-formed UTF-8 sequence becomes U+FFFD, so every line is valid JSON.
+  kAuditLog,
+};
+
+// The most bytes the escaped form of `size` bytes takes, either way: a control byte becomes
+// `\u001f`, six bytes.
+constexpr size_t MaxJsonChars(size_t size) { return 6 * size; }
+
+// Writes `text` escaped, without quotes, into memory with room for MaxJsonChars(text.size()), and
+// returns the end of what it wrote; nullptr when `escaping` refuses the text (then what it wrote
+// is meaningless). For writers that size a whole line before filling it (the audit log's).
+char* WriteJsonChars(std::string_view text, JsonEscaping escaping, char* out);
+
+// Appends `text` escaped, without quotes (to build one string from several pieces). False, with
+// `out` unchanged, when `escaping` refuses it.
+bool AppendJsonChars(std::string_view text, JsonEscaping escaping, std::string* out);
+
+// Appends `text` as a quoted JSON string. False, with `out` unchanged, when `escaping` refuses
+// it (kProtobuf: `text` is not valid UTF-8).
+bool AppendJsonString(std::string_view text, JsonEscaping escaping, std::string* out);
 
 // ---------------------------------------------------------------------------------------------
 // Civil dates: constant-time conversions between days since 1970-01-01 and proleptic Gregorian
