@@ -1,54 +1,43 @@
 // The bridge from lawful.v1.Decision messages to audit records: one place for lawfuld and
 // `lawful eval`, so both logs read alike.
-#include "absl/strings/str_cat.h"
+#include <array>
+#include <string_view>
+
 #include "lawful/audit.h"
+#include "lawful/v1/names.h"
 
 namespace lawful::audit {
 namespace {
 
+// The outcome as records spell it: its short name (lawful/v1/names.h), "unspecified" for a number
+// the proto does not declare, as for OUTCOME_UNSPECIFIED. Named once a decision: the names are
+// read from the descriptors once, into a table by number.
 absl::string_view OutcomeWord(lawful::v1::Outcome outcome) {
-  switch (outcome) {
-    case lawful::v1::OUTCOME_ALLOW:
-      return "allow";
-    case lawful::v1::OUTCOME_DENY:
-      return "deny";
-    case lawful::v1::OUTCOME_ERROR:
-      return "error";
-    default:
-      return "unspecified";
-  }
+  using Names = std::array<absl::string_view, lawful::v1::Outcome_ARRAYSIZE>;
+  static const Names names = [] {
+    Names out;
+    for (size_t i = 0; i < out.size(); ++i) {
+      const std::string_view name = lawful::v1::ShortName(static_cast<lawful::v1::Outcome>(i));
+      out[i] = name.empty() ? "unspecified" : absl::string_view(name.data(), name.size());
+    }
+    return out;
+  }();
+  const int number = static_cast<int>(outcome);
+  return number >= 0 && number < lawful::v1::Outcome_ARRAYSIZE ? names[static_cast<size_t>(number)]
+                                                               : "unspecified";
 }
 
 }  // namespace
 
 absl::string_view ChannelName(lawful::v1::Channel channel) {
-  switch (channel) {
-    case lawful::v1::CHANNEL_EMAIL:
-      return "email";
-    case lawful::v1::CHANNEL_SMS:
-      return "sms";
-    case lawful::v1::CHANNEL_POST:
-      return "post";
-    case lawful::v1::CHANNEL_PHONE:
-      return "phone";
-    default:
-      return "unspecified";
-  }
+  const std::string_view name = lawful::v1::ShortName(channel);
+  return name.empty() ? "unspecified" : absl::string_view(name.data(), name.size());
 }
 
 absl::string_view NoticeTypeName(lawful::v1::NoticeType notice_type) {
-  switch (notice_type) {
-    case lawful::v1::NOTICE_TYPE_CONTRACT:
-      return "contract";
-    case lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION:
-      return "legal_obligation";
-    case lawful::v1::NOTICE_TYPE_VITAL_INTEREST:
-      return "vital_interest";
-    case lawful::v1::NOTICE_TYPE_PUBLIC_TASK:
-      return "public_task";
-    default:
-      return "";
-  }
+  if (notice_type == lawful::v1::NOTICE_TYPE_UNSPECIFIED) return "";  // not written
+  const std::string_view name = lawful::v1::ShortName(notice_type);
+  return absl::string_view(name.data(), name.size());
 }
 
 absl::Status AppendDecisions(Log& log, const Request& request,

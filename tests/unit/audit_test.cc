@@ -30,6 +30,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -233,6 +234,43 @@ TEST(AuditKey, PseudonymsOfIdsOfEveryLengthArePlainHmacSha256) {
       EXPECT_THAT(line, HasSubstr(absl::StrCat(R"("record":")", expected(records[i]), R"(")")))
           << i;
     }
+  }
+}
+
+// The enums' names in records are the proto's short names, spelled as the log always has: an
+// outcome or channel it does not know as "unspecified", no notice type as nothing.
+TEST(AuditNames, AreTheShortNamesAsTheLogHasAlwaysSpelledThem) {
+  const std::pair<lawful::v1::Outcome, absl::string_view> outcomes[] = {
+      {lawful::v1::OUTCOME_ALLOW, "allow"},
+      {lawful::v1::OUTCOME_DENY, "deny"},
+      {lawful::v1::OUTCOME_ERROR, "error"},
+      {lawful::v1::OUTCOME_UNSPECIFIED, "unspecified"},
+      {static_cast<lawful::v1::Outcome>(77), "unspecified"},
+      {static_cast<lawful::v1::Outcome>(-1), "unspecified"}};
+  for (const auto& [outcome, word] : outcomes) {
+    lawful::v1::Decision decision;
+    decision.set_outcome(outcome);
+    DecisionRecord record;
+    RecordOf(decision, &record);
+    EXPECT_EQ(record.outcome, word) << outcome;
+  }
+  const std::pair<lawful::v1::Channel, absl::string_view> channels[] = {
+      {lawful::v1::CHANNEL_EMAIL, "email"},
+      {lawful::v1::CHANNEL_SMS, "sms"},
+      {lawful::v1::CHANNEL_POST, "post"},
+      {lawful::v1::CHANNEL_PHONE, "phone"},
+      {lawful::v1::CHANNEL_UNSPECIFIED, "unspecified"},
+      {static_cast<lawful::v1::Channel>(77), "unspecified"}};
+  for (const auto& [channel, name] : channels) EXPECT_EQ(ChannelName(channel), name) << channel;
+  const std::pair<lawful::v1::NoticeType, absl::string_view> notice_types[] = {
+      {lawful::v1::NOTICE_TYPE_CONTRACT, "contract"},
+      {lawful::v1::NOTICE_TYPE_LEGAL_OBLIGATION, "legal_obligation"},
+      {lawful::v1::NOTICE_TYPE_VITAL_INTEREST, "vital_interest"},
+      {lawful::v1::NOTICE_TYPE_PUBLIC_TASK, "public_task"},
+      {lawful::v1::NOTICE_TYPE_UNSPECIFIED, ""},
+      {static_cast<lawful::v1::NoticeType>(77), ""}};
+  for (const auto& [notice_type, name] : notice_types) {
+    EXPECT_EQ(NoticeTypeName(notice_type), name) << notice_type;
   }
 }
 

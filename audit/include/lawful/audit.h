@@ -447,7 +447,10 @@ absl::StatusOr<Head> ReadHead(const std::vector<std::string>& paths);
 // Recording lawful.v1 decisions (what lawfuld and `lawful eval` answer)
 // ---------------------------------------------------------------------------------------------
 
-// The outreach's channel as records spell it: "email", "sms", "post", "phone".
+// The lawful.v1 enums as records spell them: their short names (lawful/v1/names.h, from the
+// proto's descriptors). RecordOf names a decision's outcome so ("allow", "deny", "error"); an
+// outcome or a channel the proto does not declare is "unspecified".
+// The outreach's channel: "email", "sms", "post", "phone".
 absl::string_view ChannelName(lawful::v1::Channel channel);
 // Its notice type: "contract", "legal_obligation", "vital_interest", "public_task"; empty when
 // unspecified (and then not written).
