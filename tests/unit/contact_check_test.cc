@@ -192,16 +192,18 @@ TEST_F(FailClosed, EveryMalformationIsThatContactsErrorWithItsFieldOnEveryPath) 
 }
 
 TEST(ContactCheck, AnIdThatIsNotUtf8IsNeverEchoed) {
+  const std::string bytes = Len(1, "c-\xff");
   std::string_view id;
-  const auto problem = CheckContact(Len(1, "c-\xff"), &id);
+  const auto problem = CheckContact(bytes, &id);
   ASSERT_TRUE(problem.has_value());
   EXPECT_EQ(problem->field_path, "id");
   EXPECT_TRUE(id.empty());
 }
 
 TEST(ContactCheck, TheIdIsTheLastOccurrenceAsAParseKeepsIt) {
+  const std::string bytes = Len(1, "first") + Len(1, "second");  // `id` is a view into it
   std::string_view id;
-  EXPECT_FALSE(CheckContact(Len(1, "first") + Len(1, "second"), &id).has_value());
+  EXPECT_FALSE(CheckContact(bytes, &id).has_value());
   EXPECT_EQ(id, "second");
 }
 
