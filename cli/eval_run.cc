@@ -310,7 +310,12 @@ absl::Status EvalRun::Audit(Chunk& chunk) {
   request.channel = options_.channel;
   request.notice_type = options_.notice_type;
   request.at = decider_->at();
-  return audit::AppendDecisions(*audit_log_, request, audit_messages_);
+  audit::Log::Session session =
+      audit_log_->Begin(request, static_cast<size_t>(audit_messages_.size()));
+  session.Append(0, session.size(), [&](size_t i, audit::DecisionRecord* record) {
+    audit::RecordOf(audit_messages_.Get(static_cast<int>(i)), record);
+  });
+  return session.Commit();
 }
 
 absl::Status EvalRun::Emit(Chunk& chunk, FILE* allowed, FILE* denied, FILE* rejects) {

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 
 #include "absl/strings/str_format.h"
 #include "authz.h"
@@ -106,12 +105,8 @@ CallIdentity Identify(grpc::CallbackServerContext* context) {
   return who;
 }
 
-absl::Span<const lawful::v1::Decision* const> AsSpan(
-    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions) {
-  return absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size()));
-}
-
-// What a failed audit append answers: UNAVAILABLE, and the decisions are not returned at all.
+// What a failed audit write or sync answers: UNAVAILABLE, and the decisions are not returned at
+// all.
 grpc::Status AuditFailed(const absl::Status& status) {
   // The status names the file and the system error, never a record's content.
   const std::string line = absl::StrCat(
@@ -122,16 +117,8 @@ grpc::Status AuditFailed(const absl::Status& status) {
                       "record; retry later");
 }
 
-// The second half of an Audit given `pending`: OK once the records are on disk.
-grpc::Status AuditCommitted(audit::Log* log, const std::optional<audit::Log::Pending>& pending) {
-  if (log == nullptr || !pending.has_value()) return grpc::Status::OK;
-  if (const absl::Status committed = log->Commit(*pending); !committed.ok())
-    return AuditFailed(committed);
-  return grpc::Status::OK;
-}
-
 // What a call's decisions share, as its audit request line records it: views into `who`,
-// `rule_set_version` and `outreach`, which must outlive it.
+// `rule_set_version` and `outreach`, which must outlive the session's Write.
 audit::Request AuditRequest(const CallIdentity& who, const std::string& rule_set_version,
                             const lawful::v1::Outreach& outreach, absl::Time at) {
   audit::Request request;
@@ -145,33 +132,16 @@ audit::Request AuditRequest(const CallIdentity& who, const std::string& rule_set
   return request;
 }
 
-// After the first half of an audit append (Log::Begin): with `pending`, hands it to the caller,
-// who must pass it to AuditCommitted before it answers and may do other work meanwhile;
-// without, commits at once.
-grpc::Status AuditBegun(audit::Log* log, const absl::StatusOr<audit::Log::Pending>& begun,
-                        std::optional<audit::Log::Pending>* pending) {
-  if (!begun.ok()) return AuditFailed(begun.status());
-  if (pending == nullptr) return AuditCommitted(log, *begun);
-  *pending = *begun;
-  return grpc::Status::OK;
-}
-
-// Records the decisions answered by one call, on disk, before the answer leaves. A batch's
-// records are formatted on `pool`'s threads, as its decisions were made.
+// Records the one decision a call answers (Decide, Explain), on disk, before the answer leaves.
 grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& rule_set_version,
                    const lawful::v1::Outreach& outreach, absl::Time at,
-                   absl::Span<const lawful::v1::Decision* const> decisions, BatchEvaluator* pool) {
-  if (log == nullptr || decisions.empty()) return grpc::Status::OK;
-  audit::ParallelFor parallel_for;
-  if (pool != nullptr) {
-    parallel_for = [pool](size_t n, const std::function<void(size_t, size_t)>& body) {
-      pool->ParallelFor(n, 1, body);
-    };
-  }
-  return AuditBegun(log,
-                    audit::BeginDecisions(*log, AuditRequest(who, rule_set_version, outreach, at),
-                                          decisions, &parallel_for),
-                    /*pending=*/nullptr);
+                   const lawful::v1::Decision& decision) {
+  if (log == nullptr) return grpc::Status::OK;
+  audit::Log::Session session = log->Begin(AuditRequest(who, rule_set_version, outreach, at), 1);
+  session.Append(0, 1,
+                 [&](size_t, audit::DecisionRecord* record) { audit::RecordOf(decision, record); });
+  if (const absl::Status recorded = session.Commit(); !recorded.ok()) return AuditFailed(recorded);
+  return grpc::Status::OK;
 }
 
 }  // namespace lawful::server

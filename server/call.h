@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,7 +13,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
 #include "lawful/audit.h"
 #include "lawful/engine.h"
 #include "lawful/v1/service.grpc.pb.h"
@@ -74,31 +72,19 @@ struct CallIdentity {
 };
 CallIdentity Identify(grpc::CallbackServerContext* context);
 
-absl::Span<const lawful::v1::Decision* const> AsSpan(
-    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions);
-
-// What a failed audit append answers: UNAVAILABLE, and the decisions are not returned at all.
+// What a failed audit write or sync answers: UNAVAILABLE, and the decisions are not returned at
+// all.
 grpc::Status AuditFailed(const absl::Status& status);
 
-// The second half of an Audit given `pending`: OK once the records are on disk.
-grpc::Status AuditCommitted(audit::Log* log, const std::optional<audit::Log::Pending>& pending);
-
 // What a call's decisions share, as its audit request line records it: views into `who`,
-// `rule_set_version` and `outreach`, which must outlive it.
+// `rule_set_version` and `outreach`, which must outlive the session's Write.
 audit::Request AuditRequest(const CallIdentity& who, const std::string& rule_set_version,
                             const lawful::v1::Outreach& outreach, absl::Time at);
 
-// After the first half of an audit append (Log::Begin): with `pending`, hands it to the caller,
-// who must pass it to AuditCommitted before it answers and may do other work meanwhile;
-// without, commits at once.
-grpc::Status AuditBegun(audit::Log* log, const absl::StatusOr<audit::Log::Pending>& begun,
-                        std::optional<audit::Log::Pending>* pending);
-
-// Records the decisions answered by one call, on disk, before the answer leaves. A batch's
-// records are formatted on `pool`'s threads, as its decisions were made.
+// Records the one decision a call answers (Decide, Explain), on disk, before the answer leaves:
+// a session of one. A batch's session is begun by its caller and appended by decide::DecideBatch.
 grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& rule_set_version,
                    const lawful::v1::Outreach& outreach, absl::Time at,
-                   absl::Span<const lawful::v1::Decision* const> decisions,
-                   BatchEvaluator* pool = nullptr);
+                   const lawful::v1::Decision& decision);
 
 }  // namespace lawful::server

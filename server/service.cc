@@ -79,7 +79,7 @@ grpc::ServerUnaryReactor* LawfulService::AboutOneContact(const char* method,
   Response response;
   const lawful::v1::Decision* decision = answer(request.contacts[0], *outreach, response);
   const grpc::Status audited = Audit(options_.audit_log, Identify(context), version,
-                                     request.outreach, outreach->at, {decision});
+                                     request.outreach, outreach->at, *decision);
   return finish(audited.ok() ? SerializeResponse(response, response_bytes) : audited);
 }
 
@@ -117,18 +117,20 @@ grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext
 
   lawful::v1::DecideBatchResponse answer;
   int64_t contacts = 0;
-  std::optional<audit::Log::Pending> audit_pending;
+  std::optional<audit::Log::Session> audit_session;
   grpc::Status status = options_.parse_only
                             ? ParseOnlyBatch(bytes, &answer, &contacts)
-                            : DecideRawBatch(context, bytes, &answer, &contacts, &audit_pending);
+                            : DecideRawBatch(context, bytes, &answer, &contacts, &audit_session);
   if (status.ok()) {
     bool own_buffer = false;
     status = grpc::SerializationTraits<lawful::v1::DecideBatchResponse>::Serialize(answer, response,
                                                                                    &own_buffer);
   }
   // Nothing is answered before its records are on disk: a failed sync answers UNAVAILABLE.
-  if (grpc::Status recorded = AuditCommitted(options_.audit_log, audit_pending); !recorded.ok()) {
-    status = recorded;
+  if (audit_session.has_value()) {
+    if (const absl::Status synced = audit_session->Wait(); !synced.ok()) {
+      status = AuditFailed(synced);
+    }
   }
   return Finish(context, "DecideBatch", contacts, start, status);
 }
@@ -151,7 +153,7 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
                                            std::string_view bytes,
                                            lawful::v1::DecideBatchResponse* response,
                                            int64_t* contacts_count,
-                                           std::optional<audit::Log::Pending>* audit_pending) {
+                                           std::optional<audit::Log::Session>* audit_session) {
   decide::Request request;
   if (absl::Status read = decide::ReadBatchRequest(bytes, &request); !read.ok()) {
     return ToGrpc(read);
@@ -175,26 +177,31 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
       decide::ResolveOutreach(*snapshot->rule_set, request, absl::Now());
   if (!outreach.ok()) return ToGrpc(outreach.status());
 
+  // The batch's audit session: its records are appended where they are decided, written here,
+  // and waited for by the caller once the answer is serialized. Its request line's views point
+  // into `who`, `snapshot` and `request` until the Write below.
   audit::Log* const log = options_.audit_log;
-  std::optional<audit::Log::Lines> lines;
-  if (log != nullptr && total > 0) lines.emplace(log->StartLines(static_cast<size_t>(total)));
+  std::optional<CallIdentity> who;
+  if (log != nullptr && total > 0) {
+    who = Identify(context);
+    audit_session->emplace(log->Begin(
+        AuditRequest(*who, snapshot->rule_set->version(), request.outreach, outreach->at),
+        static_cast<size_t>(total)));
+  }
   const absl::Status decided = decide::DecideBatch(
       batch_evaluator_, outreach->prepared, contacts, 0, response->mutable_decisions(),
-      lines.has_value() ? &*lines : nullptr,
+      audit_session->has_value() ? &**audit_session : nullptr,
       [&](size_t done) { return CheckStillWanted(context, static_cast<int64_t>(done), total); });
   if (!decided.ok()) {
+    audit_session->reset();  // nothing recorded: nothing answered
     response->Clear();
     return ToGrpc(decided);
   }
-  if (lines.has_value()) {
-    const CallIdentity who = Identify(context);
-    const audit::Request audited =
-        AuditRequest(who, snapshot->rule_set->version(), request.outreach, outreach->at);
-    if (grpc::Status recorded =
-            AuditBegun(log, log->Begin(audited, *std::move(lines)), audit_pending);
-        !recorded.ok()) {
+  if (audit_session->has_value()) {
+    if (const absl::Status written = (*audit_session)->Write(); !written.ok()) {
+      audit_session->reset();
       response->Clear();
-      return recorded;
+      return AuditFailed(written);
     }
   }
   decide::ReasonTally tally;

@@ -84,13 +84,14 @@ class LawfulService final : public lawful::v1::Lawful::WithRawCallbackMethod_Dec
  private:
   // The two halves of DecideBatch, on the request's bytes: fill `response` on OK only, and
   // `contacts` (for the log line) once the request's contacts are counted. With the audit log,
-  // DecideRawBatch leaves its records written but not yet synced in `audit_pending`: the answer
-  // is serialized while they go to disk, and sent only once they are there.
+  // DecideRawBatch leaves its audit session written but not yet synced in `audit_session`: the
+  // answer is serialized while the records go to disk (Session::Wait), and sent only once they
+  // are there.
   grpc::Status ParseOnlyBatch(std::string_view bytes, lawful::v1::DecideBatchResponse* response,
                               int64_t* contacts) const;
   grpc::Status DecideRawBatch(grpc::CallbackServerContext* context, std::string_view bytes,
                               lawful::v1::DecideBatchResponse* response, int64_t* contacts,
-                              std::optional<audit::Log::Pending>* audit_pending);
+                              std::optional<audit::Log::Session>* audit_session);
   // What Decide and Explain share (service.cc).
   template <typename Response, typename Answer>
   grpc::ServerUnaryReactor* AboutOneContact(const char* method,

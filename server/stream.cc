@@ -167,19 +167,27 @@ class DecideStreamReactor final
     // Reused: after the first chunks the decisions' storage is recycled, not reallocated.
     auto* decisions = response_.mutable_decisions()->mutable_decisions();
     decisions->Clear();
+    // The chunk's audit records are appended where they are decided, and on disk before its
+    // answer is written.
+    std::optional<audit::Log::Session> audit_session;
+    if (audit_log_ != nullptr && count > 0) {
+      audit_session.emplace(audit_log_->Begin(
+          AuditRequest(who_, snapshot_->rule_set->version(), outreach_message_, outreach_->at),
+          static_cast<size_t>(count)));
+    }
     const absl::Status status = decide::DecideBatch(
         *evaluator_, outreach_->prepared, contacts, static_cast<uint64_t>(contacts_), decisions,
-        /*lines=*/nullptr, [&](size_t done) { return CheckStillWanted(context_, done, count); });
+        audit_session.has_value() ? &*audit_session : nullptr,
+        [&](size_t done) { return CheckStillWanted(context_, done, count); });
     if (!status.ok()) {
       Stop(ToGrpc(status));
       return;
     }
-    if (grpc::Status recorded =
-            Audit(audit_log_, who_, snapshot_->rule_set->version(), outreach_message_,
-                  outreach_->at, AsSpan(*decisions), evaluator_);
-        !recorded.ok()) {
-      Stop(recorded);
-      return;
+    if (audit_session.has_value()) {
+      if (const absl::Status recorded = audit_session->Commit(); !recorded.ok()) {
+        Stop(AuditFailed(recorded));
+        return;
+      }
     }
     tally_.Add(*decisions);
     contacts_ += count;

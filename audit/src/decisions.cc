@@ -1,5 +1,5 @@
-// The bridge from lawful.v1.Decision messages to audit records: one place for lawfuld and
-// `lawful eval`, so both logs read alike.
+// The bridge from lawful.v1 messages to audit records (RecordOf, the enums' names): one place
+// for lawfuld and `lawful eval`, so both logs read alike.
 #include <array>
 #include <string_view>
 
@@ -40,14 +40,6 @@ absl::string_view NoticeTypeName(lawful::v1::NoticeType notice_type) {
   return absl::string_view(name.data(), name.size());
 }
 
-absl::Status AppendDecisions(Log& log, const Request& request,
-                             absl::Span<const lawful::v1::Decision* const> decisions,
-                             const ParallelFor* parallel_for) {
-  absl::StatusOr<Log::Pending> pending = BeginDecisions(log, request, decisions, parallel_for);
-  if (!pending.ok()) return pending.status();
-  return log.Commit(*pending);
-}
-
 void RecordOf(const lawful::v1::Decision& d, DecisionRecord* r) {
   r->contact_id = d.contact_id();
   r->index = d.index();
@@ -68,14 +60,6 @@ void RecordOf(const lawful::v1::Decision& d, DecisionRecord* r) {
     r->evidence_id = d.evidence().record_id();
   }
   r->facts = d.facts_digest();
-}
-
-absl::StatusOr<Log::Pending> BeginDecisions(Log& log, const Request& request,
-                                            absl::Span<const lawful::v1::Decision* const> decisions,
-                                            const ParallelFor* parallel_for) {
-  return log.Begin(
-      request, decisions.size(), [&](size_t i, DecisionRecord* r) { RecordOf(*decisions[i], r); },
-      parallel_for);
 }
 
 }  // namespace lawful::audit

@@ -1,5 +1,6 @@
-// Appending a batch: its request line, each line's seq and chain mac in order under the lock, one
-// write(), and the group-committed fdatasync that acknowledges it (Log::Begin, Commit, Append).
+// Appending a session's batch to the file: its request line, each line's seq and chain mac in
+// order under the lock, one write() (Log::WriteBatch, for Session::Write), and the
+// group-committed fdatasync that acknowledges it (Log::Sync, for Session::Wait).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -10,59 +11,7 @@
 
 namespace lawful::audit {
 
-absl::Status Log::Append(const Request& request, absl::Span<const DecisionRecord> decisions,
-                         const ParallelFor* parallel_for) {
-  return Append(
-      request, decisions.size(), [&](size_t i, DecisionRecord* out) { *out = decisions[i]; },
-      parallel_for);
-}
-
-absl::Status Log::Append(const Request& request, size_t count,
-                         absl::FunctionRef<void(size_t, DecisionRecord*)> record,
-                         const ParallelFor* parallel_for) {
-  absl::StatusOr<Pending> pending = Begin(request, count, record, parallel_for);
-  if (!pending.ok()) return pending.status();
-  return Commit(*pending);
-}
-
-absl::StatusOr<Log::Pending> Log::Begin(const Request& request, size_t count,
-                                        absl::FunctionRef<void(size_t, DecisionRecord*)> record,
-                                        const ParallelFor* parallel_for) {
-  Lines lines = StartLines(count);
-  const size_t parts = Batch::PartsOf(count);
-  const auto format = [&](size_t begin, size_t end) {
-    lines.Format(begin * kPartRecords, std::min(count, end * kPartRecords), record);
-  };
-  if (parallel_for != nullptr && *parallel_for && parts > 1) {
-    (*parallel_for)(parts, format);
-  } else {
-    format(0, parts);
-  }
-  return Begin(request, std::move(lines));
-}
-
-absl::StatusOr<Log::Pending> Log::Begin(const Request& request, Lines lines) {
-  if (lines.size() == 0) return Pending{};
-  const Batch& batch = *lines.batch_;
-  for (size_t p = 0; p < batch.used().size(); ++p) {
-    const size_t records = std::min(batch.decisions - p * kPartRecords, kPartRecords);
-    if (batch.used()[p].ends.size() != records) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "audit log ", options_.path, ": records ", p * kPartRecords, " to ",
-          p * kPartRecords + records - 1, " of the batch were not formatted; nothing was written"));
-    }
-  }
-  Pending written;
-  if (absl::Status status = Write(request, *lines.batch_, &written); !status.ok()) return status;
-  return written;
-}
-
-absl::Status Log::Commit(const Pending& pending) {
-  if (pending.decisions == 0) return absl::OkStatus();
-  return Sync(pending);
-}
-
-absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) {
+absl::Status Log::WriteBatch(const Request& request, Batch& batch, Written* written) {
   std::lock_guard<std::mutex> lock(mu_);
   Chain& c = *chain_;
   if (c.broken) {
@@ -148,11 +97,11 @@ absl::Status Log::Write(const Request& request, Batch& batch, Pending* written) 
   c.file_size += out.size();
   c.file_lines += batch.decisions + 1;
   c.written_total += out.size();
-  *written = Pending{c.written_total, c.epoch_durable.size(), batch.decisions};
+  *written = Written{c.written_total, c.epoch_durable.size(), batch.decisions};
   return absl::OkStatus();
 }
 
-absl::Status Log::Sync(const Pending& written) {
+absl::Status Log::Sync(const Written& written) {
   const auto lost = [&](absl::string_view why) {
     return absl::UnavailableError(absl::StrCat("audit log ", options_.path, ": ", why, "; the ",
                                                written.decisions, " decisions were not recorded"));

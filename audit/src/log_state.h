@@ -72,7 +72,9 @@ struct Log::Batch {
   absl::Span<const Part> used() const {
     return absl::MakeConstSpan(parts).first(PartsOf(decisions));
   }
-  static size_t PartsOf(size_t records) { return (records + kPartRecords - 1) / kPartRecords; }
+  static size_t PartsOf(size_t records) {
+    return (records + Session::kPartRecords - 1) / Session::kPartRecords;
+  }
 };
 
 }  // namespace lawful::audit

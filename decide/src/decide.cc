@@ -28,13 +28,14 @@ void ToMessage(const RuleSet& rule_set, const Decision& decision, std::string_vi
 absl::Status DecideBatch(BatchEvaluator& pool, const PreparedOutreach& outreach,
                          const std::vector<std::string_view>& contacts, uint64_t first_index,
                          google::protobuf::RepeatedPtrField<lawful::v1::Decision>* out,
-                         audit::Log::Lines* lines,
+                         audit::Log::Session* audit_session,
                          absl::FunctionRef<absl::Status(size_t done)> still_wanted) {
   const size_t total = contacts.size();
   const int base = out->size();
   out->Reserve(base + static_cast<int>(total));
   for (size_t i = 0; i < total; ++i) out->Add();  // filled in parallel below
-  static_assert(kSliceContacts % audit::Log::kPartRecords == 0);
+  constexpr size_t kPart = audit::Log::Session::kPartRecords;
+  static_assert(kSliceContacts % kPart == 0);
   const RuleSet& rule_set = *outreach.rule_set;
   for (size_t begin = 0; begin < total; begin += kSliceContacts) {
     if (absl::Status wanted = still_wanted(begin); !wanted.ok()) {
@@ -44,7 +45,7 @@ absl::Status DecideBatch(BatchEvaluator& pool, const PreparedOutreach& outreach,
     const size_t end = std::min(total, begin + kSliceContacts);
     // One pass a part: decide, build the answer, format its audit lines, on the thread that
     // decided it, while the part is in its cache.
-    pool.ParallelFor(end - begin, audit::Log::kPartRecords, [&](size_t from, size_t to) {
+    pool.ParallelFor(end - begin, kPart, [&](size_t from, size_t to) {
       thread_local Evaluator evaluator;
       const size_t first = begin + from, last = begin + to;
       for (size_t i = first; i < last; ++i) {
@@ -53,8 +54,8 @@ absl::Status DecideBatch(BatchEvaluator& pool, const PreparedOutreach& outreach,
         ToMessage(rule_set, decision, contacts[i], id, static_cast<uint32_t>(first_index + i),
                   out->Mutable(base + static_cast<int>(i)));
       }
-      if (lines != nullptr) {
-        lines->Format(first, last, [&](size_t i, audit::DecisionRecord* record) {
+      if (audit_session != nullptr) {
+        audit_session->Append(first, last, [&](size_t i, audit::DecisionRecord* record) {
           audit::RecordOf(out->Get(base + static_cast<int>(i)), record);
         });
       }

@@ -70,7 +70,10 @@ class AuditCliTest : public ::testing::Test {
       request.purpose = "newsletter";
       request.channel = "email";
       request.at = absl::FromUnixSeconds(1772442000);
-      ASSERT_TRUE((*log)->Append(request, records).ok());
+      audit::Log::Session session = (*log)->Begin(request, records.size());
+      session.Append(0, records.size(),
+                     [&](size_t i, audit::DecisionRecord* out) { *out = records[i]; });
+      ASSERT_TRUE(session.Commit().ok());
     }
     head_ = (*log)->head().ToString();
   }

@@ -1,6 +1,6 @@
 // The audit log's write failures (lawful/audit.h): injected ones (a full disk, a read-only file
 // system, I/O errors at write and at fdatasync, a group commit's failed sync) and real ones (a
-// file size limit, a full tmpfs, a read-only mount) fail the append without losing what was
+// file size limit, a full tmpfs, a read-only mount) fail the session without losing what was
 // acknowledged, and synced pages leave the page cache.
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -116,10 +116,10 @@ class FaultyFileSystem : public FileSystem {
   static FileSystem& real() { return PosixFileSystem(); }
 };
 
-// Append's two halves: batches begun (written) before a commit are synced by its one fdatasync;
-// a commit after a failed sync fails, so a caller that did other work in between still answers
+// A session's two halves: batches written before a Wait are synced by its one fdatasync; a Wait
+// after a failed sync fails, so a caller that did other work in between still answers
 // UNAVAILABLE rather than without records.
-TEST(AuditLog, BeginThenCommitSyncsEveryBatchBegunBeforeAndFailsWhenTheSyncFails) {
+TEST(AuditLog, WriteThenWaitSyncsEveryBatchWrittenBeforeAndFailsWhenTheSyncFails) {
   TempDir dir;
   const fs::path path = dir.path() / "audit.jsonl";
   FaultyFileSystem file_system;
@@ -130,28 +130,31 @@ TEST(AuditLog, BeginThenCommitSyncsEveryBatchBegunBeforeAndFailsWhenTheSyncFails
   auto log = OpenOrDie(options);
   ASSERT_NE(log, nullptr);
   const Batch a("a", 3), b("b", 4);
-  const auto begin = [&](const Batch& batch) {
-    return log->Begin(TestRequest(), batch.records.size(),
-                      [&](size_t i, DecisionRecord* out) { *out = batch.records[i]; });
+  const auto written = [&](const Batch& batch) {
+    Log::Session session = log->Begin(TestRequest(), batch.records.size());
+    session.Append(0, session.size(),
+                   [&](size_t i, DecisionRecord* out) { *out = batch.records[i]; });
+    EXPECT_TRUE(session.Write().ok());
+    return session;
   };
   syncs = 0;
-  absl::StatusOr<Log::Pending> first = begin(a);
-  absl::StatusOr<Log::Pending> second = begin(b);
-  ASSERT_TRUE(first.ok() && second.ok());
-  EXPECT_EQ(syncs, 0) << "Begin writes, it does not sync";
+  Log::Session first = written(a);
+  Log::Session second = written(b);
+  EXPECT_EQ(syncs, 0) << "Write writes, it does not sync";
   EXPECT_EQ(Lines(path).size(), 1u + 4u + 5u);  // start, then both batches, written
-  EXPECT_TRUE(log->Commit(*first).ok());
-  EXPECT_TRUE(log->Commit(*second).ok());
+  EXPECT_TRUE(first.Wait().ok());
+  EXPECT_TRUE(second.Wait().ok());
   EXPECT_EQ(syncs, 1) << "one fdatasync covered both batches";
 
-  absl::StatusOr<Log::Pending> third = begin(a);
-  ASSERT_TRUE(third.ok());
+  Log::Session third = written(a);
   file_system.faults.sync_errno = EIO;
-  const absl::Status failed = log->Commit(*third);
+  const absl::Status failed = third.Wait();
   EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
   EXPECT_THAT(failed.message(), HasSubstr("the 3 decisions were not recorded"));
+  EXPECT_EQ(third.Wait().code(), absl::StatusCode::kUnavailable) << "and stays failed";
   file_system.faults.sync_errno = 0;
-  ASSERT_TRUE(log->Append(TestRequest(), b.records).ok());  // reopens, cutting what was not synced
+  // The next session reopens the log, cutting what was not synced.
+  ASSERT_TRUE(CommitBatch(*log, TestRequest(), b.records).ok());
   absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path.string()});
   ASSERT_TRUE(report.ok() && report->ok());
   EXPECT_EQ(report->decisions, 3u + 4u + 4u);
@@ -191,17 +194,18 @@ TEST(AuditLog, AFailedWriteOrSyncFailsTheAppendAndLosesNothingAcknowledged) {
     ASSERT_NE(log, nullptr);
 
     Batch before("before", 5), failing("failing", 5), after("after", 5);
-    ASSERT_TRUE(log->Append(TestRequest(), before.records).ok());
+    ASSERT_TRUE(CommitBatch(*log, TestRequest(), before.records).ok());
     file_system.faults = c.faults;
-    const absl::Status failed = log->Append(TestRequest(), failing.records);
+    const absl::Status failed = CommitBatch(*log, TestRequest(), failing.records);
     EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
     EXPECT_THAT(failed.message(), HasSubstr(c.message));
     EXPECT_THAT(failed.message(), HasSubstr("the 5 decisions were not recorded"));
     // While the disk still fails, so does every append.
-    EXPECT_EQ(log->Append(TestRequest(), failing.records).code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(CommitBatch(*log, TestRequest(), failing.records).code(),
+              absl::StatusCode::kUnavailable);
 
     file_system.faults = {};
-    ASSERT_TRUE(log->Append(TestRequest(), after.records).ok());
+    ASSERT_TRUE(CommitBatch(*log, TestRequest(), after.records).ok());
     log.reset();
 
     const VerifyReport report = ExpectVerifies(path.string());
@@ -226,7 +230,7 @@ TEST(AuditLog, AFailedSyncFailsEveryBatchWaitingForItAndKeepsTheOnesBefore) {
     auto log = OpenOrDie(options);
     ASSERT_NE(log, nullptr);
     Batch before("before", 3), first("first", 3), second("second", 3), after("after", 3);
-    ASSERT_TRUE(log->Append(TestRequest(), before.records).ok());
+    ASSERT_TRUE(CommitBatch(*log, TestRequest(), before.records).ok());
 
     std::promise<void> entered, release;
     std::atomic<bool> held{false};
@@ -237,10 +241,10 @@ TEST(AuditLog, AFailedSyncFailsEveryBatchWaitingForItAndKeepsTheOnesBefore) {
     };
     absl::Status first_status, second_status;
     std::thread first_thread(
-        [&] { first_status = log->Append(TestRequest("r-first"), first.records); });
+        [&] { first_status = CommitBatch(*log, TestRequest("r-first"), first.records); });
     entered.get_future().wait();  // the first batch is written and its sync is running
     std::thread second_thread(
-        [&] { second_status = log->Append(TestRequest("r-second"), second.records); });
+        [&] { second_status = CommitBatch(*log, TestRequest("r-second"), second.records); });
     for (int i = 0; i < 500 && !absl::StrContains(ReadFile(path), "r-second"); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -258,7 +262,7 @@ TEST(AuditLog, AFailedSyncFailsEveryBatchWaitingForItAndKeepsTheOnesBefore) {
       EXPECT_TRUE(first_status.ok()) << first_status;
       EXPECT_TRUE(second_status.ok()) << second_status;
     }
-    ASSERT_TRUE(log->Append(TestRequest(), after.records).ok());
+    ASSERT_TRUE(CommitBatch(*log, TestRequest(), after.records).ok());
     log.reset();
     const VerifyReport report = ExpectVerifies(path.string());
     EXPECT_EQ(report.decisions, sync_fails ? 6u : 12u);
@@ -309,7 +313,7 @@ int64_t AppendUntilFailure(Log& log, absl::Status* failure) {
   int64_t acknowledged = 0;
   for (int i = 0; i < 100000; ++i) {
     Batch batch(absl::StrCat("b", i), 20);
-    *failure = log.Append(TestRequest(), batch.records);
+    *failure = CommitBatch(log, TestRequest(), batch.records);
     if (!failure->ok()) break;
     acknowledged += 20;
   }
@@ -370,7 +374,7 @@ TEST(AuditLogOnDisk, AFullTmpfsFailsTheAppendAndKeepsWhatWasAcknowledged) {
     CHILD_CHECK(acknowledged > 0, "nothing fitted");
     // Still full: appends keep failing, and keep nothing half-written.
     Batch batch("late", 20);
-    CHILD_CHECK(!log->Append(TestRequest(), batch.records).ok(), "append on a full disk");
+    CHILD_CHECK(!CommitBatch(*log, TestRequest(), batch.records).ok(), "append on a full disk");
     log.reset();
     absl::StatusOr<VerifyReport> report = Verify(TestKey(), {path.string()});
     CHILD_CHECK(report.ok() && report->ok(), report.ok() ? report->problem->ToString() : "");
@@ -395,7 +399,7 @@ TEST(AuditLogOnDisk, AReadOnlyMountFailsTheOpenAndTheLogStillVerifies) {
     {
       auto log = OpenOrDie(TestOptions(path));
       Batch batch("c", 10);
-      CHILD_CHECK(log->Append(TestRequest(), batch.records).ok(), "append");
+      CHILD_CHECK(CommitBatch(*log, TestRequest(), batch.records).ok(), "append");
     }
     CHILD_CHECK(mount("tmpfs", dir.path().c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=1m") == 0,
                 std::strerror(errno));
@@ -440,7 +444,7 @@ TEST(AuditLogOnDisk, SyncedPagesLeaveThePageCacheExceptTheOneTheFileEndsIn) {
   ASSERT_NE(log, nullptr);
   for (int i = 0; i < 3; ++i) {
     Batch batch(absl::StrCat("c", i), 1000);
-    ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+    ASSERT_TRUE(CommitBatch(*log, TestRequest(), batch.records).ok());
     const std::vector<bool> cached = CachedPages(path);
     ASSERT_GT(cached.size(), 2u) << "batch " << i;
     for (size_t p = 0; p + 1 < cached.size(); ++p) {

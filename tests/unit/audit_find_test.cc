@@ -36,7 +36,7 @@ TEST(AuditFind, ReturnsEveryDecisionAboutOnePersonAndNoOneElses) {
     auto log = OpenOrDie(options);
     for (int i = 0; i < 6; ++i) {
       Batch batch("c", 4);  // c-0 .. c-3 in every batch
-      ASSERT_TRUE(log->Append(TestRequest(absl::StrCat("r-", i)), batch.records).ok());
+      ASSERT_TRUE(CommitBatch(*log, TestRequest(absl::StrCat("r-", i)), batch.records).ok());
     }
   }
   absl::StatusOr<FindResult> found = Find(TestKey(), "c-2", {path.string()});
@@ -94,7 +94,7 @@ TEST(AuditFind, NamesTheRecordIdsItIsGivenAndFindsTheDecisionsThatReliedOnThem) 
   const fs::path path = dir.path() / "audit.jsonl";
   {
     auto log = OpenOrDie(TestOptions(path));
-    ASSERT_TRUE(log->Append(TestRequest(),
+    ASSERT_TRUE(CommitBatch(*log, TestRequest(),
                             {RelyingOn("c-1", 0, "anna@example.se"), RelyingOn("c-2", 1, "c-2"),
                              RelyingOn("c-3", 2, "anna@example.se", /*objection=*/true),
                              RelyingOn("c-4", 3, "k-4")})
@@ -193,7 +193,8 @@ TEST(AuditFormatV1, OpeningALogOfTheFormerFormatRotatesItAndTheChainGoesOn) {
   {
     auto log = OpenOrDie(options);
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(log->Append(TestRequest("r-v2"), {RelyingOn("c-0", 0, "anna@example.se")}).ok());
+    ASSERT_TRUE(
+        CommitBatch(*log, TestRequest("r-v2"), {RelyingOn("c-0", 0, "anna@example.se")}).ok());
   }
   EXPECT_THAT(notices, HasSubstr(R"(the live file is in the format "lawful audit v1")"));
   const fs::path rotated = dir.path() / "audit.jsonl.000000000000";
@@ -222,7 +223,7 @@ TEST(AuditFormatV1, OpeningALogOfTheFormerFormatRotatesItAndTheChainGoesOn) {
   // Reopened, the live file is of this format and stays.
   auto reopened = OpenOrDie(options);
   ASSERT_NE(reopened, nullptr);
-  ASSERT_TRUE(reopened->Append(TestRequest("r-3"), {RelyingOn("c-5", 0, "k-5")}).ok());
+  ASSERT_TRUE(CommitBatch(*reopened, TestRequest("r-3"), {RelyingOn("c-5", 0, "k-5")}).ok());
   reopened.reset();
   EXPECT_EQ(ChainFiles({path.string()})->size(), 2u);
   EXPECT_EQ(ExpectVerifies(path.string()).decisions, 4u);

@@ -1,5 +1,5 @@
 // What the audit log's tests share (audit_*_test.cc): a key, decisions and requests, a log opened
-// and a batch written, the file's lines.
+// and a batch committed through a session, the file's lines.
 #pragma once
 
 #include <openssl/evp.h>
@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "gtest/gtest.h"
 #include "lawful/audit.h"
 #include "lawful/testkit.h"
@@ -99,12 +100,20 @@ inline VerifyReport ExpectVerifies(const std::string& path) {
   return *report;
 }
 
+// One batch through a session, appended on this thread: Begin, Append, Commit.
+inline absl::Status CommitBatch(Log& log, const Request& request,
+                                absl::Span<const DecisionRecord> records) {
+  Log::Session session = log.Begin(request, records.size());
+  session.Append(0, records.size(), [&](size_t i, DecisionRecord* out) { *out = records[i]; });
+  return session.Commit();
+}
+
 // A log at `path` holding one batch of `size` decisions about c-0, c-1, …, closed again.
 inline void WriteOneBatch(const std::filesystem::path& path, int size) {
   auto log = OpenOrDie(TestOptions(path));
   ASSERT_NE(log, nullptr);
   Batch batch("c", size);
-  ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+  ASSERT_TRUE(CommitBatch(*log, TestRequest(), batch.records).ok());
 }
 
 inline std::vector<std::string> Lines(const std::filesystem::path& path) {

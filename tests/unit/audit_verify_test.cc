@@ -41,7 +41,7 @@ TEST(AuditVerify, PassesOnAnUntouchedLogAndAgreesWithTheWritersHead) {
     ASSERT_NE(log, nullptr);
     for (int i = 0; i < 3; ++i) {
       Batch batch(absl::StrCat("b", i), 10);
-      ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+      ASSERT_TRUE(CommitBatch(*log, TestRequest(), batch.records).ok());
     }
     written = log->head();
   }
@@ -73,7 +73,7 @@ struct RotatedLog {
     auto log = OpenOrDie(options);
     for (int i = 0; i < 3; ++i) {
       Batch batch(absl::StrCat("b", i), 4);
-      EXPECT_TRUE(log->Append(TestRequest(absl::StrCat("r-", i)), batch.records).ok());
+      EXPECT_TRUE(CommitBatch(*log, TestRequest(absl::StrCat("r-", i)), batch.records).ok());
     }
   }
   fs::path live() const { return dir.path() / "audit.jsonl"; }
@@ -162,7 +162,7 @@ std::vector<TamperCase> TamperCases() {
          options.key = TestKey(std::string(64, 'f'));
          auto forger = OpenOrDie(options);
          Batch batch("forged", 14);
-         forger->Append(TestRequest(), batch.records).IgnoreError();
+         CommitBatch(*forger, TestRequest(), batch.records).IgnoreError();
          std::vector<std::string> lines = Lines(log.live());
          lines.push_back(Lines(other.path() / "audit.jsonl").back());  // seq 15 of its own log
          absl::StrReplaceAll({{",\"seq\":15,", ",\"seq\":18,"}}, &lines.back());
@@ -280,7 +280,7 @@ TEST(AuditLog, CutsATornFinalRecordOnReopenAndSaysSo) {
   ASSERT_EQ(lines.size(), 8u);
   EXPECT_THAT(lines[7], HasSubstr(R"("event":"repair")"));
   Batch more("d", 2);
-  ASSERT_TRUE(log->Append(TestRequest(), more.records).ok());
+  ASSERT_TRUE(CommitBatch(*log, TestRequest(), more.records).ok());
   const VerifyReport report = ExpectVerifies(path.string());
   EXPECT_EQ(report.decisions, 7u);
   EXPECT_EQ(report.requests, 2u);
@@ -341,7 +341,7 @@ TEST(AuditLog, RotatesBySizeAndTheChainSpansTheFiles) {
     auto log = OpenOrDie(options);
     for (int i = 0; i < 20; ++i) {
       Batch batch(absl::StrCat("b", i), 5);
-      ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+      ASSERT_TRUE(CommitBatch(*log, TestRequest(), batch.records).ok());
     }
   }
   absl::StatusOr<std::vector<std::string>> files = ChainFiles({path.string()});
@@ -361,7 +361,7 @@ TEST(AuditLog, RotatesBySizeAndTheChainSpansTheFiles) {
   {
     auto log = OpenOrDie(options);
     Batch batch("after", 5);
-    ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+    ASSERT_TRUE(CommitBatch(*log, TestRequest(), batch.records).ok());
   }
   const VerifyReport report = ExpectVerifies(path.string());
   EXPECT_EQ(report.decisions, 105u);
@@ -379,7 +379,7 @@ TEST(AuditLog, ContinuesTheChainWhenACrashLeftNoLiveFileAfterARotation) {
   ASSERT_NE(log, nullptr);
   EXPECT_THAT(notices, ::testing::Contains(HasSubstr("continuing the chain of")));
   Batch batch("x", 2);
-  ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+  ASSERT_TRUE(CommitBatch(*log, TestRequest(), batch.records).ok());
   const VerifyReport report = ExpectVerifies(rotated.live().string());
   EXPECT_EQ(report.files.size(), 4u);
   EXPECT_EQ(report.decisions, 14u);

@@ -1,9 +1,8 @@
 // The audit log's writing (lawful/audit.h): keys and their derivations, the line format and its
-// escaping, batches formatted on lent threads, concurrent batches kept whole, and no contact id
-// or record id in clear.
+// escaping, the one session API (Begin, Append on any threads, Write, Wait), concurrent batches
+// kept whole, and no contact id or record id in clear.
 #include <algorithm>
 #include <atomic>
-#include <functional>
 #include <limits>
 #include <map>
 #include <thread>
@@ -101,7 +100,7 @@ TEST(AuditKey, PseudonymsOfIdsOfEveryLengthArePlainHmacSha256) {
     decisions[i].evidence_field = "consents";
     decisions[i].evidence_id = records[i];
   }
-  ASSERT_TRUE(log->Append(TestRequest(), decisions).ok());
+  ASSERT_TRUE(CommitBatch(*log, TestRequest(), decisions).ok());
   const std::vector<std::string> lines = Lines(path);
   ASSERT_EQ(lines.size(), 2 + contacts.size());
   for (size_t i = 0; i < contacts.size(); ++i) {
@@ -171,7 +170,7 @@ TEST(AuditLog, WritesOneJsonLinePerDecisionWithEveryField) {
   auto log = OpenOrDie(TestOptions(path));
   ASSERT_NE(log, nullptr);
   Batch batch("c", 2);
-  ASSERT_TRUE(log->Append(TestRequest(), batch.records).ok());
+  ASSERT_TRUE(CommitBatch(*log, TestRequest(), batch.records).ok());
 
   const std::vector<std::string> lines = Lines(path);
   ASSERT_EQ(lines.size(), 4u);
@@ -224,7 +223,7 @@ TEST(AuditLog, EscapesStringsSoEveryLineStaysOneJsonObject) {
   batch.records[0].evidence_id = "id\"with quote";
   Request request = TestRequest();
   request.caller = "O=\"Acme\"\r\n";
-  ASSERT_TRUE(log->Append(request, batch.records).ok());
+  ASSERT_TRUE(CommitBatch(*log, request, batch.records).ok());
   const std::vector<std::string> lines = Lines(path);
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_THAT(lines[2], HasSubstr(R"("reason":"a\"b\\c\nd\te\u0001f)"
@@ -273,7 +272,7 @@ TEST(AuditLog, EscapesEveryByteAtEveryOffsetOfAWord) {
     records[i].outcome = "deny";
     records[i].reason = reasons[i];
   }
-  ASSERT_TRUE(log->Append(TestRequest(), records).ok());
+  ASSERT_TRUE(CommitBatch(*log, TestRequest(), records).ok());
   absl::StatusOr<FindResult> found = Find(TestKey(), "c", {path.string()});
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_TRUE(found->report.ok()) << found->report.problem->ToString();
@@ -306,7 +305,7 @@ TEST(AuditLog, FieldsOfEveryLengthAtTheirLongestEscapedFormReadBackWhole) {
     d.facts = worst;
     Request request = TestRequest(worst);
     request.caller = worst;
-    ASSERT_TRUE(log->Append(request, {d}).ok()) << length;
+    ASSERT_TRUE(CommitBatch(*log, request, {d}).ok()) << length;
     absl::StatusOr<FindResult> found = Find(TestKey(), worst, {path.string()});
     ASSERT_TRUE(found.ok()) << found.status();
     ASSERT_TRUE(found->report.ok()) << found->report.problem->ToString();
@@ -327,34 +326,96 @@ TEST(AuditLog, FieldsOfEveryLengthAtTheirLongestEscapedFormReadBackWhole) {
   }
 }
 
-// With threads lent, a batch's records are formatted in parts on them; the log reads the same
-// as one written by the calling thread alone, under the same key and clock.
+// ---------------------------------------------------------------------------------------------
+// The session
+// ---------------------------------------------------------------------------------------------
+
+// A batch's parts appended on threads of their own, all at once, read as the batch appended by
+// the calling thread alone, under the same key and clock.
 TEST(AuditLog, ABatchFormattedOnLentThreadsReadsAsOneFormattedAlone) {
   TempDir dir;
   const Batch batch("c", 5000);
-  std::atomic<int> ranges{0};
-  const ParallelFor parallel_for = [&](size_t n, const std::function<void(size_t, size_t)>& body) {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < n; ++i) {
-      threads.emplace_back([&, i] {
-        body(i, i + 1);
-        ranges.fetch_add(1);
-      });
-    }
-    for (std::thread& t : threads) t.join();
-  };
+  const auto record = [&](size_t i, DecisionRecord* out) { *out = batch.records[i]; };
+  constexpr size_t kPart = Log::Session::kPartRecords;
   std::vector<std::string> texts;
-  for (const ParallelFor* lent : {static_cast<const ParallelFor*>(nullptr), &parallel_for}) {
-    const fs::path path = dir.path() / (lent == nullptr ? "alone.jsonl" : "lent.jsonl");
+  for (const bool lent : {false, true}) {
+    const fs::path path = dir.path() / (lent ? "lent.jsonl" : "alone.jsonl");
     auto log = OpenOrDie(TestOptions(path));
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(log->Append(TestRequest(), batch.records, lent).ok());
-    ASSERT_TRUE(
-        log->Append(TestRequest(), absl::MakeConstSpan(batch.records).subspan(0, 3), lent).ok());
+    for (const size_t size : {batch.records.size(), size_t{3}}) {
+      Log::Session session = log->Begin(TestRequest(), size);
+      if (lent) {
+        std::vector<std::thread> threads;
+        for (size_t first = 0; first < size; first += kPart) {
+          threads.emplace_back(
+              [&, first] { session.Append(first, std::min(size, first + kPart), record); });
+        }
+        for (std::thread& thread : threads) thread.join();
+      } else {
+        session.Append(0, size, record);
+      }
+      ASSERT_TRUE(session.Commit().ok());
+    }
     texts.push_back(ReadFile(path));
   }
-  EXPECT_GT(ranges.load(), 1);
   EXPECT_EQ(texts[0], texts[1]);
+}
+
+// Nothing reaches the file before Write: a session dropped before it, or one whose Write finds a
+// part not appended, records nothing, and the log goes on with the next session (which reuses
+// the dropped one's buffers).
+TEST(AuditLog, ASessionWritesNothingBeforeWriteNorWhenDroppedOrIncomplete) {
+  TempDir dir;
+  const fs::path path = dir.path() / "audit.jsonl";
+  auto log = OpenOrDie(TestOptions(path));
+  ASSERT_NE(log, nullptr);
+  const Batch batch("c", 1000);
+  const auto record = [&](size_t i, DecisionRecord* out) { *out = batch.records[i]; };
+  const std::string started = ReadFile(path);  // the start line
+  {
+    Log::Session dropped = log->Begin(TestRequest("r-dropped"), 1000);
+    dropped.Append(0, 1000, record);
+    EXPECT_EQ(ReadFile(path), started);
+  }
+  EXPECT_EQ(ReadFile(path), started);
+
+  Log::Session incomplete = log->Begin(TestRequest("r-incomplete"), 1000);
+  incomplete.Append(0, Log::Session::kPartRecords, record);
+  const absl::Status refused = incomplete.Write();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("records 512 to 999 of the batch were not appended"));
+  EXPECT_EQ(incomplete.Wait(), refused) << "Wait reports the failed Write";
+  EXPECT_EQ(incomplete.Write().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReadFile(path), started);
+
+  // Wait before Write is a caller's mistake, refused; an empty session writes no line at all.
+  Log::Session early = log->Begin(TestRequest("r-early"), 1);
+  EXPECT_EQ(early.Wait().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(log->Begin(TestRequest("r-empty"), 0).Commit().ok());
+  EXPECT_EQ(ReadFile(path), started);
+
+  ASSERT_TRUE(CommitBatch(*log, TestRequest("r-2"), batch.records).ok());
+  const VerifyReport report = ExpectVerifies(path.string());
+  EXPECT_EQ(report.requests, 1u);
+  EXPECT_EQ(report.decisions, 1000u);
+  EXPECT_THAT(ReadFile(path), Not(HasSubstr("r-dropped")));
+}
+
+// A range that is not whole parts, or an Append after Write, would corrupt a batch another
+// thread may be formatting: it stops the process with a message instead.
+TEST(AuditLogDeathTest, AppendingPartsOfPartsOrAfterWriteAborts) {
+  TempDir dir;
+  auto log = OpenOrDie(TestOptions(dir.path() / "audit.jsonl"));
+  ASSERT_NE(log, nullptr);
+  const Batch batch("c", 600);
+  const auto record = [&](size_t i, DecisionRecord* out) { *out = batch.records[i]; };
+  Log::Session session = log->Begin(TestRequest(), 600);
+  EXPECT_DEATH(session.Append(1, 512, record), "not whole parts of 512");
+  EXPECT_DEATH(session.Append(0, 100, record), "not whole parts of 512");
+  EXPECT_DEATH(session.Append(512, 601, record), "not whole parts of 512");
+  session.Append(0, 600, record);
+  ASSERT_TRUE(session.Commit().ok());
+  EXPECT_DEATH(session.Append(0, 600, record), "after Write");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,7 +434,7 @@ TEST(AuditLog, ConcurrentBatchesStayWholeAndInOrder) {
       for (int b = 0; b < kBatches; ++b) {
         const std::string request_id = absl::StrCat("t", t, "-b", b);
         Batch batch(request_id, kPerBatch);
-        EXPECT_TRUE(log->Append(TestRequest(request_id), batch.records).ok());
+        EXPECT_TRUE(CommitBatch(*log, TestRequest(request_id), batch.records).ok());
       }
     });
   }
@@ -421,7 +482,7 @@ TEST(AuditLog, NoContactIdAppearsInClear) {
         d.outcome = "allow";
         records.push_back(d);
       }
-      ASSERT_TRUE(log->Append(TestRequest(), records).ok());
+      ASSERT_TRUE(CommitBatch(*log, TestRequest(), records).ok());
     }
   }
   std::string everything = notices;
@@ -451,7 +512,7 @@ TEST(AuditLog, NoRecordIdAppearsInClearOnlyItsPseudonym) {
       for (size_t i = 0; i < record_ids.size(); ++i) {
         records.push_back(RelyingOn("c-0001", static_cast<int64_t>(i), record_ids[i], i == 1));
       }
-      ASSERT_TRUE(log->Append(TestRequest(), records).ok());
+      ASSERT_TRUE(CommitBatch(*log, TestRequest(), records).ok());
     }
   }
   std::string everything = notices;

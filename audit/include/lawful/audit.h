@@ -1,8 +1,8 @@
 // lawful's audit log: a tamper-evident, append-only file of every decision lawfuld (or
 // `lawful eval`) returned, written before the answer leaves, so that a decision is never given
 // without its record.
-// Depends on Abseil, OpenSSL and the lawful.v1 messages (for AppendDecisions at the end): it knows
-// nothing of the engine or of gRPC.
+// Depends on Abseil, OpenSSL, lawful/text.h and the lawful.v1 messages (for RecordOf at the end):
+// it knows nothing of the engine or of gRPC.
 //
 // The format (one JSON object per line, "JSONL", so that a regulator can grep it), version 2:
 //
@@ -19,10 +19,10 @@
 //
 // - `seq` counts every line of the chain, across files, from 0. Every line ends with its seq and
 //   its mac, found by position.
-// - Each Append writes one `request` line with what its decisions share (when, who asked, the
-//   rule-set version, the outreach), then one line per decision, all with one write(): a
-//   decision line belongs to the request line before it. Repeating the shared fields on every
-//   line would make each line a third longer, and the chain hashes every byte: `Find` joins
+// - Each batch (a Session) writes one `request` line with what its decisions share (when, who
+//   asked, the rule-set version, the outreach), then one line per decision, all with one
+//   write(): a decision line belongs to the request line before it. Repeating the shared fields on
+//   every line would make each line a third longer, and the chain hashes every byte: `Find` joins
 //   them back into whole records.
 // - `mac` = HMAC-SHA256(chain key, this line's bytes up to `,"mac":"` || the previous line's mac
 //   (16 bytes)), its first 128 bits (RFC 2104 §5; so are the pseudonyms). The varying parts come
@@ -61,21 +61,24 @@
 //   (HMAC(key file bytes, "lawful audit chain v1" / "lawful audit pseudonym v1")).
 // - A `repair` event records that `Open` cut a torn final record left by a crash.
 //
-// Durability: `Append` formats a batch's decision lines (pseudonyms included) outside the log's
-// lock, on the caller's threads when it lends some (ParallelFor), then under the lock gives each
-// line its seq and chain mac, the one step that must be serial, and writes the batch with one
-// write(); it fdatasync()s outside the lock, and only then returns OK. Syncs are group commits:
-// batches written while one fdatasync runs are covered by the next, so concurrent callers share
-// them and one caller's formatting overlaps another's sync. On a failed write the file is truncated
-// back to the end of the batch before, so the chain never continues past a hole; when that
-// truncation or an fdatasync fails (after which the kernel's page cache cannot be trusted), every
-// batch not yet synced fails, the log is marked broken, and the next `Append` first reopens it as
-// `Open` does (re-reading and re-verifying the live file, cutting what was not synced); until that
-// succeeds every `Append` fails. After a crash, complete lines of the batch that was being written
-// may survive (Open cuts only what does not verify), but a caller never receives a decision whose
-// record is not on disk.
+// Writing is one Session a batch: Log::Begin(request, count), then Session::Append formats the
+// decision lines (pseudonyms included) outside the log's lock, on as many of the caller's threads
+// as it lends (parts of kPartRecords), then Session::Write gives each line its seq and chain mac
+// under the lock, the one step that must be serial, and writes the batch with one write(); then
+// Session::Wait fdatasync()s outside the lock and only then returns OK (Commit is Write then
+// Wait). Syncs are group commits: batches written while one fdatasync runs are covered by the
+// next, so concurrent callers share them and one caller's formatting overlaps another's sync, and
+// a caller can do other work between Write and Wait (lawfuld serializes its answer).
 //
-// Files: `path` is the live file. Before an `Append` finds it at `max_file_bytes` or more, it is
+// Durability: on a failed write the file is truncated back to the end of the batch before, so the
+// chain never continues past a hole; when that truncation or an fdatasync fails (after which the
+// kernel's page cache cannot be trusted), every batch not yet synced fails, the log is marked
+// broken, and the next Write first reopens it as `Open` does (re-reading and re-verifying the
+// live file, cutting what was not synced); until that succeeds every Write fails. After a crash,
+// complete lines of the batch that was being written may survive (Open cuts only what does not
+// verify), but a caller never receives a decision whose record is not on disk.
+//
+// Files: `path` is the live file. Before a Write finds it at `max_file_bytes` or more, it is
 // renamed to `path.<seq of its first line, 12 digits>` and a new live file is started (so a file
 // exceeds the limit by at most one batch). Rotated files whose last modification is older than
 // `retention` (measured on the injected clock) are deleted at `Open` and after each rotation; the
@@ -96,7 +99,6 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
 #include "lawful/v1/decision.pb.h"
 
 namespace lawful::audit {
@@ -192,7 +194,7 @@ FileSystem& PosixFileSystem();
 // Writing
 // ---------------------------------------------------------------------------------------------
 
-// What every decision of one call shares. The views need only outlive the `Append` call.
+// What every decision of one call shares. The views must outlive the session's Write.
 struct Request {
   absl::Time time = absl::InfinitePast();  // when decided; InfinitePast: the log's clock
   absl::string_view caller;                // mTLS subject, or the peer address
@@ -204,8 +206,8 @@ struct Request {
   absl::Time at;                  // the outreach's instant
 };
 
-// One decision. The views need only outlive the `Append` call (e.g. they can point into the
-// response being built).
+// One decision, as Session::Append asks for it. The views need only outlive that call (e.g. they
+// can point into the response being built).
 struct DecisionRecord {
   absl::string_view contact_id;  // in clear: only its pseudonym is written
   int64_t index = 0;             // position in the request
@@ -219,12 +221,6 @@ struct DecisionRecord {
 
   absl::string_view facts;  // the facts digest
 };
-
-// Runs body(begin, end) over ranges covering [0, n), possibly several at once on other threads,
-// and returns when all are done: how a caller lends its threads to `Append` (lawfuld lends its
-// batch pool, lawful::BatchEvaluator::ParallelFor).
-using ParallelFor =
-    std::function<void(size_t n, const std::function<void(size_t begin, size_t end)>& body)>;
 
 struct Options {
   std::string path;  // the live file
@@ -257,61 +253,11 @@ class Log {
   Log(const Log&) = delete;
   Log& operator=(const Log&) = delete;
 
-  // Records a batch, durably, in order; whole batches from concurrent callers never interleave.
-  // OK only once every record is written and synced; otherwise UNAVAILABLE (see the top of this
-  // file for the state the file is left in). With `parallel_for`, the records are formatted on
-  // the threads it lends.
-  absl::Status Append(const Request& request, absl::Span<const DecisionRecord> decisions,
-                      const ParallelFor* parallel_for = nullptr);
-  // The same for `count` decisions that `record(i, &out)` describes one at a time, on whichever
-  // thread formats record i: a caller converts its own decisions without building them all first.
-  absl::Status Append(const Request& request, size_t count,
-                      absl::FunctionRef<void(size_t i, DecisionRecord* out)> record,
-                      const ParallelFor* parallel_for = nullptr);
-
-  // Append in two halves, for a caller with other work to do while its batch goes to disk (lawfuld
-  // serializes its answer meanwhile): Begin formats, chains and writes the batch and returns what
-  // Commit waits for; Commit returns OK once the batch is on disk. Append is Begin then Commit.
-  // The decisions must not be acted on (answered) before Commit returns OK.
-  struct Pending {
-    uint64_t end = 0;      // where the batch ended in the chain's bytes
-    size_t epoch = 0;      // reopenings of the log before it
-    size_t decisions = 0;  // for the error message
-  };
-  absl::StatusOr<Pending> Begin(const Request& request, size_t count,
-                                absl::FunctionRef<void(size_t i, DecisionRecord* out)> record,
-                                const ParallelFor* parallel_for = nullptr);
-  absl::Status Commit(const Pending& pending);
-
-  // The same for a caller that makes a batch's records on its own threads: it formats each
-  // range right after making it, while the record's data is still in that core's cache, then
-  // writes the batch with Begin(request, lines). (lawfuld formats each part where it builds the
-  // part's answers; reading 10,000 answers again afterwards costs cache misses.)
-  static constexpr size_t kPartRecords = 512;  // records a part: the unit of Lines::Format
-  struct Batch;                                // the formatted lines (src/log_state.h)
-  class Lines {
-   public:
-    Lines(Lines&&) noexcept;
-    Lines& operator=(Lines&&) noexcept;
-    ~Lines();  // gives the buffers back to the log for the next batch
-    size_t size() const;
-    // Formats records [first, last) (their pseudonyms, JSON and most of their chain macs).
-    // `first` is a multiple of kPartRecords; `last` is one too, or size(). Disjoint ranges may be
-    // formatted on several threads at once; anything else aborts.
-    void Format(size_t first, size_t last,
-                absl::FunctionRef<void(size_t i, DecisionRecord* out)> record);
-
-   private:
-    friend class Log;
-    Lines(Log* log, std::unique_ptr<Batch> batch);
-    Log* log_ = nullptr;
-    std::unique_ptr<Batch> batch_;
-  };
-  // A batch of `count` records to format.
-  Lines StartLines(size_t count);
-  // Writes the batch like Begin above; FailedPrecondition (and nothing written) if a record was
-  // not formatted.
-  absl::StatusOr<Pending> Begin(const Request& request, Lines lines);
+  // The one way to record decisions: a session for a batch of `count` decisions that share
+  // `request` (see Session). Whole batches from concurrent sessions never interleave; each is
+  // chained in the order of the Writes.
+  class Session;
+  Session Begin(const Request& request, size_t count);
 
   // The last line written: to anchor elsewhere.
   Head head() const;
@@ -320,12 +266,19 @@ class Log {
 
  private:
   struct Chain;
+  struct Batch;  // a session's lines as formatted (src/log_state.h)
+  // Where a written batch ended in the chain's bytes, and what Sync needs to know of it.
+  struct Written {
+    uint64_t end = 0;      // bytes written before it and with it, across files and reopenings
+    size_t epoch = 0;      // reopenings of the log before it
+    size_t decisions = 0;  // 0: nothing was written; otherwise for the error message
+  };
   explicit Log(Options options);
   void Recycle(std::unique_ptr<Batch> batch);  // keeps a batch's buffers for the next one
   // Chains and writes a batch (under mu_).
-  absl::Status Write(const Request& request, Batch& batch, Pending* written);
+  absl::Status WriteBatch(const Request& request, Batch& batch, Written* written);
   // Returns once the batch is on disk (group commit, under sync_mu_).
-  absl::Status Sync(const Pending& written);
+  absl::Status Sync(const Written& written);
   // Reads the live file, cuts a torn tail (and, reopening after a failure, whatever lies past
   // `acknowledged`), resumes the chain, and writes a start or repair record.
   absl::StatusOr<std::optional<Recovery>> OpenLive(std::optional<uint64_t> acknowledged);
@@ -341,10 +294,67 @@ class Log {
   mutable std::mutex mu_;
   std::mutex sync_mu_;
   std::unique_ptr<Chain> chain_;
-  // Batches' buffers kept for the next Append: a batch of 10,000 records is megabytes, and
+  // Batches' buffers kept for the next session: a batch of 10,000 records is megabytes, and
   // allocating it anew each time costs more than filling it.
   std::mutex spare_mu_;
   std::vector<std::unique_ptr<Batch>> spare_;
+};
+
+// A batch being recorded, in three steps:
+//
+//   Log::Session session = log.Begin(request, count);
+//   session.Append(first, last, record);  // on any threads, for disjoint parts
+//   absl::Status written = session.Write();  // chained and written, under the log's lock
+//   ... other work (lawfuld serializes its answer) ...
+//   absl::Status synced = session.Wait();    // OK once the batch is on disk
+//
+// or Commit() for Write then Wait. The decisions must not be acted on (answered) before Wait or
+// Commit returns OK. A session dropped before Write records nothing, and a failed Write writes
+// nothing of its batch; either way the batch's buffers go back to the log for the next one. The
+// log must outlive its sessions; a moved-from session may only be destroyed or assigned to.
+class Log::Session {
+ public:
+  // Records a part: the unit of Append's ranges.
+  static constexpr size_t kPartRecords = 512;
+
+  Session(Session&& other) noexcept;
+  Session& operator=(Session&& other) noexcept;
+  ~Session();
+
+  size_t size() const { return size_; }  // the batch's `count`
+
+  // Formats records [first, last) (their pseudonyms, JSON and most of their chain macs), asking
+  // `record(i, &out)` for each, on this thread. `first` is a multiple of kPartRecords; `last` is
+  // one too, or size(). Disjoint ranges may be appended on several threads at once (as a pool
+  // lends them: lawful::BatchEvaluator::ParallelFor(size(), kPartRecords, …)), so that each part
+  // is formatted where it was made, while its data is in that core's cache. Anything else, and
+  // Append after Write, aborts.
+  void Append(size_t first, size_t last,
+              absl::FunctionRef<void(size_t i, DecisionRecord* out)> record);
+
+  // Gives each line its seq and chain mac and writes the batch, after the request line, with one
+  // write(). FailedPrecondition, and nothing written, if a record was not appended or Write was
+  // called before; UNAVAILABLE when the log cannot be written (see the top of this file).
+  absl::Status Write();
+  // Returns OK once what Write wrote is on disk (a group commit: one fdatasync covers every batch
+  // written before it started); UNAVAILABLE when that sync fails, or Write's error if it failed.
+  absl::Status Wait();
+  // Write, then Wait.
+  absl::Status Commit();
+
+ private:
+  friend class Log;
+  Session(Log* log, const Request& request, std::unique_ptr<Batch> batch, size_t size);
+  void Release();  // gives the batch's buffers back to the log
+
+  enum class State { kAppending, kWritten, kFailed };
+  Log* log_ = nullptr;
+  Request request_;
+  std::unique_ptr<Batch> batch_;  // until Write
+  size_t size_ = 0;
+  State state_ = State::kAppending;
+  Written written_;
+  absl::Status failed_;  // Write's error
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -456,27 +466,10 @@ absl::string_view ChannelName(lawful::v1::Channel channel);
 // unspecified (and then not written).
 absl::string_view NoticeTypeName(lawful::v1::NoticeType notice_type);
 
-// The record of one decision: views into `decision`, which must outlive it.
+// The record of one decision (contact id and evidence record id to be pseudonymized, rule as
+// policy.name, evidence as field[index], the facts digest; an error's field path as its reason):
+// views into `decision`, which must outlive it. What Session::Append asks for, e.g.
+//   session.Append(first, last, [&](size_t i, DecisionRecord* r) { RecordOf(decisions[i], r); });
 void RecordOf(const lawful::v1::Decision& decision, DecisionRecord* record);
-
-// Appends one record per decision (contact id and evidence record id pseudonymized, rule as
-// policy.name, evidence as field[index], facts digest), in order, durably: OK only once all are
-// on disk.
-// `request` carries what the decisions share.
-absl::Status AppendDecisions(Log& log, const Request& request,
-                             absl::Span<const lawful::v1::Decision* const> decisions,
-                             const ParallelFor* parallel_for = nullptr);
-// Its first half (Log::Begin): Commit the result before answering with the decisions.
-absl::StatusOr<Log::Pending> BeginDecisions(Log& log, const Request& request,
-                                            absl::Span<const lawful::v1::Decision* const> decisions,
-                                            const ParallelFor* parallel_for = nullptr);
-inline absl::Status AppendDecisions(
-    Log& log, const Request& request,
-    const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions,
-    const ParallelFor* parallel_for = nullptr) {
-  return AppendDecisions(
-      log, request, absl::MakeConstSpan(decisions.data(), static_cast<size_t>(decisions.size())),
-      parallel_for);
-}
 
 }  // namespace lawful::audit

@@ -106,14 +106,15 @@ absl::StatusOr<ResolvedOutreach> ResolveOutreach(const RuleSet& rule_set, const 
 inline constexpr size_t kSliceContacts = 8192;
 
 // The batch loop. Decides `contacts` into `out` (appended, numbered from `first_index`) on
-// `pool`'s threads, a part at a time; with `lines`, each part's audit records are formatted by
-// the thread that decided it, while they are in its cache (audit::Log::Lines, indexed from 0).
+// `pool`'s threads, a part at a time; with `audit_session` (begun for contacts.size()
+// decisions), each part's audit records are appended by the thread that decided it, while they
+// are in its cache (Session::Append, indexed from 0). The caller then writes and waits for them.
 // `still_wanted(done)` is asked before each slice of kSliceContacts; its error stops the loop
 // and is returned, with `out` holding a prefix of the decisions.
 absl::Status DecideBatch(BatchEvaluator& pool, const PreparedOutreach& outreach,
                          const std::vector<std::string_view>& contacts, uint64_t first_index,
                          google::protobuf::RepeatedPtrField<lawful::v1::Decision>* out,
-                         audit::Log::Lines* lines,
+                         audit::Log::Session* audit_session,
                          absl::FunctionRef<absl::Status(size_t done)> still_wanted);
 
 // The batch loop without answers, for tools that compare the engine's decisions themselves

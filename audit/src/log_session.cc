@@ -1,11 +1,13 @@
-// A batch's decision lines, formatted in parts on the caller's threads outside the log's lock:
-// pseudonyms, JSON, and most of each line's chain mac (Log::Lines, Log::StartLines).
+// The writing session (Log::Begin, Log::Session): a batch's decision lines formatted in parts on
+// the caller's threads outside the log's lock (pseudonyms, JSON, most of each line's chain mac),
+// then handed to the chain (log_append.cc) and waited for.
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "crypto.h"
 #include "format.h"
 #include "lawful/audit.h"
@@ -70,25 +72,67 @@ void FormatDecision(const DecisionRecord& d, const internal::Hmac& pseudonym_mac
 
 }  // namespace
 
-Log::Lines::Lines(Log* log, std::unique_ptr<Batch> batch) : log_(log), batch_(std::move(batch)) {}
-Log::Lines::Lines(Lines&&) noexcept = default;
-Log::Lines& Log::Lines::operator=(Lines&&) noexcept = default;
-Log::Lines::~Lines() {
+Log::Session Log::Begin(const Request& request, size_t count) {
+  std::unique_ptr<Batch> batch;
+  {
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    if (!spare_.empty()) {
+      batch = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  if (batch == nullptr) batch = std::make_unique<Batch>();
+  batch->decisions = count;
+  if (batch->parts.size() < Batch::PartsOf(count)) batch->parts.resize(Batch::PartsOf(count));
+  // A part left from an earlier batch must not pass for appended (see Write).
+  for (Batch::Part& part : batch->used()) part.ends.clear();
+  return Session(this, request, std::move(batch), count);
+}
+
+void Log::Recycle(std::unique_ptr<Batch> batch) {
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  spare_.push_back(std::move(batch));
+}
+
+Log::Session::Session(Log* log, const Request& request, std::unique_ptr<Batch> batch, size_t size)
+    : log_(log), request_(request), batch_(std::move(batch)), size_(size) {}
+
+Log::Session::Session(Session&& other) noexcept = default;
+
+Log::Session& Log::Session::operator=(Session&& other) noexcept {
+  if (this != &other) {
+    Release();
+    log_ = other.log_;
+    request_ = other.request_;
+    batch_ = std::move(other.batch_);
+    size_ = other.size_;
+    state_ = other.state_;
+    written_ = other.written_;
+    failed_ = std::move(other.failed_);
+  }
+  return *this;
+}
+
+Log::Session::~Session() { Release(); }
+
+void Log::Session::Release() {
   if (batch_ != nullptr) log_->Recycle(std::move(batch_));
 }
 
-size_t Log::Lines::size() const { return batch_ == nullptr ? 0 : batch_->decisions; }
-
-void Log::Lines::Format(size_t first, size_t last,
-                        absl::FunctionRef<void(size_t, DecisionRecord*)> record) {
-  const size_t count = size();
+void Log::Session::Append(size_t first, size_t last,
+                          absl::FunctionRef<void(size_t, DecisionRecord*)> record) {
+  const size_t count = size_;
   // A range that does not fall on parts would format a part another thread may be formatting:
   // a caller's bug, stopped here rather than left to corrupt the batch.
-  if (first % kPartRecords != 0 || first > last || last > count ||
+  if (batch_ == nullptr || first % kPartRecords != 0 || first > last || last > count ||
       (last % kPartRecords != 0 && last != count)) {
-    std::fprintf(stderr,
-                 "audit::Log::Lines::Format(%zu, %zu) of %zu records: not whole parts of %zu\n",
-                 first, last, count, kPartRecords);
+    if (batch_ == nullptr) {
+      std::fprintf(stderr, "audit::Log::Session::Append(%zu, %zu) after Write\n", first, last);
+    } else {
+      std::fprintf(stderr,
+                   "audit::Log::Session::Append(%zu, %zu) of %zu records: not whole parts of %zu\n",
+                   first, last, count, kPartRecords);
+    }
     std::abort();
   }
   // The keys' pad states are only read (Sign and Start copy them), so threads share them.
@@ -118,26 +162,55 @@ void Log::Lines::Format(size_t first, size_t last,
   }
 }
 
-Log::Lines Log::StartLines(size_t count) {
-  std::unique_ptr<Batch> batch;
-  {
-    std::lock_guard<std::mutex> lock(spare_mu_);
-    if (!spare_.empty()) {
-      batch = std::move(spare_.back());
-      spare_.pop_back();
+absl::Status Log::Session::Write() {
+  if (state_ != State::kAppending) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log ", log_->path(), ": the session was written already"));
+  }
+  if (size_ == 0) {  // nothing to record: no request line either
+    state_ = State::kWritten;
+    Release();
+    return absl::OkStatus();
+  }
+  absl::Status status;
+  const Batch& batch = *batch_;
+  for (size_t p = 0; p < batch.used().size() && status.ok(); ++p) {
+    const size_t records = std::min(batch.decisions - p * kPartRecords, kPartRecords);
+    if (batch.used()[p].ends.size() != records) {
+      status = absl::FailedPreconditionError(absl::StrCat(
+          "audit log ", log_->path(), ": records ", p * kPartRecords, " to ",
+          p * kPartRecords + records - 1, " of the batch were not appended; nothing was written"));
     }
   }
-  if (batch == nullptr) batch = std::make_unique<Batch>();
-  batch->decisions = count;
-  if (batch->parts.size() < Batch::PartsOf(count)) batch->parts.resize(Batch::PartsOf(count));
-  // A part left from an earlier batch must not pass for formatted (see Begin).
-  for (Batch::Part& part : batch->used()) part.ends.clear();
-  return Lines(this, std::move(batch));
+  if (status.ok()) status = log_->WriteBatch(request_, *batch_, &written_);
+  request_ = Request();  // its views need not outlive the Write
+  Release();
+  if (!status.ok()) {
+    state_ = State::kFailed;
+    failed_ = status;
+    return status;
+  }
+  state_ = State::kWritten;
+  return absl::OkStatus();
 }
 
-void Log::Recycle(std::unique_ptr<Batch> batch) {
-  std::lock_guard<std::mutex> lock(spare_mu_);
-  spare_.push_back(std::move(batch));
+absl::Status Log::Session::Wait() {
+  switch (state_) {
+    case State::kAppending:
+      return absl::FailedPreconditionError(
+          absl::StrCat("audit log ", log_->path(), ": Wait before Write; nothing was recorded"));
+    case State::kFailed:
+      return failed_;
+    case State::kWritten:
+      break;
+  }
+  if (written_.decisions == 0) return absl::OkStatus();
+  return log_->Sync(written_);
+}
+
+absl::Status Log::Session::Commit() {
+  if (absl::Status written = Write(); !written.ok()) return written;
+  return Wait();
 }
 
 }  // namespace lawful::audit
