@@ -1,6 +1,8 @@
 // Prints what `lawful diff` tallied, most frequent transitions and largest rule changes first.
 #include "diff_report.h"
 
+#include "lawful/text.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -140,31 +142,11 @@ std::string TextReport(const Side& before, const Side& after, absl::Time at, int
 namespace {
 
 // A JSON string literal.
+// A JSON string for the report: the minimal escaping the audit log uses, which refuses nothing
+// (bytes that are not UTF-8, as an id in a contacts file may hold, become U+FFFD).
 std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<int>(ch)));
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += "\"";
+  std::string out;
+  text::AppendJsonString(s, text::JsonEscaping::kAuditLog, &out);
   return out;
 }
 
