@@ -1,6 +1,7 @@
 // The compiler: checked modules -> the engine's bytecode; expressions are in compile_expr.cc.
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "compiler_impl.h"
@@ -270,28 +271,51 @@ Program CompileChecked(const CheckedRuleSet& checked) {
   return program;
 }
 
-CompileResult Compile(const std::vector<SourceFile>& files) {
-  CompileResult result;
+namespace {
+
+// Parses every file and checks the rule set. Null when a file does not parse or the rule set is
+// out of limits; otherwise the checked set, errors or not.
+std::shared_ptr<CheckedRuleSet> ParseAndCheck(const std::vector<SourceFile>& files,
+                                              std::vector<Diagnostic>& diagnostics, bool& ok) {
+  ok = false;
   if (files.empty()) {
-    result.diagnostics.push_back(Diagnostic{Severity::kError, "no-policy", "", 1, 1, 1,
-                                            "a rule set needs at least one rule file"});
-    return result;
+    diagnostics.push_back(Diagnostic{Severity::kError, "no-policy", "", 1, 1, 1,
+                                     "a rule set needs at least one rule file"});
+    return nullptr;
   }
   if (files.size() > kMaxFiles) {
-    result.diagnostics.push_back(
+    diagnostics.push_back(
         Diagnostic{Severity::kError, "limit", files[kMaxFiles].path, 1, 1, 1,
                    absl::StrCat("this file is one too many: a rule set may have at most ",
                                 kMaxFiles, " files")});
-    return result;
+    return nullptr;
   }
   std::vector<Module> modules(files.size());
-  bool ok = true;
+  bool parsed = true;
   for (size_t i = 0; i < files.size(); ++i) {
-    ok = Parse(files[i], static_cast<uint32_t>(i), modules[i], result.diagnostics) && ok;
+    parsed = Parse(files[i], static_cast<uint32_t>(i), modules[i], diagnostics) && parsed;
   }
+  if (!parsed) return nullptr;
+  auto checked = std::make_shared<CheckedRuleSet>();
+  ok = Check(std::move(modules), files, *checked, diagnostics);
+  return checked;
+}
+
+}  // namespace
+
+CheckResult CheckRuleSet(const std::vector<SourceFile>& files) {
+  CheckResult result;
+  bool ok = false;
+  result.rules = ParseAndCheck(files, result.diagnostics, ok);
+  return result;
+}
+
+CompileResult Compile(const std::vector<SourceFile>& files) {
+  CompileResult result;
+  bool ok = false;
+  std::shared_ptr<const CheckedRuleSet> checked_set = ParseAndCheck(files, result.diagnostics, ok);
   if (!ok) return result;
-  CheckedRuleSet checked;
-  if (!Check(std::move(modules), files, checked, result.diagnostics)) return result;
+  const CheckedRuleSet& checked = *checked_set;
   try {
     result.program = CompileChecked(checked);
   } catch (const TooLarge& e) {

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "ast.h"
+#include "lawful/dsl.h"
 
 namespace lawful::dsl {
 

@@ -3,7 +3,6 @@
 
 #include <vector>
 
-#include "ast.h"
 #include "language_limits.h"
 #include "lawful/dsl.h"
 

@@ -381,3 +381,40 @@ TEST(Checker, ShippedRulesCheckCleanly) {
 
 }  // namespace
 }  // namespace lawful::dsl
+
+namespace lawful::dsl {
+namespace {
+
+// CheckRuleSet hands tools (prover, SQL compiler, language server) the tree the compiler reads.
+TEST(CheckRuleSetTest, GivesTheResolvedTypedTree) {
+  CheckResult result = CheckRuleSet({{"t.lawful", WithCondition("contact.email == \"\"")}});
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result.rules->policies.size(), 1u);
+  const RuleDecl& rule = result.rules->policies[0]->rules[0];
+  EXPECT_EQ(rule.name, "r");
+  EXPECT_EQ(rule.name_span.line, 5u);
+  ASSERT_NE(rule.when, nullptr);
+  EXPECT_EQ(rule.when->type.kind, TypeKind::kBool);
+  EXPECT_EQ(rule.when->kids[0]->kind, ExprKind::kField);
+  EXPECT_EQ(rule.when->kids[0]->type.kind, TypeKind::kString);
+  EXPECT_EQ(result.rules->purposes, (std::vector<std::string>{"newsletter", "profiling"}));
+}
+
+TEST(CheckRuleSetTest, KeepsTheTreeWhenCheckingFails) {
+  CheckResult result = CheckRuleSet({{"t.lawful", WithCondition("contact.no_such_field")}});
+  EXPECT_FALSE(result.ok());
+  ASSERT_NE(result.rules, nullptr);
+  EXPECT_EQ(result.rules->policies[0]->rules[0].when->type.kind, TypeKind::kError);
+  EXPECT_THAT(result.diagnostics, testing::Not(testing::IsEmpty()));
+}
+
+TEST(CheckRuleSetTest, HasNoTreeWhenAFileDoesNotParse) {
+  CheckResult result = CheckRuleSet({{"t.lawful", "policy {"}});
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.rules, nullptr);
+  ASSERT_EQ(result.diagnostics.size(), 1u);
+  EXPECT_EQ(result.diagnostics[0].code, "syntax");
+}
+
+}  // namespace
+}  // namespace lawful::dsl
