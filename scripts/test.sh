@@ -28,8 +28,10 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 
 echo "== build (ASan+UBSan) =="
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DLAWFUL_SANITIZE=ON
+# Suites labelled `heavy` (real databases, solvers, browsers, editors' clients, fleets) run once,
+# in the default build above; each is bounded by its ctest TIMEOUT.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest --output-on-failure -j "$jobs")
+   ctest --output-on-failure -j "$jobs" -LE heavy)
 
 echo "== fuzz (libFuzzer, clang ASan+UBSan: rules, program, request, 60 s each from the seeds) =="
 scripts/fuzz.sh --fresh 60
