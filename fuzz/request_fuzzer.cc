@@ -76,12 +76,15 @@ void DecideBatch(std::string_view bytes, lawful::Evaluator& evaluator) {
   lawful::decide::Request request;
   if (!lawful::decide::ReadBatchRequest(bytes, &request).ok()) return;
   const lawful::PreparedOutreach prepared = Prepare(request.outreach);
-  google::protobuf::RepeatedPtrField<lawful::v1::Decision> batch;
+  lawful::decide::BatchAnswers answers;
   const absl::Status decided =
-      lawful::decide::DecideBatch(*pool, prepared, request.contacts, 0, &batch, nullptr,
+      lawful::decide::DecideBatch(*pool, prepared, request.contacts, 0, &answers, nullptr,
                                   [](size_t) { return absl::OkStatus(); });
-  Require(decided.ok() && batch.size() == static_cast<int>(request.contacts.size()),
-          "one decision per contact");
+  lawful::v1::DecideBatchResponse response;
+  Require(decided.ok() && response.ParseFromString(answers.Joined()) &&
+              response.decisions_size() == static_cast<int>(request.contacts.size()),
+          "one decision per contact, answered as bytes that parse");
+  const auto& batch = response.decisions();
   const lawful::decide::ResolvedOutreach resolved{prepared, prepared.at};
   for (size_t i = 0; i < request.contacts.size(); ++i) {
     std::string_view id;

@@ -144,4 +144,20 @@ grpc::Status Audit(audit::Log* log, const CallIdentity& who, const std::string& 
   return grpc::Status::OK;
 }
 
+grpc::ByteBuffer AnswerBuffer(std::string head, std::vector<std::string> parts, std::string tail) {
+  std::vector<grpc::Slice> slices;
+  slices.reserve(parts.size() + 2);
+  // Each string is handed to gRPC, which frees it when the bytes have been sent.
+  auto give = [&slices](std::string bytes) {
+    if (bytes.empty()) return;
+    auto* owned = new std::string(std::move(bytes));
+    slices.emplace_back(
+        owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  };
+  give(std::move(head));
+  for (std::string& part : parts) give(std::move(part));
+  give(std::move(tail));
+  return grpc::ByteBuffer(slices.data(), slices.size());
+}
+
 }  // namespace lawful::server

@@ -63,6 +63,11 @@ grpc::Status SerializeResponse(const Message& message, grpc::ByteBuffer* bytes) 
   return grpc::SerializationTraits<Message>::Serialize(message, bytes, &own_buffer);
 }
 
+// A response whose first field is a batch's `decisions` (decide::BatchAnswers) as one buffer,
+// without copying them: `head` (e.g. an enclosing message's tag and length), the parts as they
+// were written, then `tail` (the response's other fields, serialized).
+grpc::ByteBuffer AnswerBuffer(std::string head, std::vector<std::string> parts, std::string tail);
+
 // Who asked, for the audit log: the client certificate's subject under mutual TLS, else the
 // peer address; and the request id the caller sent in `x-request-id` metadata, or one made here.
 // Either way the id is sent back as `x-request-id` initial metadata, so the caller can file it.

@@ -115,17 +115,11 @@ grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext
                   grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request"));
   }
 
-  lawful::v1::DecideBatchResponse answer;
   int64_t contacts = 0;
   std::optional<audit::Log::Session> audit_session;
   grpc::Status status = options_.parse_only
-                            ? ParseOnlyBatch(bytes, &answer, &contacts)
-                            : DecideRawBatch(context, bytes, &answer, &contacts, &audit_session);
-  if (status.ok()) {
-    bool own_buffer = false;
-    status = grpc::SerializationTraits<lawful::v1::DecideBatchResponse>::Serialize(answer, response,
-                                                                                   &own_buffer);
-  }
+                            ? ParseOnlyBatch(bytes, response, &contacts)
+                            : DecideRawBatch(context, bytes, response, &contacts, &audit_session);
   // Nothing is answered before its records are on disk: a failed sync answers UNAVAILABLE.
   if (audit_session.has_value()) {
     if (const absl::Status synced = audit_session->Wait(); !synced.ok()) {
@@ -135,8 +129,7 @@ grpc::ServerUnaryReactor* LawfulService::DecideBatch(grpc::CallbackServerContext
   return Finish(context, "DecideBatch", contacts, start, status);
 }
 
-grpc::Status LawfulService::ParseOnlyBatch(std::string_view bytes,
-                                           lawful::v1::DecideBatchResponse* response,
+grpc::Status LawfulService::ParseOnlyBatch(std::string_view bytes, grpc::ByteBuffer* response,
                                            int64_t* contacts) const {
   lawful::v1::DecideBatchRequest request;
   if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -145,13 +138,13 @@ grpc::Status LawfulService::ParseOnlyBatch(std::string_view bytes,
   *contacts = request.contacts_size();
   const std::shared_ptr<const Snapshot> snapshot = store_->Current();
   if (snapshot == nullptr) return NoRuleSet();
-  response->set_rule_set_version(snapshot->rule_set->version());
-  return grpc::Status::OK;
+  lawful::v1::DecideBatchResponse answer;
+  answer.set_rule_set_version(snapshot->rule_set->version());
+  return SerializeResponse(answer, response);
 }
 
 grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
-                                           std::string_view bytes,
-                                           lawful::v1::DecideBatchResponse* response,
+                                           std::string_view bytes, grpc::ByteBuffer* response,
                                            int64_t* contacts_count,
                                            std::optional<audit::Log::Session>* audit_session) {
   decide::Request request;
@@ -188,27 +181,27 @@ grpc::Status LawfulService::DecideRawBatch(grpc::CallbackServerContext* context,
         AuditRequest(*who, snapshot->rule_set->version(), request.outreach, outreach->at),
         static_cast<size_t>(total)));
   }
+  decide::BatchAnswers answers;
   const absl::Status decided = decide::DecideBatch(
-      batch_evaluator_, outreach->prepared, contacts, 0, response->mutable_decisions(),
+      batch_evaluator_, outreach->prepared, contacts, 0, &answers,
       audit_session->has_value() ? &**audit_session : nullptr,
       [&](size_t done) { return CheckStillWanted(context, static_cast<int64_t>(done), total); });
   if (!decided.ok()) {
     audit_session->reset();  // nothing recorded: nothing answered
-    response->Clear();
     return ToGrpc(decided);
   }
   if (audit_session->has_value()) {
     if (const absl::Status written = (*audit_session)->Write(); !written.ok()) {
       audit_session->reset();
-      response->Clear();
       return AuditFailed(written);
     }
   }
-  decide::ReasonTally tally;
-  tally.Add(response->decisions());
-  tally.Summarize(response->mutable_summary());
-  response->set_rule_set_version(snapshot->rule_set->version());
-  ToProto(outreach->at, response->mutable_at());
+  // The decisions go out as they were written; the response's other fields follow them.
+  lawful::v1::DecideBatchResponse rest;
+  answers.tally.Summarize(rest.mutable_summary());
+  rest.set_rule_set_version(snapshot->rule_set->version());
+  ToProto(outreach->at, rest.mutable_at());
+  *response = AnswerBuffer(std::string(), std::move(answers.parts), rest.SerializeAsString());
   return grpc::Status::OK;
 }
 

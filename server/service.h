@@ -87,10 +87,10 @@ class LawfulService final : public lawful::v1::Lawful::WithRawCallbackMethod_Dec
   // DecideRawBatch leaves its audit session written but not yet synced in `audit_session`: the
   // answer is serialized while the records go to disk (Session::Wait), and sent only once they
   // are there.
-  grpc::Status ParseOnlyBatch(std::string_view bytes, lawful::v1::DecideBatchResponse* response,
+  grpc::Status ParseOnlyBatch(std::string_view bytes, grpc::ByteBuffer* response,
                               int64_t* contacts) const;
   grpc::Status DecideRawBatch(grpc::CallbackServerContext* context, std::string_view bytes,
-                              lawful::v1::DecideBatchResponse* response, int64_t* contacts,
+                              grpc::ByteBuffer* response, int64_t* contacts,
                               std::optional<audit::Log::Session>* audit_session);
   // What Decide and Explain share (service.cc).
   template <typename Response, typename Answer>

@@ -100,14 +100,8 @@ class DecideStreamReactor final
     Finish(status);
   }
 
-  void WriteResponse() {
-    raw_response_.Clear();  // the last write has completed; gRPC serializes into an empty buffer
-    if (grpc::Status serialized = SerializeResponse(response_, &raw_response_); !serialized.ok()) {
-      Stop(serialized);
-      return;
-    }
-    StartWrite(&raw_response_);
-  }
+  // Writes `raw_response_`, which stays untouched until the write completes.
+  void WriteResponse() { StartWrite(&raw_response_); }
 
   // Reads the next chunk once the stream is back within --max_stream_contacts_per_second.
   void ReadNextChunk() {
@@ -164,9 +158,7 @@ class DecideStreamReactor final
                                         count, max_chunk_size_)));
       return;
     }
-    // Reused: after the first chunks the decisions' storage is recycled, not reallocated.
-    auto* decisions = response_.mutable_decisions()->mutable_decisions();
-    decisions->Clear();
+    decide::BatchAnswers answers;
     // The chunk's audit records are appended where they are decided, and on disk before its
     // answer is written.
     std::optional<audit::Log::Session> audit_session;
@@ -176,7 +168,7 @@ class DecideStreamReactor final
           static_cast<size_t>(count)));
     }
     const absl::Status status = decide::DecideBatch(
-        *evaluator_, outreach_->prepared, contacts, static_cast<uint64_t>(contacts_), decisions,
+        *evaluator_, outreach_->prepared, contacts, static_cast<uint64_t>(contacts_), &answers,
         audit_session.has_value() ? &*audit_session : nullptr,
         [&](size_t done) { return CheckStillWanted(context_, done, count); });
     if (!status.ok()) {
@@ -189,9 +181,14 @@ class DecideStreamReactor final
         return;
       }
     }
-    tally_.Add(*decisions);
+    tally_.Add(answers.tally);
     contacts_ += count;
     last_chunk_contacts_ = count;
+    // DecideStreamResponse{decisions: DecisionChunk{decisions: the parts}}, written as bytes.
+    std::string head;
+    wire::AppendLengthPrefix(lawful::v1::DecideStreamResponse::kDecisionsFieldNumber,
+                             answers.bytes(), &head);
+    raw_response_ = AnswerBuffer(std::move(head), std::move(answers.parts), std::string());
     WriteResponse();
   }
 
@@ -205,12 +202,18 @@ class DecideStreamReactor final
                         "start: the stream ended before its start (the outreach)"));
       return;
     }
-    lawful::v1::StreamSummary* summary = response_.mutable_summary();
+    StreamResponse response;
+    lawful::v1::StreamSummary* summary = response.mutable_summary();
     tally_.Summarize(summary->mutable_summary());
     summary->set_contacts(static_cast<uint64_t>(contacts_));
     summary->set_rule_set_version(snapshot_->rule_set->version());
     ToProto(outreach_->at, summary->mutable_at());
     summary_sent_ = true;
+    raw_response_.Clear();
+    if (grpc::Status serialized = SerializeResponse(response, &raw_response_); !serialized.ok()) {
+      Stop(serialized);
+      return;
+    }
     WriteResponse();
   }
 
@@ -227,9 +230,8 @@ class DecideStreamReactor final
   grpc::ByteBuffer raw_request_;
   std::vector<grpc::Slice> slices_;  // raw_request_'s bytes, and joined_ when in several slices
   std::string joined_;
-  decide::Request request_;  // read from them
-  StreamResponse response_;
-  grpc::ByteBuffer raw_response_;  // response_, serialized until its write completes
+  decide::Request request_;        // read from them
+  grpc::ByteBuffer raw_response_;  // the answer being written
   decide::ReasonTally tally_;
   int64_t contacts_ = 0;
   bool summary_sent_ = false;

@@ -1,5 +1,8 @@
 // Deciding: one contact, a batch on the pool with its audit records, the summary, explaining.
 #include <algorithm>
+#include <array>
+
+#include "absl/container/inlined_vector.h"
 
 #include "absl/strings/str_cat.h"
 #include "lawful/decide.h"
@@ -18,49 +21,159 @@ Decision DecideContact(Evaluator& evaluator, const PreparedOutreach& outreach,
   return evaluator.Decide(outreach, contact_bytes);
 }
 
+void AppendDecision(const RuleSet& rule_set, const Decision& decision,
+                    std::string_view contact_bytes, std::string_view id, uint32_t index,
+                    std::string* out) {
+  wire::AppendStringIfSet(lawful::v1::Decision::kContactIdFieldNumber, id, out);
+  wire::AppendVarintIfSet(lawful::v1::Decision::kIndexFieldNumber, index, out);
+  rule_set.AppendDecision(decision, contact_bytes, out);
+}
+
 void ToMessage(const RuleSet& rule_set, const Decision& decision, std::string_view contact_bytes,
                std::string_view id, uint32_t index, lawful::v1::Decision* out) {
-  rule_set.ToProto(decision, out, contact_bytes);
-  out->set_contact_id(id.data(), id.size());
-  out->set_index(index);
+  std::string bytes;
+  AppendDecision(rule_set, decision, contact_bytes, id, index, &bytes);
+  out->Clear();
+  out->ParseFromString(bytes);  // cannot fail: the bytes are AppendDecision's
+}
+
+namespace {
+
+absl::string_view View(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// The outcomes' short names ("allow", "deny", "error"), looked up once.
+absl::string_view OutcomeWord(Outcome outcome) {
+  static const std::array<absl::string_view, 3> words = {
+      OutcomeName(Outcome::kError), OutcomeName(Outcome::kAllow), OutcomeName(Outcome::kDeny)};
+  switch (outcome) {
+    case Outcome::kAllow:
+      return words[1];
+    case Outcome::kDeny:
+      return words[2];
+    default:
+      return words[0];
+  }
+}
+
+// The reason a summary counts a decision under: the deciding rule's, none for an ERROR.
+std::string_view ReasonOf(const Decision& decision) {
+  return decision.outcome != Outcome::kError && decision.rule != nullptr
+             ? std::string_view(decision.rule->reason)
+             : std::string_view();
+}
+
+// One part's counts, before they join the batch's tally: a handful of distinct reasons, counted
+// by run without a map lookup a decision.
+class PartTally {
+ public:
+  void Add(const Decision& decision) {
+    const std::string_view reason = ReasonOf(decision);
+    for (Entry& e : entries_) {
+      if (e.outcome == decision.outcome && e.reason == reason) {
+        ++e.count;
+        return;
+      }
+    }
+    entries_.push_back(Entry{decision.outcome, reason, 1});
+  }
+  void AddTo(ReasonTally& tally) const {
+    for (const Entry& e : entries_) tally.Add(e.outcome, e.reason, e.count);
+  }
+
+ private:
+  struct Entry {
+    Outcome outcome;
+    std::string_view reason;  // the rule set's
+    uint64_t count;
+  };
+  absl::InlinedVector<Entry, 8> entries_;
+};
+
+// A part's decisions while its answers and audit records are written; per thread, reused.
+struct Decided {
+  Decision decision;
+  std::string_view id;
+  size_t facts_at = 0;  // where the digest's hex starts in the part's bytes (0: none)
+};
+
+}  // namespace
+
+void RecordOf(const RuleSet& rule_set, const Decision& decision, std::string_view id,
+              uint64_t index, std::string_view facts_hex, audit::DecisionRecord* r) {
+  r->contact_id = View(id);
+  r->index = static_cast<int64_t>(index);
+  r->outcome = OutcomeWord(decision.outcome);
+  if (decision.outcome == Outcome::kError) {
+    // No rule decided: the record says which field made the contact invalid.
+    r->reason = View(decision.error_path);
+    return;
+  }
+  if (decision.rule == nullptr) return;
+  const Rule& rule = *decision.rule;
+  r->reason = View(rule.reason);
+  r->rule_policy = View(rule.policy);  // written as "policy.name", without a copy here
+  r->rule = View(rule.name);
+  if (decision.evidence_index >= 0 && rule.evidence_list >= 0) {
+    r->evidence_field = View(rule_set.program().layout.lists[rule.evidence_list].name);
+    r->evidence_index = decision.evidence_index;
+    r->evidence_id = View(decision.evidence_id);
+  }
+  r->facts = View(facts_hex);
 }
 
 absl::Status DecideBatch(BatchEvaluator& pool, const PreparedOutreach& outreach,
                          const std::vector<std::string_view>& contacts, uint64_t first_index,
-                         google::protobuf::RepeatedPtrField<lawful::v1::Decision>* out,
-                         audit::Log::Session* audit_session,
+                         BatchAnswers* out, audit::Log::Session* audit_session,
                          absl::FunctionRef<absl::Status(size_t done)> still_wanted) {
-  const size_t total = contacts.size();
-  const int base = out->size();
-  out->Reserve(base + static_cast<int>(total));
-  for (size_t i = 0; i < total; ++i) out->Add();  // filled in parallel below
   constexpr size_t kPart = audit::Log::Session::kPartRecords;
   static_assert(kSliceContacts % kPart == 0);
+  const size_t total = contacts.size();
+  out->parts.assign((total + kPart - 1) / kPart, std::string());
+  std::vector<PartTally> tallies(out->parts.size());
   const RuleSet& rule_set = *outreach.rule_set;
   for (size_t begin = 0; begin < total; begin += kSliceContacts) {
     if (absl::Status wanted = still_wanted(begin); !wanted.ok()) {
-      out->DeleteSubrange(base + static_cast<int>(begin), static_cast<int>(total - begin));
+      out->parts.resize(begin / kPart);
+      for (size_t p = 0; p < out->parts.size(); ++p) tallies[p].AddTo(out->tally);
       return wanted;
     }
     const size_t end = std::min(total, begin + kSliceContacts);
-    // One pass a part: decide, build the answer, format its audit lines, on the thread that
-    // decided it, while the part is in its cache.
+    // One pass a part: decide, write the answers, format their audit lines, on the thread that
+    // decided them, while the part is in its cache.
     pool.ParallelFor(end - begin, kPart, [&](size_t from, size_t to) {
       thread_local Evaluator evaluator;
+      thread_local std::vector<Decided> decided;
+      thread_local std::string body;
       const size_t first = begin + from, last = begin + to;
+      const size_t part_index = first / kPart;
+      std::string& part = out->parts[part_index];
+      PartTally& tally = tallies[part_index];
+      if (decided.size() < last - first) decided.resize(last - first);
       for (size_t i = first; i < last; ++i) {
-        std::string_view id;
-        const Decision decision = DecideContact(evaluator, outreach, contacts[i], &id);
-        ToMessage(rule_set, decision, contacts[i], id, static_cast<uint32_t>(first_index + i),
-                  out->Mutable(base + static_cast<int>(i)));
+        Decided& d = decided[i - first];
+        d.decision = DecideContact(evaluator, outreach, contacts[i], &d.id);
+        tally.Add(d.decision);
+        body.clear();
+        AppendDecision(rule_set, d.decision, contacts[i], d.id,
+                       static_cast<uint32_t>(first_index + i), &body);
+        wire::AppendBytesField(kDecisionsField, body, &part);
+        // The digest's hex is the body's last field when the decision has one.
+        d.facts_at =
+            d.decision.has_facts_digest ? part.size() - 2 * sizeof d.decision.facts_digest : 0;
       }
       if (audit_session != nullptr) {
         audit_session->Append(first, last, [&](size_t i, audit::DecisionRecord* record) {
-          audit::RecordOf(out->Get(base + static_cast<int>(i)), record);
+          const Decided& d = decided[i - first];
+          const std::string_view facts =
+              d.facts_at == 0
+                  ? std::string_view()
+                  : std::string_view(part).substr(d.facts_at, 2 * sizeof d.decision.facts_digest);
+          RecordOf(rule_set, d.decision, d.id, first_index + i, facts, record);
         });
       }
     });
   }
+  for (const PartTally& tally : tallies) tally.AddTo(out->tally);
   return absl::OkStatus();
 }
 
@@ -75,21 +188,12 @@ void DecideContacts(BatchEvaluator& pool, const PreparedOutreach& outreach,
   });
 }
 
-void ReasonTally::Add(const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions) {
-  // Runs of one reason are common (a list washed for one purpose): count them before the lookup.
-  const lawful::v1::Decision* run = nullptr;
-  uint64_t length = 0;
-  for (const lawful::v1::Decision& decision : decisions) {
-    if (run != nullptr && decision.outcome() == run->outcome() &&
-        decision.reason() == run->reason()) {
-      ++length;
-      continue;
-    }
-    if (run != nullptr) counts_[{run->outcome(), run->reason()}] += length;
-    run = &decision;
-    length = 1;
-  }
-  if (run != nullptr) counts_[{run->outcome(), run->reason()}] += length;
+void ReasonTally::Add(Outcome outcome, std::string_view reason, uint64_t count) {
+  counts_[{static_cast<int>(outcome), std::string(reason)}] += count;
+}
+
+void ReasonTally::Add(const ReasonTally& other) {
+  for (const auto& [key, count] : other.counts_) counts_[key] += count;
 }
 
 void ReasonTally::Summarize(

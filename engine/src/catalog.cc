@@ -186,13 +186,20 @@ RuleSet::Catalog::Catalog(const Program& program) {
   }
 }
 
-std::string Hex(const uint8_t* bytes, size_t size) {
+void AppendHex(const uint8_t* bytes, size_t size, std::string* out) {
   static const char kHex[] = "0123456789abcdef";
-  std::string hex(size * 2, '0');
+  const size_t at = out->size();
+  out->resize(at + 2 * size);
+  char* p = out->data() + at;
   for (size_t i = 0; i < size; ++i) {
-    hex[2 * i] = kHex[bytes[i] >> 4];
-    hex[2 * i + 1] = kHex[bytes[i] & 15];
+    p[2 * i] = kHex[bytes[i] >> 4];
+    p[2 * i + 1] = kHex[bytes[i] & 15];
   }
+}
+
+std::string Hex(const uint8_t* bytes, size_t size) {
+  std::string hex;
+  AppendHex(bytes, size, &hex);
   return hex;
 }
 

@@ -58,6 +58,7 @@ std::string Display(const Program& program, const Facts& facts, const FactInfo& 
                     int64_t value);
 
 std::string Hex(const uint8_t* bytes, size_t size);
+void AppendHex(const uint8_t* bytes, size_t size, std::string* out);
 
 // The `index`th occurrence of length-delimited field `number` in a serialized message.
 bool NthField(std::string_view message, uint32_t number, int32_t index, std::string_view& out);

@@ -103,40 +103,10 @@ std::string RuleSet::Location(const Rule& rule) const {
 
 void RuleSet::ToProto(const Decision& d, lawful::v1::Decision* out,
                       std::string_view contact_bytes) const {
-  out->set_outcome(static_cast<lawful::v1::Outcome>(d.outcome));
-  if (d.outcome == Outcome::kError) {
-    out->mutable_error()->set_field_path(d.error_path);
-    out->mutable_error()->set_message(d.error_message);
-    return;
-  }
-  if (d.rule == nullptr) return;
-  const Rule& r = *d.rule;
-  out->set_reason(r.reason);
-  out->set_citation(r.citation);
-  auto* ref = out->mutable_rule();
-  ref->set_name(r.name);
-  ref->set_policy(r.policy);
-  ref->set_file(r.span.file < program_.files.size() ? program_.files[r.span.file] : "");
-  ref->set_line(r.span.line);
-  for (const std::string& o : r.obligations) out->add_obligations(o);
-  if (d.evidence_index >= 0 && r.evidence_list >= 0) {
-    auto* e = out->mutable_evidence();
-    e->set_field(program_.layout.lists[r.evidence_list].name);
-    e->set_index(static_cast<uint32_t>(d.evidence_index));
-    e->set_record_id(d.evidence_id);
-    const ListInfo& list = catalog_->lists[r.evidence_list];
-    std::string_view record;
-    if (!contact_bytes.empty() && list.number != 0 && list.evidence_field != nullptr &&
-        NthField(contact_bytes, list.number, d.evidence_index, record)) {
-      e->GetReflection()
-          ->MutableMessage(e, list.evidence_field)
-          ->ParseFromArray(record.data(), static_cast<int>(record.size()));
-    }
-  }
-  if (d.has_facts_digest) out->set_facts_digest(Hex(d.facts_digest, sizeof d.facts_digest));
-  if (d.valid_until != kMissing) {
-    lawful::ToProto(calendar::ToTime(d.valid_until), out->mutable_valid_until());
-  }
+  std::string bytes;
+  AppendDecision(d, contact_bytes, &bytes);
+  out->Clear();
+  out->ParseFromString(bytes);  // cannot fail: the bytes are AppendDecision's
 }
 
 struct ContactFacts::Storage {

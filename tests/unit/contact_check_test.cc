@@ -161,10 +161,13 @@ TEST_F(FailClosed, EveryMalformationIsThatContactsErrorWithItsFieldOnEveryPath) 
   std::vector<std::string_view> contacts;
   for (const Row& row : rows) contacts.push_back(row.contact);
   BatchEvaluator pool(1);
-  google::protobuf::RepeatedPtrField<lawful::v1::Decision> batch;
-  ASSERT_TRUE(DecideBatch(pool, outreach_->prepared, contacts, 0, &batch, nullptr, [](size_t) {
+  BatchAnswers answers;
+  ASSERT_TRUE(DecideBatch(pool, outreach_->prepared, contacts, 0, &answers, nullptr, [](size_t) {
                 return absl::OkStatus();
               }).ok());
+  lawful::v1::DecideBatchResponse response;
+  ASSERT_TRUE(response.ParseFromString(answers.Joined()));
+  const auto& batch = response.decisions();
   ASSERT_EQ(batch.size(), static_cast<int>(rows.size()));
   Evaluator evaluator;
   for (size_t i = 0; i < rows.size(); ++i) {

@@ -52,10 +52,21 @@ std::optional<ContactProblem> CheckContact(std::string_view bytes, std::string_v
 Decision DecideContact(Evaluator& evaluator, const PreparedOutreach& outreach,
                        std::string_view contact_bytes, std::string_view* id);
 
-// The decision as the API answers it: RuleSet::ToProto (with the contact's bytes, so evidence
-// quotes the record as sent), the contact's id and its position in the request.
+// The decision as the API answers it, as lawful.v1.Decision wire bytes appended to `out`: the
+// contact's id, its position in the request, then RuleSet::AppendDecision's fields (with the
+// contact's bytes, so evidence quotes the record as sent). Every door answers with these bytes.
+void AppendDecision(const RuleSet& rule_set, const Decision& decision,
+                    std::string_view contact_bytes, std::string_view id, uint32_t index,
+                    std::string* out);
+
+// The same decision as a message: AppendDecision's bytes, parsed.
 void ToMessage(const RuleSet& rule_set, const Decision& decision, std::string_view contact_bytes,
                std::string_view id, uint32_t index, lawful::v1::Decision* out);
+
+// The audit record of a decision (lawful/audit.h), with views into `decision`, `id`, the rule
+// set and `facts_hex` (the facts digest in hex, empty when the decision has none).
+void RecordOf(const RuleSet& rule_set, const Decision& decision, std::string_view id,
+              uint64_t index, std::string_view facts_hex, audit::DecisionRecord* record);
 
 // ---------------------------------------------------------------------------------------------
 // Requests, read on their wire bytes
@@ -105,33 +116,56 @@ absl::StatusOr<ResolvedOutreach> ResolveOutreach(const RuleSet& rule_set, const 
 // split well, small enough that an abandoned call stops within a few milliseconds.
 inline constexpr size_t kSliceContacts = 8192;
 
-// The batch loop. Decides `contacts` into `out` (appended, numbered from `first_index`) on
-// `pool`'s threads, a part at a time; with `audit_session` (begun for contacts.size()
-// decisions), each part's audit records are appended by the thread that decided it, while they
-// are in its cache (Session::Append, indexed from 0). The caller then writes and waits for them.
-// `still_wanted(done)` is asked before each slice of kSliceContacts; its error stops the loop
-// and is returned, with `out` holding a prefix of the decisions.
-absl::Status DecideBatch(BatchEvaluator& pool, const PreparedOutreach& outreach,
-                         const std::vector<std::string_view>& contacts, uint64_t first_index,
-                         google::protobuf::RepeatedPtrField<lawful::v1::Decision>* out,
-                         audit::Log::Session* audit_session,
-                         absl::FunctionRef<absl::Status(size_t done)> still_wanted);
-
-// The batch loop without answers, for tools that compare the engine's decisions themselves
-// (`lawful diff`): out[i] is DecideContact of contacts[i], decided on `pool`'s threads.
-void DecideContacts(BatchEvaluator& pool, const PreparedOutreach& outreach,
-                    const std::vector<std::string_view>& contacts, std::vector<Decision>& out);
-
 // Counts decisions per outcome and reason, over one batch or a whole stream.
 class ReasonTally {
  public:
-  void Add(const google::protobuf::RepeatedPtrField<lawful::v1::Decision>& decisions);
+  void Add(Outcome outcome, std::string_view reason, uint64_t count);
+  void Add(const ReasonTally& other);
   // Most frequent first; ties in a fixed order, so equal batches get equal summaries.
   void Summarize(google::protobuf::RepeatedPtrField<lawful::v1::ReasonCount>* summary) const;
 
  private:
   std::map<std::pair<int, std::string>, uint64_t> counts_;
 };
+
+// A batch's answers as wire bytes. Concatenated in order, `parts` are the repeated `decisions`
+// field (number 1 of both DecideBatchResponse and DecisionChunk), so a front door answers with
+// them as they are: no message is built per decision. Each part holds the decisions of at most
+// audit::Log::Session::kPartRecords contacts, written by the thread that decided them.
+inline constexpr uint32_t kDecisionsField = 1;
+struct BatchAnswers {
+  std::vector<std::string> parts;
+  ReasonTally tally;  // the decisions' outcomes and reasons
+  size_t bytes() const {
+    size_t n = 0;
+    for (const std::string& part : parts) n += part.size();
+    return n;
+  }
+  // The parts as one string: a DecideBatchResponse holding just the decisions, for a caller
+  // that wants messages (tests, JSON answers).
+  std::string Joined() const {
+    std::string joined;
+    joined.reserve(bytes());
+    for (const std::string& part : parts) joined += part;
+    return joined;
+  }
+};
+
+// The batch loop. Decides `contacts` into `out` (numbered from `first_index`) on `pool`'s
+// threads, a part at a time; with `audit_session` (begun for contacts.size() decisions), each
+// part's audit records are appended by the thread that decided it, while they are in its cache
+// (Session::Append, indexed from 0). The caller then writes and waits for them.
+// `still_wanted(done)` is asked before each slice of kSliceContacts; its error stops the loop
+// and is returned, with `out` holding the parts decided before it.
+absl::Status DecideBatch(BatchEvaluator& pool, const PreparedOutreach& outreach,
+                         const std::vector<std::string_view>& contacts, uint64_t first_index,
+                         BatchAnswers* out, audit::Log::Session* audit_session,
+                         absl::FunctionRef<absl::Status(size_t done)> still_wanted);
+
+// The batch loop without answers, for tools that compare the engine's decisions themselves
+// (`lawful diff`): out[i] is DecideContact of contacts[i], decided on `pool`'s threads.
+void DecideContacts(BatchEvaluator& pool, const PreparedOutreach& outreach,
+                    const std::vector<std::string_view>& contacts, std::vector<Decision>& out);
 
 // ---------------------------------------------------------------------------------------------
 // Explaining

@@ -117,6 +117,54 @@ class Reader {
   const uint8_t* end_;
 };
 
+// Writing, for answers built straight as wire bytes (no message objects on the hot path).
+inline size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+inline void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+inline void AppendTag(uint32_t number, Type type, std::string* out) {
+  AppendVarint((static_cast<uint64_t>(number) << 3) | type, out);
+}
+// A length-delimited field's tag and length; its `size` bytes of body follow.
+inline void AppendLengthPrefix(uint32_t number, size_t size, std::string* out) {
+  AppendTag(number, kLengthDelimited, out);
+  AppendVarint(size, out);
+}
+inline void AppendBytesField(uint32_t number, std::string_view bytes, std::string* out) {
+  AppendLengthPrefix(number, bytes.size(), out);
+  out->append(bytes);
+}
+// The encoded size of a length-delimited field of `size` body bytes.
+inline size_t LengthDelimitedSize(uint32_t number, size_t size) {
+  return VarintSize(static_cast<uint64_t>(number) << 3) + VarintSize(size) + size;
+}
+// Proto3 semantics: a scalar at its default (0, empty) is not written.
+inline void AppendStringIfSet(uint32_t number, std::string_view s, std::string* out) {
+  if (!s.empty()) AppendBytesField(number, s, out);
+}
+inline size_t StringIfSetSize(uint32_t number, std::string_view s) {
+  return s.empty() ? 0 : LengthDelimitedSize(number, s.size());
+}
+inline void AppendVarintIfSet(uint32_t number, uint64_t v, std::string* out) {
+  if (v == 0) return;
+  AppendTag(number, kVarint, out);
+  AppendVarint(v, out);
+}
+inline size_t VarintIfSetSize(uint32_t number, uint64_t v) {
+  return v == 0 ? 0 : VarintSize(static_cast<uint64_t>(number) << 3) + VarintSize(v);
+}
+
 }  // namespace wire
 
 // google.protobuf.Timestamp's range, the one protobuf's JSON mapping allows (lawful/text.h).
@@ -506,8 +554,15 @@ class RuleSet {
   // Fills a decision message: reason, citation, rule reference, obligations, evidence, facts
   // digest. With the contact's bytes, the evidence also carries the record itself (every field
   // the caller sent, e.g. the consent's source).
+  // It is AppendDecision's bytes, parsed.
   void ToProto(const Decision& decision, lawful::v1::Decision* out,
                std::string_view contact_bytes = {}) const;
+
+  // The same, as lawful.v1.Decision wire bytes appended to `out` (fields outcome through
+  // facts_digest, in field order, as protobuf would serialize them), without building a message:
+  // what the batch paths answer with. The evidence quotes the record's bytes as sent.
+  void AppendDecision(const Decision& decision, std::string_view contact_bytes,
+                      std::string* out) const;
 
   // Decides one contact and explains it: every rule of the policy checked, in order, the values
   // its condition read and whether it fired, and a summary for a reader without the rule files.
