@@ -2,6 +2,7 @@
 // Driven by the lawful.v1.Contact descriptor (field types, the `required` option), so a field
 // added to contact.proto is checked without code here.
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,11 +31,18 @@ struct FieldRule {
   // so the walk's lookups stay in few cache lines.
   const std::string* required = nullptr;  // the `required` option's text; null: optional
   const std::string* name = nullptr;      // for paths
+  // Where the walk keeps what it must know of this field at the message's end; -1: nothing.
+  int8_t required_bit = -1;    // required: its bit in the message's set-fields mask
+  int8_t element_slot = -1;    // repeated: its element counter (for paths)
+  int8_t timestamp_slot = -1;  // a singular timestamp: its merged value, checked at the end
 };
 
 struct MessageRules {
   std::vector<FieldRule> fields;
   std::vector<int16_t> by_number;  // field number -> index into fields, -1 for unknown numbers
+  uint64_t required_mask = 0;
+  int8_t element_slots = 0;
+  int8_t timestamp_slots = 0;
 };
 
 // The rules of lawful.v1.Contact and the messages inside it, built once.
@@ -99,6 +107,19 @@ class Schema {
       max_number = std::max(max_number, rule.number);
       rules.fields.push_back(std::move(rule));
     }
+    // The walk's per-message state is a few words, not a record a field: every record of every
+    // contact is walked. A message type with more than 64 required, repeated or singular
+    // timestamp fields would need a wider state; none comes near.
+    for (FieldRule& rule : rules.fields) {
+      if (rule.required != nullptr && rules.required_mask != ~uint64_t{0}) {
+        rule.required_bit = static_cast<int8_t>(std::countr_one(rules.required_mask));
+        rules.required_mask |= uint64_t{1} << rule.required_bit;
+      }
+      if (rule.repeated && rules.element_slots < 64) rule.element_slot = rules.element_slots++;
+      if (rule.shape == Shape::kTimestamp && !rule.repeated && rules.timestamp_slots < 64) {
+        rule.timestamp_slot = rules.timestamp_slots++;
+      }
+    }
     rules.by_number.assign(max_number + 1, -1);
     for (size_t i = 0; i < rules.fields.size(); ++i) {
       rules.by_number[rules.fields[i].number] = static_cast<int16_t>(i);
@@ -129,19 +150,19 @@ class Checker {
   // message is reported at itself; nothing after the fault can be read.
   void Message(int32_t type, std::string_view bytes, const Step* at) {
     const MessageRules& rules = schema_.message(type);
-    // Per field of this occurrence: whether it is set as a parse would leave it (the last
-    // occurrence of a scalar, any occurrence of a message), the elements of a repeated field so
-    // far, and a singular timestamp merged over its occurrences, field by field, as a parse does.
-    struct FieldState {
-      bool set = false;
-      bool timestamp_seen = false;
-      int32_t elements = 0;
+    // What the end of the message needs: which required fields are set as a parse would leave
+    // them (the last occurrence of a scalar, any occurrence of a message), the elements of each
+    // repeated field so far, and each singular timestamp merged over its occurrences, field by
+    // field, as a parse does. On the stack: a heap allocation a record would cost more than
+    // the check.
+    struct MergedTimestamp {
+      bool seen = false;
       int64_t seconds = 0;
       int64_t nanos = 0;
     };
-    // On the stack: every message of a contact is checked, and a heap allocation for each would
-    // cost more than the check.
-    absl::InlinedVector<FieldState, 16> state(rules.fields.size());
+    uint64_t set = 0;
+    absl::InlinedVector<int32_t, 8> elements(static_cast<size_t>(rules.element_slots), 0);
+    absl::InlinedVector<MergedTimestamp, 4> timestamps(static_cast<size_t>(rules.timestamp_slots));
     wire::Reader r(bytes);
     while (!r.done()) {
       uint32_t number, wire_type;
@@ -152,24 +173,25 @@ class Checker {
         continue;
       }
       const FieldRule& field = rules.fields[index];
-      FieldState& f = state[index];
-      const int32_t element = field.repeated ? f.elements++ : -1;
-      const Step here{at, &field, element};
+      const int32_t element = field.element_slot >= 0 ? elements[field.element_slot]++ : -1;
+      bool present = true;  // whether this occurrence leaves the field set
       std::string_view body;
       uint64_t v;
       switch (field.shape) {
         case Shape::kVarint:
           if (field.repeated && wire_type == wire::kLengthDelimited) {  // packed
             if (!r.Bytes(body)) return Report(at, &field, -1, kMalformed);
-            --f.elements;
-            for (wire::Reader packed(body); !packed.done(); ++f.elements) {
+            int32_t& count = elements[field.element_slot];
+            --count;
+            for (wire::Reader packed(body); !packed.done(); ++count) {
               if (!packed.Varint(v)) return Report(at, &field, -1, "the packed list is malformed");
             }
+            present = !body.empty();
             break;
           }
           if (wire_type != wire::kVarint) return WrongType(at, field, element, "an integer");
           if (!r.Varint(v)) return Report(at, &field, element, kMalformed);
-          f.set = v != 0;
+          present = v != 0;
           break;
         case Shape::kFixed32:
         case Shape::kFixed64: {
@@ -177,14 +199,13 @@ class Checker {
               field.shape == Shape::kFixed32 ? wire::kFixed32 : wire::kFixed64;
           if (wire_type != expected) return WrongType(at, field, element, "a fixed-size number");
           if (!r.Skip(number, wire_type)) return Report(at, &field, element, kMalformed);
-          f.set = true;
           break;
         }
         case Shape::kString:
         case Shape::kBytes:
           if (wire_type != wire::kLengthDelimited) return WrongType(at, field, element, "a string");
           if (!r.Bytes(body)) return Report(at, &field, element, kMalformed);
-          f.set = !body.empty();
+          present = !body.empty();
           if (field.shape == Shape::kString && !IsValidUtf8(body)) {
             Report(at, &field, element, "the text is not valid UTF-8");
             if (at == nullptr && number == lawful::v1::Contact::kIdFieldNumber) id_valid_ = false;
@@ -192,31 +213,43 @@ class Checker {
             id_ = body;  // the last occurrence, as a parse keeps it
           }
           break;
-        case Shape::kTimestamp:
+        case Shape::kTimestamp: {
           if (wire_type != wire::kLengthDelimited)
             return WrongType(at, field, element, "a timestamp");
           if (!r.Bytes(body)) return Report(at, &field, element, kMalformed);
-          f.set = true;
-          if (field.repeated) {
+          const Step here{at, &field, element};
+          if (field.timestamp_slot < 0) {
             int64_t seconds = 0, nanos = 0;
             if (Timestamp(body, &here, &seconds, &nanos)) Range(at, field, element, seconds, nanos);
           } else {
-            f.timestamp_seen = Timestamp(body, &here, &f.seconds, &f.nanos) || f.timestamp_seen;
+            MergedTimestamp& t = timestamps[field.timestamp_slot];
+            t.seen = Timestamp(body, &here, &t.seconds, &t.nanos) || t.seen;
           }
           break;
-        case Shape::kMessage:
+        }
+        case Shape::kMessage: {
           if (wire_type != wire::kLengthDelimited)
             return WrongType(at, field, element, "a message");
           if (!r.Bytes(body)) return Report(at, &field, element, kMalformed);
-          f.set = true;
+          const Step here{at, &field, element};
           Message(field.message, body, &here);  // a malformed record is reported at the record
           break;
+        }
+      }
+      if (field.required_bit >= 0) {
+        const uint64_t bit = uint64_t{1} << field.required_bit;
+        set = present ? set | bit : set & ~bit;
       }
     }
-    for (size_t i = 0; i < rules.fields.size(); ++i) {
-      const FieldRule& field = rules.fields[i];
-      if (state[i].timestamp_seen) Range(at, field, -1, state[i].seconds, state[i].nanos);
-      if (field.required != nullptr && !state[i].set) Report(at, &field, -1, *field.required);
+    if (rules.timestamp_slots == 0 && (set & rules.required_mask) == rules.required_mask) return;
+    for (const FieldRule& field : rules.fields) {
+      if (field.timestamp_slot >= 0 && timestamps[field.timestamp_slot].seen) {
+        const MergedTimestamp& t = timestamps[field.timestamp_slot];
+        Range(at, field, -1, t.seconds, t.nanos);
+      }
+      if (field.required_bit >= 0 && (set & (uint64_t{1} << field.required_bit)) == 0) {
+        Report(at, &field, -1, *field.required);
+      }
     }
   }
 

@@ -774,7 +774,8 @@ TEST_F(AbuseTest, ManyCancelledCallsLeakNothing) {
   RssSampler sampler(server_->process().pid());
   std::mt19937 random(5);
   std::atomic<int> unexpected{0};
-  std::atomic<int> cancelled{0};
+  std::atomic<int> cancelled{0};  // batches
+  std::atomic<int> streams_cancelled{0};
   // Batches, 25 in flight at a time, each cancelled within a few milliseconds of being sent.
   for (int wave = 0; wave < 6; ++wave) {
     constexpr int kWave = 25;
@@ -814,7 +815,7 @@ TEST_F(AbuseTest, ManyCancelledCallsLeakNothing) {
         context.TryCancel();
         const grpc::Status status = stream->Finish();
         if (status.error_code() == grpc::StatusCode::CANCELLED) {
-          ++cancelled;
+          ++streams_cancelled;
         } else {
           ++unexpected;
         }
@@ -823,7 +824,11 @@ TEST_F(AbuseTest, ManyCancelledCallsLeakNothing) {
   }
   for (std::thread& client : clients) client.join();
   EXPECT_EQ(unexpected.load(), 0);
-  EXPECT_GT(cancelled.load(), 200);
+  // Every stream is cancelled before it ends; a batch of 1,000 contacts is decided in about a
+  // millisecond, so only some of them are caught mid-flight (how many depends on the machine),
+  // but some must be, or the test shows nothing.
+  EXPECT_EQ(streams_cancelled.load(), 160);
+  EXPECT_GT(cancelled.load(), 0);
   ExpectServingTheSameDecisions();
   ExpectRssSettles("cancelled calls", sampler.peak_kb());
 

@@ -39,7 +39,9 @@ int Utf8Sequence(std::string_view text, uint32_t* code_point) {
   return more + 1;
 }
 
-bool IsValidUtf8(std::string_view text) {
+namespace internal {
+
+bool IsValidUtf8From(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     // ASCII, most of what contacts hold, eight bytes at a time.
@@ -51,6 +53,10 @@ bool IsValidUtf8(std::string_view text) {
         continue;
       }
     }
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
     uint32_t code_point;
     const int length = Utf8Sequence(text.substr(i), &code_point);
     if (length == 0) return false;
@@ -59,4 +65,5 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
+}  // namespace internal
 }  // namespace lawful::text

@@ -17,7 +17,18 @@ namespace lawful::text {
 
 // Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), as
 // protobuf requires of every proto3 string.
-bool IsValidUtf8(std::string_view text);
+namespace internal {
+bool IsValidUtf8From(std::string_view text);  // IsValidUtf8's checks, from a non-ASCII byte on
+}  // namespace internal
+// Most strings a contact holds are short and ASCII: those are accepted inline, without a call.
+inline bool IsValidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0x80) {
+      return internal::IsValidUtf8From(text.substr(i));
+    }
+  }
+  return true;
+}
 
 // The length of the well-formed UTF-8 sequence at the start of `text` (1 to 4) with its code
 // point, or 0 when it is not one. For writers that treat each character on its own (escapers).
