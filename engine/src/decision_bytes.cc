@@ -79,8 +79,7 @@ void RuleSet::AppendDecision(const Decision& d, std::string_view contact_bytes,
     wire::AppendLengthPrefix(
         field::kEvidence,
         wire::StringIfSetSize(field::kEvidenceField, list_name) +
-            wire::VarintIfSetSize(field::kEvidenceIndex,
-                                  static_cast<uint64_t>(d.evidence_index)) +
+            wire::VarintIfSetSize(field::kEvidenceIndex, static_cast<uint64_t>(d.evidence_index)) +
             wire::StringIfSetSize(field::kEvidenceRecordId, d.evidence_id) +
             (quoted ? wire::LengthDelimitedSize(record_number, record.size()) : 0),
         out);
