@@ -129,11 +129,11 @@ TEST(DecisionBytes, TheAuditRecordOfADecisionIsTheRecordOfItsAnswer) {
       RecordOf(*shipped.rules, decision, id, i, message.facts_digest(), &from_decision);
       auto fields = [](const audit::DecisionRecord& r) {
         return std::vector<std::string>{
-            std::string(r.contact_id),      std::to_string(r.index),
-            std::string(r.outcome),         std::string(r.reason),
-            std::string(r.rule_policy),     std::string(r.rule),
-            std::string(r.evidence_field),  std::to_string(r.evidence_index),
-            std::string(r.evidence_id),     std::string(r.facts)};
+            std::string(r.contact_id),     std::to_string(r.index),
+            std::string(r.outcome),        std::string(r.reason),
+            std::string(r.rule_policy),    std::string(r.rule),
+            std::string(r.evidence_field), std::to_string(r.evidence_index),
+            std::string(r.evidence_id),    std::string(r.facts)};
       };
       ASSERT_EQ(fields(from_decision), fields(from_message)) << message.ShortDebugString();
     }
