@@ -80,7 +80,8 @@ class SymbolIndex {
 
 // A rule set as the editor currently has it.
 struct Analysis {
-  std::string root;                          // the directory; file paths are relative to it
+  std::string root;        // the directory; file paths are relative to it
+  std::string buffer_uri;  // set when the rule set is one buffer that is not a file (untitled)
   std::vector<dsl::SourceFile> files;        // sorted by path, as ReadRuleFiles gives them
   std::vector<dsl::Diagnostic> diagnostics;  // exactly `lawful check`'s
   // The checked tree and its index. When a file does not parse, the files that do are checked

@@ -65,7 +65,9 @@ struct Session::State {
   std::optional<int> exit_code;
 };
 
-Session::Session() : state_(std::make_unique<State>()) {}
+Session::Session(bool read_files) : state_(std::make_unique<State>()) {
+  state_->workspace.set_read_files(read_files);
+}
 Session::~Session() = default;
 
 std::optional<int> Session::exit_code() const { return state_->exit_code; }

@@ -130,7 +130,7 @@ void Workspace::Invalidate(const std::string& uri) {
 }
 
 std::string Workspace::UriOf(const Analysis& a, const std::string& path) const {
-  if (PathOfUri(a.root).empty() && a.root.find("://") != std::string::npos) return a.root;
+  if (!a.buffer_uri.empty()) return a.buffer_uri;
   std::string full = (fs::path(a.root) / path).string();
   for (const auto& [uri, text] : buffers_) {
     if (PathOfUri(uri) == full) return uri;
@@ -144,16 +144,18 @@ const Analysis& Workspace::AnalysisOf(const std::string& uri) {
     auto& slot = analyses_[uri];
     if (slot == nullptr) {
       std::string* text = Buffer(uri);
-      slot = Analyze(uri, {dsl::SourceFile{RelativePath(uri), text ? *text : ""}});
+      auto a = Analyze("", {dsl::SourceFile{RelativePath(uri), text ? *text : ""}});
+      a->buffer_uri = uri;
+      slot = std::move(a);
     }
     return *slot;
   }
   auto& slot = analyses_[root];
   if (slot != nullptr) return *slot;
   std::vector<dsl::SourceFile> files;
-  if (absl::StatusOr<std::vector<dsl::SourceFile>> on_disk = dsl::ReadRuleFiles(root);
-      on_disk.ok()) {
-    files = *std::move(on_disk);
+  if (read_files_) {
+    absl::StatusOr<std::vector<dsl::SourceFile>> on_disk = dsl::ReadRuleFiles(root);
+    if (on_disk.ok()) files = *std::move(on_disk);
   }
   for (const auto& [buffer_uri, text] : buffers_) {
     std::string path = PathOfUri(buffer_uri);

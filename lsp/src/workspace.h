@@ -28,6 +28,8 @@ inline constexpr int kRequestFailed = -32803;
 
 class Workspace {
  public:
+  // Whether a rule set includes the files on disk beside the open buffers.
+  void set_read_files(bool read_files) { read_files_ = read_files; }
   // Open buffers, by URI.
   void Open(const std::string& uri, std::string text);
   void Close(const std::string& uri);
@@ -50,6 +52,7 @@ class Workspace {
   std::string RelativePath(const std::string& uri) const;
 
  private:
+  bool read_files_ = true;
   std::map<std::string, std::string> buffers_;                       // uri -> text
   std::map<std::string, std::shared_ptr<const Analysis>> analyses_;  // root -> analysis
   std::map<std::string, std::shared_ptr<const Analysis>> complete_;  // root -> every file parsed

@@ -39,7 +39,9 @@ std::vector<std::string> SplitFrames(std::string_view bytes);
 // thread-safe; one session a connection.
 class Session {
  public:
-  Session();
+  // `read_files` false: a rule set is its open buffers only, nothing is read from disk (the fuzz
+  // target, whose URIs are arbitrary).
+  explicit Session(bool read_files = true);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
