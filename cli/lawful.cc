@@ -425,7 +425,13 @@ int Main(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   if (subcommand == "fmt") return Fmt(positional, absl::GetFlag(FLAGS_check));
-  if (subcommand == "lsp") return lsp::Serve(std::cin, std::cout);
+  if (subcommand == "lsp") {
+    if (positional.size() > 1) {
+      std::fprintf(stderr, "lawful lsp: takes no arguments (see lawful lsp --help)\n");
+      return 2;
+    }
+    return lsp::Serve(std::cin, std::cout);
+  }
   if (subcommand == "test") {
     const char* dir = OnePositional("test", positional, "RULES_DIR");
     if (dir == nullptr) return 2;

@@ -1,12 +1,14 @@
 // The lawful extension: starts `lawful lsp` (the path is the `lawful.path` setting) for rule files.
 const vscode = require("vscode");
-const { LanguageClient, TransportKind } = require("vscode-languageclient/node");
+const { LanguageClient } = require("vscode-languageclient/node");
 
 let client;
 
 function activate(context) {
   const command = vscode.workspace.getConfiguration("lawful").get("path") || "lawful";
-  const server = { command, args: ["lsp"], transport: TransportKind.stdio };
+  // No `transport`: the client then talks over stdio without adding a `--stdio` argument, which
+  // lawful's flag parser would refuse.
+  const server = { command, args: ["lsp"] };
   client = new LanguageClient(
     "lawful",
     "lawful rules",

@@ -166,6 +166,37 @@ class Diagnostics(RuleSetCase):
         self.assertIn("is_minor", errors[0]["message"])
         self.assertEqual(published[self.uri("common.lawful")], [])
 
+    def test_incremental_changes_and_save(self):
+        name = "marketing.lawful"
+        original = self.read(name)
+        self.client.open(self.path(name), original)
+        # VS Code sends ranges (textDocumentSync 2): rename a use of `erasure_requested`, after
+        # a line holding a `§`, in UTF-16 positions.
+        start = self.position_of(name, "nix_addressed in contact")
+        end = dict(start, character=start["character"] + len("nix_addressed"))
+        self.client.notify("textDocument/didChange", {
+            "textDocument": {"uri": self.uri(name), "version": 2},
+            "contentChanges": [{"range": {"start": start, "end": end}, "text": "nix_adresed"}]})
+        published = self.client.diagnostics()
+        broken = original.replace("nix_addressed in contact", "nix_adresed in contact", 1)
+        self.write(name, broken)
+        expected = check_diagnostics(self.dir)
+        self.assertEqual(len(expected), 1, expected)
+        self.assertEqual(lsp_diagnostics(published, self.dir, self.texts()), expected)
+        # Saved: the same diagnostics again, now from a file that matches the buffer.
+        self.client.notify("textDocument/didSave", {"textDocument": {"uri": self.uri(name)}})
+        self.assertEqual(lsp_diagnostics(self.client.diagnostics(), self.dir, self.texts()),
+                         expected)
+
+    def test_navigation_goes_on_while_another_file_does_not_parse(self):
+        self.client.open(self.path("marketing.lawful"))
+        broken = self.read("service_notices.lawful").replace(" when notice_type", " whn notice_type", 1)
+        published = self.client.open(self.path("service_notices.lawful"), broken)
+        self.assertEqual(len(published[self.uri("service_notices.lawful")]), 1)
+        location = self.client.request("textDocument/definition",
+                                       self.at("marketing.lawful", "consent_state"))
+        self.assertEqual(location["uri"], self.uri("common.lawful"))
+
     def test_related_location_of_a_duplicate(self):
         text = self.read("service_notices.lawful").replace("policy service_notices",
                                                            "policy marketing")
