@@ -86,7 +86,7 @@ int32_t EnumOfLeft(const Analysis& a, const std::string& text, const std::string
     const pb::FieldDescriptor* f = base ? FieldOfPath(base, path) : nullptr;
     if (f == nullptr) return -1;
     if (f->enum_type() != nullptr) return by_name(RulesEnumName(f->enum_type()->name()));
-    if (f->name() == "purpose") return 0;
+    if (f->options().GetExtension(lawful::v1::fact_type) == lawful::v1::FACT_TYPE_PURPOSE) return 0;
     return -1;
   }
   std::string name = path[0];

@@ -351,6 +351,8 @@ class Navigation(RuleSetCase):
              ["scope", "lodged_at"]),
             ("channels after ==", "def x = channel == ", ["email", "sms", "post", "phone"]),
             ("a field's enum values", "def x(c: consent) = c.source == ", ["guardian", "web_form"]),
+            ("a purpose field's purposes", "def x(c: consent) = c.purpose == ",
+             ["newsletter", "service_notice"]),
             ("a def's enum values", "def x = consent_state(purpose, channel) == ",
              ["active", "withdrawn", "none"]),
             ("values in a set", "def x = channel in {", ["email", "sms"]),
