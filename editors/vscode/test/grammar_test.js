@@ -1,5 +1,6 @@
 // The TextMate grammar, tokenized as VS Code does (vscode-textmate + vscode-oniguruma), on the
-// shipped rules and on every ```lawful example of docs/language.md: each word, literal, operator
+// shipped rules, the compiler's every-construct golden file and every ```lawful example of
+// docs/language.md: each word, literal, operator
 // and comment gets the scope a reference lexer (below, from the language manual's syntax summary)
 // expects for it, and every token class occurs at least once.
 //
@@ -107,6 +108,9 @@ function examples() {
     if (name.endsWith(".lawful"))
       sources.push({ name: "rules/" + name, text: fs.readFileSync(path.join(root, "rules", name), "utf8") });
   }
+  // The compiler's golden file, which uses every construct of the language once.
+  sources.push({ name: "tests/golden/every_construct.lawful",
+                 text: fs.readFileSync(path.join(root, "tests", "golden", "every_construct.lawful"), "utf8") });
   const manual = fs.readFileSync(path.join(root, "docs", "language.md"), "utf8");
   let n = 0;
   for (const m of manual.matchAll(/```lawful\n([\s\S]*?)```/g))
