@@ -146,16 +146,19 @@ class Diagnostics(RuleSetCase):
                 self.client.diagnostics()
 
     def test_utf16_columns_after_a_section_sign(self):
+        # § is two bytes and one UTF-16 code unit; 😀 is four bytes and two code units.
         text = self.read("marketing.lawful")
         broken = text.replace('cite "MFL 21 §"\n    note "The NIX',
-                              'cite "MFL 21 §"\n    valid until "§" + unknown_x\n    note "The NIX', 1)
+                              'cite "MFL 21 §"\n    valid until "§😀" + unknown_x\n    note "The NIX', 1)
         self.assertNotEqual(broken, text)
         published = self.client.open(self.path("marketing.lawful"), broken)
         [d] = [d for d in published[self.uri("marketing.lawful")] if "unknown_x" in d["message"]]
         line = broken.split("\n")[d["range"]["start"]["line"]]
-        self.assertEqual(d["range"]["start"]["character"], line.index("unknown_x"),
-                         "UTF-16 code units: § is one, not two")
-        self.assertEqual(d["range"]["end"]["character"], line.index("unknown_x") + len("unknown_x"))
+        before = line[:line.index("unknown_x")]
+        units = len(before.encode("utf-16-le")) // 2
+        self.assertEqual(units, len(before) + 1, "the line has one surrogate pair before the name")
+        self.assertEqual(d["range"]["start"]["character"], units)
+        self.assertEqual(d["range"]["end"]["character"], units + len("unknown_x"))
 
     def test_unsaved_buffers_take_the_place_of_their_files(self):
         self.client.open(self.path("marketing.lawful"))
