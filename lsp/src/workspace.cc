@@ -41,21 +41,28 @@ json RelatedInformation(const Workspace& w, const Analysis& a, const dsl::Diagno
   if (a.index == nullptr ||
       std::find(std::begin(kCodes), std::end(kCodes), d.code) == std::end(kCodes))
     return related;
+  // A rule's twin is above it in its own policy; other names may be declared anywhere.
+  const bool same_policy = d.code == "duplicate-rule" || d.code == "unreachable";
   for (const std::string& name : QuotedNames(d.message)) {
+    const Symbol* found = nullptr;
     for (const Symbol& s : a.index->symbols()) {
       if (!s.declared || s.name != name || s.kind == SymbolKind::kParam) continue;
       const dsl::SourceFile& file = a.checked_files[s.decl.file];
-      if (file.path == d.file && s.decl.line == d.line && s.decl.column == d.column) continue;
+      if (file.path == d.file && s.decl.line == d.line) continue;  // the diagnostic's own
       if (d.code == "unreachable-policy" && s.kind != SymbolKind::kPolicy) continue;
-      if ((d.code == "duplicate-rule" || d.code == "unreachable") && s.kind != SymbolKind::kRule)
+      if (same_policy &&
+          (s.kind != SymbolKind::kRule || file.path != d.file || s.decl.line > d.line))
         continue;
-      related.push_back(
-          {{"location",
-            {{"uri", w.UriOf(a, file.path)},
-             {"range", RangeOf(file.text, s.decl.line, s.decl.column, s.decl.length)}}},
-           {"message", absl::StrCat("`", name, "` is declared here")}});
-      return related;
+      if (found == nullptr || (same_policy && s.decl.line > found->decl.line)) found = &s;
     }
+    if (found == nullptr) continue;
+    const dsl::SourceFile& file = a.checked_files[found->decl.file];
+    related.push_back({{"location",
+                        {{"uri", w.UriOf(a, file.path)},
+                         {"range", RangeOf(file.text, found->decl.line, found->decl.column,
+                                           found->decl.length)}}},
+                       {"message", absl::StrCat("`", name, "` is declared here")}});
+    return related;
   }
   return related;
 }

@@ -212,6 +212,19 @@ class Diagnostics(RuleSetCase):
                          self.position_of("marketing.lawful", "marketing for purposes"))
 
 
+    def test_related_location_of_a_rule_name_used_twice_is_in_its_policy(self):
+        # erasure_pending is also a rule of marketing.lawful; the twin is the one above.
+        text = self.read("service_notices.lawful").replace("deny missing_address",
+                                                           "deny erasure_pending")
+        published = self.client.open(self.path("service_notices.lawful"), text)
+        [d] = published[self.uri("service_notices.lawful")]
+        self.assertEqual(d["code"], "duplicate-rule")
+        [related] = d["relatedInformation"]
+        self.assertEqual(related["location"]["uri"], self.uri("service_notices.lawful"))
+        self.assertEqual(related["location"]["range"]["start"],
+                         self.position_of("service_notices.lawful", "erasure_pending"))
+
+
 class Navigation(RuleSetCase):
     def setUp(self):
         super().setUp()
