@@ -128,7 +128,10 @@ std::vector<std::string> Session::Receive(std::string_view body) {
   const std::string method = message["method"].get<std::string>();
   const bool is_request = message.contains("id");
   const json id = is_request ? message["id"] : json();
-  const json params = message.contains("params") ? message["params"] : json::object();
+  // By reference: a deeply nested value is parsed and freed without recursion, but copying it
+  // would recurse.
+  static const json kNoParams = json::object();
+  const json& params = message.contains("params") ? message["params"] : kNoParams;
   auto respond = [&](json result) {
     out.push_back({{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}});
   };

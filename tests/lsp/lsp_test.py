@@ -435,6 +435,9 @@ class Protocol(unittest.TestCase):
                 ("no Content-Length", b"Content-Type: x\r\n\r\n", -32700),
                 ("a bad Content-Length", b"Content-Length: -4\r\n\r\n", -32700),
                 ("invalid UTF-8", frame(b'{"jsonrpc":"2.0","id":6,"method":"\xff"}'), -32700),
+                ("params nested a million deep", frame(
+                    b'{"jsonrpc":"2.0","id":7,"method":"textDocument/hover","params":' +
+                    b"[" * 1000000 + b"]" * 1000000 + b"}"), -32602),
             ]
             for what, data, code in rows:
                 with self.subTest(what):
