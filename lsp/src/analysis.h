@@ -72,7 +72,6 @@ class SymbolIndex {
   void Add(const dsl::Span& span, int32_t symbol, bool declaration);
   void Walk(const dsl::Expr& e, const dsl::Def* def);
 
-  const dsl::CheckedRules& rules_;
   std::vector<Symbol> symbols_;
   std::map<std::string, int32_t> by_key_;
   std::vector<Occurrence> occurrences_;

@@ -19,7 +19,7 @@ std::string KeyOf(const Symbol& s) {
 
 }  // namespace
 
-SymbolIndex::SymbolIndex(const dsl::CheckedRules& rules) : rules_(rules) {
+SymbolIndex::SymbolIndex(const dsl::CheckedRules& rules) {
   // Declarations first, so that a use finds the declared symbol.
   for (const dsl::Module& m : rules.modules) {
     for (const dsl::NamedSpan& p : m.purposes) {
