@@ -7,6 +7,7 @@
 //   lawful eval ...            decide a JSONL or CSV file of contacts, in-process or via lawfuld
 //   lawful diff ...            how a rule change moves the decisions on a set of contacts
 //   lawful audit verify|find|head   check an audit log, answer an access request, anchor it
+//   lawful lsp                 the language server for editors (LSP over stdin/stdout)
 //
 // argv[1] names the subcommand; the remaining arguments are parsed by Abseil with one flag
 // namespace for all subcommands (the flags live in this file so that `--help` lists them).
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -31,6 +33,7 @@
 #include "lawful/dsl.h"
 #include "lawful/engine.h"
 #include "lawful/fixtures.h"
+#include "lawful/lsp.h"
 
 ABSL_FLAG(
     std::string, purpose, "",
@@ -121,6 +124,8 @@ constexpr char kUsage[] =
     "  lawful fmt [--check] FILE|DIR...\n"
     "      Give rule files their canonical layout (comments and line breaks are kept). With\n"
     "      --check, change nothing and exit 1 if any file is not canonical.\n"
+    "  lawful lsp\n"
+    "      The language server for editors (Language Server Protocol on stdin and stdout).\n"
     "  lawful test [--coverage] RULES_DIR\n"
     "      Run the fixtures in RULES_DIR/fixtures/*.yaml through the engine; print each failure\n"
     "      and `N passed, N failed`. Exit 0 when all pass, 1 when any fails (or, with --coverage,\n"
@@ -167,6 +172,13 @@ constexpr char kAuditUsage[] =
     "person's, which find names in its output, and finds the decisions that relied on them too.\n"
     "head prints SEQ:MAC, verified first when a key is given. Exit 0 ok, 1 when the chain does\n"
     "not verify, 2 on bad usage, a bad key file or a file that cannot be read.";
+
+constexpr char kLspUsage[] =
+    "serve the Language Server Protocol for rule files.\n"
+    "Usage: lawful lsp\n"
+    "The language server for rule files: the Language Server Protocol on stdin and stdout, for an\n"
+    "editor to start (editors/vscode, or any LSP client). The rule set of an open file is every\n"
+    ".lawful file below its directory. Exit 0 after the editor's shutdown and exit.\n";
 
 constexpr char kCheckUsage[] =
     "compile a rule set and print its diagnostics.\n"
@@ -397,6 +409,7 @@ int Main(int argc, char** argv) {
   if (subcommand == "diff") usage = kDiffUsage;
   if (subcommand == "explain") usage = kExplainUsage;
   if (subcommand == "audit") usage = kAuditUsage;
+  if (subcommand == "lsp") usage = kLspUsage;
   if (usage == nullptr) {
     std::fprintf(stderr, "lawful: unknown subcommand '%s'\n\n%s", subcommand.c_str(), kUsage);
     return 1;
@@ -412,6 +425,13 @@ int Main(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   if (subcommand == "fmt") return Fmt(positional, absl::GetFlag(FLAGS_check));
+  if (subcommand == "lsp") {
+    if (positional.size() > 1) {
+      std::fprintf(stderr, "lawful lsp: takes no arguments (see lawful lsp --help)\n");
+      return 2;
+    }
+    return lsp::Serve(std::cin, std::cout);
+  }
   if (subcommand == "test") {
     const char* dir = OnePositional("test", positional, "RULES_DIR");
     if (dir == nullptr) return 2;

@@ -1,9 +1,10 @@
 // Writes the fuzz targets' seed corpora: `lawful_fuzz_seeds SOURCE_DIR OUT_DIR` fills
 // OUT_DIR/rules (the shipped rule files, alone and joined into one rule set, and the golden
-// every-construct file), OUT_DIR/program (those rule sets compiled and encoded) and
+// every-construct file), OUT_DIR/program (those rule sets compiled and encoded),
 // OUT_DIR/request (every contact of the rule fixtures, of examples/contacts.jsonl and of the
-// synthetic generator, alone and as DecideBatchRequests). Generated, never committed: the binary
-// files follow the rules and the protos as they change.
+// synthetic generator, alone and as DecideBatchRequests) and OUT_DIR/lsp (an editor's session
+// with each shipped rule file: open, edit, every request, shutdown). Generated, never committed:
+// the binary files follow the rules and the protos as they change.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,7 +19,9 @@
 #include "harness.h"
 #include "lawful/dsl.h"
 #include "lawful/fixtures.h"
+#include "lawful/lsp.h"
 #include "lawful/synth.h"
+#include "lawful/text.h"
 #include "program_codec.h"
 
 namespace {
@@ -35,6 +38,43 @@ void Write(const fs::path& dir, const std::string& name, const std::string& byte
   fs::create_directories(dir);
   std::ofstream(dir / name, std::ios::binary) << bytes;
   ++written;
+}
+
+// An editor's session with one rule file, framed as `lawful lsp` reads it.
+std::string EditorSession(const std::string& name, const std::string& text) {
+  std::string quoted;
+  lawful::text::AppendJsonString(text, lawful::text::JsonEscaping::kProtobuf, &quoted);
+  const std::string document = absl::StrCat(R"({"textDocument":{"uri":"untitled:)", name, R"("}})");
+  const std::string at = absl::StrCat(R"({"textDocument":{"uri":"untitled:)", name,
+                                      R"("},"position":{"line":3,"character":9}})");
+  const std::vector<std::string> messages = {
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}})",
+      R"({"jsonrpc":"2.0","method":"initialized","params":{}})",
+      absl::StrCat(
+          R"({"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"untitled:)",
+          name, R"(","languageId":"lawful","version":1,"text":)", quoted, "}}}"),
+      absl::StrCat(
+          R"({"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"untitled:)",
+          name,
+          R"(","version":2},"contentChanges":[{"range":{"start":{"line":3,"character":0},"end":{"line":3,"character":4}},"text":"def x = contact."}]}})"),
+      absl::StrCat(R"({"jsonrpc":"2.0","id":2,"method":"textDocument/hover","params":)", at, "}"),
+      absl::StrCat(R"({"jsonrpc":"2.0","id":3,"method":"textDocument/definition","params":)", at,
+                   "}"),
+      absl::StrCat(R"({"jsonrpc":"2.0","id":4,"method":"textDocument/references","params":)", at,
+                   "}"),
+      absl::StrCat(R"({"jsonrpc":"2.0","id":5,"method":"textDocument/completion","params":)", at,
+                   "}"),
+      absl::StrCat(R"({"jsonrpc":"2.0","id":6,"method":"textDocument/rename","params":)",
+                   at.substr(0, at.size() - 1), R"(,"newName":"y"}})"),
+      absl::StrCat(R"({"jsonrpc":"2.0","id":7,"method":"textDocument/documentSymbol","params":)",
+                   document, "}"),
+      absl::StrCat(R"({"jsonrpc":"2.0","id":8,"method":"textDocument/formatting","params":)",
+                   document, "}"),
+      R"({"jsonrpc":"2.0","id":9,"method":"shutdown"})",
+      R"({"jsonrpc":"2.0","method":"exit"})"};
+  std::string out;
+  for (const std::string& m : messages) out += lawful::lsp::Frame(m);
+  return out;
 }
 
 int Fail(const std::string& what) {
@@ -59,6 +99,8 @@ int main(int argc, char** argv) {
     texts.push_back(f.text);
   }
   Write(out / "rules", "shipped_rule_set", absl::StrJoin(texts, std::string(1, '\0')));
+  for (const lawful::dsl::SourceFile& f : *shipped)
+    Write(out / "lsp", f.path, EditorSession(f.path, f.text));
   const std::string golden = Read(source / "tests/golden/every_construct.lawful");
   Write(out / "rules", "every_construct", golden);
 

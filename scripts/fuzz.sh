@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes lawful with libFuzzer: scripts/fuzz.sh [--fresh] [SECONDS] [TARGET...]
 #
-# Builds the fuzz targets (fuzz/: rules, program, request) with clang, ASan and UBSan in
+# Builds the fuzz targets (fuzz/: rules, program, request, lsp) with clang, ASan and UBSan in
 # build-fuzz, writes the seed corpora (rules/, rules/fixtures, examples/, synthetic contacts) into
 # build-fuzz/seeds, and runs each target for SECONDS (default 60). What a target learns is kept in
 # build-fuzz/corpus/TARGET for the next run (--fresh starts again from the seeds, as CI does). A
@@ -17,7 +17,7 @@ if [ "${1:-}" = "--fresh" ]; then fresh=1; shift; fi
 seconds=${1:-60}
 if [ $# -gt 0 ]; then shift; fi
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(rules program request); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(rules program request lsp); fi
 
 scripts/install-deps.sh
 dir=build-fuzz

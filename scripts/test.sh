@@ -33,5 +33,5 @@ scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DLAWFUL_SANITIZE=ON
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j "$jobs" -LE heavy)
 
-echo "== fuzz (libFuzzer, clang ASan+UBSan: rules, program, request, 60 s each from the seeds) =="
+echo "== fuzz (libFuzzer, clang ASan+UBSan: rules, program, request, lsp, 60 s each from the seeds) =="
 scripts/fuzz.sh --fresh 60
