@@ -5,6 +5,8 @@
 #include <array>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 #include "lawful/sql.h"
 
 namespace lawful::sql {
@@ -67,6 +69,30 @@ bool HasColumn(std::string_view table, std::string_view column) {
     }
   }
   return false;
+}
+
+std::string ValidDate(const std::string& column) {
+  auto part = [&](int from, int length) {
+    return absl::StrCat("CAST(substr(", column, ", ", from, ", ", length, ") AS integer)");
+  };
+  const std::string y = part(1, 4), m = part(6, 2), d = part(9, 2);
+  const std::string leap =
+      absl::StrCat("(", y, " % 4 = 0 AND (", y, " % 100 <> 0 OR ", y, " % 400 = 0))");
+  // CASE, not AND: the parts are cast only once the text has the form.
+  return absl::StrCat("(CASE WHEN ", column, " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN ", m,
+                      " BETWEEN 1 AND 12 AND ", d, " BETWEEN 1 AND CASE WHEN ", m,
+                      " = 2 THEN CASE WHEN ", leap, " THEN 29 ELSE 28 END WHEN ", m,
+                      " IN (4, 6, 9, 11) THEN 30 ELSE 31 END ELSE FALSE END)");
+}
+
+std::string Quote(std::string_view text) {
+  std::string out = "'";
+  for (char ch : text) {
+    if (ch == '\'') out += '\'';
+    out += ch;
+  }
+  out += '\'';
+  return out;
 }
 
 std::string SchemaDdl() {

@@ -25,4 +25,10 @@ bool HasColumn(std::string_view table, std::string_view column);
 inline constexpr char kFirstInstant[] = "TIMESTAMPTZ '0001-01-01 00:00:00+00'";
 inline constexpr char kEndOfInstants[] = "TIMESTAMPTZ '10000-01-01 00:00:00+00'";
 
+// Whether the text column holds a date the engine reads (YYYY-MM-DD, a real calendar day).
+std::string ValidDate(const std::string& column);
+
+// `'text'` as a standard SQL string literal.
+std::string Quote(std::string_view text);
+
 }  // namespace lawful::sql

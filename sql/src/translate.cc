@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
@@ -63,30 +62,6 @@ const char* ComparisonOperator(BinaryOp op) {
 }
 
 }  // namespace
-
-std::string ValidDate(const std::string& column) {
-  auto part = [&](int from, int length) {
-    return absl::StrCat("CAST(substr(", column, ", ", from, ", ", length, ") AS integer)");
-  };
-  const std::string y = part(1, 4), m = part(6, 2), d = part(9, 2);
-  const std::string leap =
-      absl::StrCat("(", y, " % 4 = 0 AND (", y, " % 100 <> 0 OR ", y, " % 400 = 0))");
-  // CASE, not AND: the parts are cast only once the text has the form.
-  return absl::StrCat("(CASE WHEN ", column, " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN ", m,
-                      " BETWEEN 1 AND 12 AND ", d, " BETWEEN 1 AND CASE WHEN ", m,
-                      " = 2 THEN CASE WHEN ", leap, " THEN 29 ELSE 28 END WHEN ", m,
-                      " IN (4, 6, 9, 11) THEN 30 ELSE 31 END ELSE FALSE END)");
-}
-
-std::string Quote(std::string_view text) {
-  std::string out = "'";
-  for (char ch : text) {
-    if (ch == '\'') out += '\'';
-    out += ch;
-  }
-  out += '\'';
-  return out;
-}
 
 Translator::Translator(const dsl::CheckedRules& rules, RequestConstants request,
                        std::vector<dsl::Diagnostic>& diagnostics)
@@ -489,8 +464,8 @@ Sql Translator::In(const Expr& e, const Env& env) {
     if (!List(set, env, table, value_column)) return {"FALSE", false};
     const std::string alias = absl::StrCat("lb", ++next_alias_);
     test = absl::StrCat("EXISTS (SELECT 1 FROM ", table, " AS ", alias, " WHERE ", alias,
-                        ".contact_id = c.contact_id AND ", alias, ".", value_column, " = ", a.text,
-                        ")");
+                        ".contact_id = c.contact_id AND COALESCE(", alias, ".", value_column,
+                        ", '') = ", a.text, ")");
   } else {
     std::vector<std::string> values;
     if (set.kind == ExprKind::kSet) {

@@ -14,6 +14,7 @@
 
 #include "lawful/dsl.h"
 #include "lawful/sql.h"
+#include "schema.h"
 
 namespace lawful::sql {
 
@@ -101,11 +102,5 @@ class Translator {
   std::map<std::string, std::string> hoisted_by_text_;
   int next_alias_ = 0;
 };
-
-// Whether the text column holds a date the engine reads (YYYY-MM-DD, a real calendar day).
-std::string ValidDate(const std::string& column);
-
-// `'text'` as a standard SQL string literal.
-std::string Quote(std::string_view text);
 
 }  // namespace lawful::sql
