@@ -1,6 +1,8 @@
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -51,6 +53,29 @@ Postgres::Postgres() {
       return;
     }
   }
+  // The watchdog: a process of its own session (untouched by signals to the test's process
+  // group) that waits for the end of the pipe, i.e. for this process to end or to let go.
+  const std::string cleanup =
+      absl::StrCat(geteuid() == 0 ? "/usr/sbin/runuser -u postgres -- " : "", kBin, "pg_ctl -D ",
+                   dir_, "/data -m immediate stop >/dev/null 2>&1; rm -rf ", dir_);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    error_ = "pipe failed";
+    return;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    close(fds[1]);
+    char byte;
+    while (read(fds[0], &byte, 1) > 0) {
+    }
+    execl("/bin/sh", "sh", "-c", cleanup.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[0]);
+  watchdog_ = fds[1];
+  watchdog_pid_ = pid;
   if (!Run("initdb", {absl::StrCat(kBin, "initdb"), "-D", dir_ + "/data", "-A", "trust", "-U",
                       "lawful", "-E", "UTF8", "--locale=C", "--no-sync"})) {
     return;
@@ -68,6 +93,10 @@ Postgres::~Postgres() {
   if (started_) {
     Run("pg_ctl stop",
         {absl::StrCat(kBin, "pg_ctl"), "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"});
+  }
+  if (watchdog_ >= 0) {
+    close(watchdog_);
+    waitpid(watchdog_pid_, nullptr, 0);
   }
   if (!dir_.empty()) {
     std::error_code ignored;

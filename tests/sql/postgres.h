@@ -1,6 +1,7 @@
 // A real PostgreSQL server for one test program: initdb in a fresh directory, a server on a
 // unix socket in that directory (no TCP), stopped and removed when the object goes away. As root
-// (CI) the server runs as the unprivileged `postgres` user, since initdb refuses root.
+// (CI) the server runs as the unprivileged `postgres` user, since initdb refuses root. A watchdog
+// process stops and removes it when this process ends in any way (a crash, a signal, a timeout).
 #pragma once
 
 #include <string>
@@ -28,6 +29,8 @@ class Postgres {
   std::string dir_;
   std::string error_;
   bool started_ = false;
+  int watchdog_ = -1;  // the write end of the watchdog's pipe: closing it wakes the watchdog
+  int watchdog_pid_ = -1;
 };
 
 }  // namespace lawful::testing
