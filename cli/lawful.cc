@@ -8,6 +8,7 @@
 //   lawful diff ...            how a rule change moves the decisions on a set of contacts
 //   lawful audit verify|find|head   check an audit log, answer an access request, anchor it
 //   lawful lsp                 the language server for editors (LSP over stdin/stdout)
+//   lawful sql ...             the rule set as one SQL query over the contact schema
 //
 // argv[1] names the subcommand; the remaining arguments are parsed by Abseil with one flag
 // namespace for all subcommands (the flags live in this file so that `--help` lists them).
@@ -34,6 +35,7 @@
 #include "lawful/engine.h"
 #include "lawful/fixtures.h"
 #include "lawful/lsp.h"
+#include "sql_cmd.h"
 
 ABSL_FLAG(
     std::string, purpose, "",
@@ -46,7 +48,14 @@ ABSL_FLAG(std::string, notice_type, "",
 ABSL_FLAG(std::string, at, "",
           "eval, diff: the outreach's instant, RFC 3339 (e.g. 2026-03-02T09:00:00Z). Default: now "
           "(with --server, the server's clock).");
-ABSL_FLAG(std::string, rules, "", "eval: decide in this process with the rules in this directory.");
+ABSL_FLAG(
+    std::string, rules, "",
+    "eval, sql: decide in this process (or compile to SQL) with the rules in this directory.");
+ABSL_FLAG(std::string, from_postgres, "",
+          "eval: decide the contacts stored in the contact schema (lawful sql --schema) of this "
+          "PostgreSQL database (a libpq connection string) instead of an INPUT file.");
+ABSL_FLAG(bool, schema, false, "sql: print the contact schema's DDL instead of a query.");
+ABSL_FLAG(std::string, dialect, "postgres", "sql: the SQL dialect; postgres is the one there is.");
 ABSL_FLAG(bool, coverage, false,
           "test: also list the rules no fixture reached, and fail when there are any.");
 ABSL_FLAG(bool, check, false,
@@ -155,6 +164,9 @@ constexpr char kUsage[] =
     "      Check an audit log's chain and name the first record altered, removed, reordered or\n"
     "      cut off; print every decision about one person (an access request); print the head to\n"
     "      anchor elsewhere. Exit 0 ok, 1 when the chain does not verify, 2 on bad usage.\n"
+    "  lawful sql --rules=DIR --purpose=P --channel=C [--notice_type=N] | lawful sql --schema\n"
+    "      Print one SQL query that decides every contact of the contact schema where it is\n"
+    "      stored, as the engine would; or the schema's DDL.\n"
     "  lawful help\n"
     "      This text. `lawful SUBCOMMAND --help` lists the flags.\n";
 
@@ -208,7 +220,10 @@ constexpr char kEvalUsage[] =
     "                   [--input_format=auto|jsonl|csv] [--output_format=jsonl|csv]\n"
     "                   [--allowed=FILE] [--denied=FILE] [--rejects=FILE] [--strict]\n"
     "                   [--ignore_columns=A,B] [--threads=N] [--timings]\n"
-    "                   [--audit_log=FILE --audit_key_file=KEY] INPUT\n"
+    "                   [--audit_log=FILE --audit_key_file=KEY] (INPUT | "
+    "--from_postgres=CONNINFO)\n"
+    "--from_postgres decides the contacts stored in the contact schema of that PostgreSQL\n"
+    "database (lawful sql --schema), in contact_id order, as if they were a JSONL INPUT.\n"
     "INPUT (- reads stdin) holds one lawful.v1.Contact in proto JSON per line, or is a CSV file\n"
     "with a header row naming a field per column (, ; or TAB between cells, RFC 4180 quotes):\n"
     "  id, email, birth_date, country, last_activity_at, erasure_requested_at,\n"
@@ -243,6 +258,16 @@ constexpr char kExplainUsage[] =
     "decided. --archive_dir with --rule_set replays under an archived rule set (lawfuld keeps one\n"
     "per version served). Exit 0 ok, 1 on a malformed contact or a failed call, 2 on bad flags or\n"
     "rules that do not load.";
+
+constexpr char kSqlUsage[] =
+    "compile the rule set into one SQL query that decides every contact where it is stored.\n"
+    "Usage: lawful sql --rules=DIR --purpose=P --channel=email|sms|post|phone [--notice_type=N]\n"
+    "                  [--dialect=postgres]\n"
+    "       lawful sql --schema\n"
+    "The query reads the contact schema (--schema prints its DDL; sql/README.md) and returns per\n"
+    "contact: contact_id, outcome (allow|deny|error), reason, citation, rule, rule_set_version,\n"
+    "error_field; its parameter $1 is the outreach's instant. Exit 0 ok, 2 on bad flags, rules\n"
+    "that do not load, or a rule the dialect cannot express (reported at its line).";
 
 constexpr char kDiffUsage[] =
     "show what a rule change does to the decisions on a set of contacts.\n"
@@ -410,6 +435,7 @@ int Main(int argc, char** argv) {
   if (subcommand == "explain") usage = kExplainUsage;
   if (subcommand == "audit") usage = kAuditUsage;
   if (subcommand == "lsp") usage = kLspUsage;
+  if (subcommand == "sql") usage = kSqlUsage;
   if (usage == nullptr) {
     std::fprintf(stderr, "lawful: unknown subcommand '%s'\n\n%s", subcommand.c_str(), kUsage);
     return 1;
@@ -441,6 +467,21 @@ int Main(int argc, char** argv) {
     const char* dir = OnePositional(subcommand.c_str(), positional, "RULES_DIR");
     if (dir == nullptr) return 1;
     return subcommand == "check" ? Check(dir) : Disasm(dir);
+  }
+
+  if (subcommand == "sql") {
+    if (absl::GetFlag(FLAGS_dialect) != "postgres") {
+      std::fprintf(stderr, "lawful sql: unknown --dialect '%s' (postgres)\n",
+                   absl::GetFlag(FLAGS_dialect).c_str());
+      return 2;
+    }
+    SqlOptions options;
+    options.rules_dir = absl::GetFlag(FLAGS_rules);
+    options.purpose = absl::GetFlag(FLAGS_purpose);
+    options.channel = absl::GetFlag(FLAGS_channel);
+    options.notice_type = absl::GetFlag(FLAGS_notice_type);
+    options.schema = absl::GetFlag(FLAGS_schema);
+    return RunSql(options);
   }
 
   if (subcommand == "audit") {
@@ -490,8 +531,14 @@ int Main(int argc, char** argv) {
     return RunDiff(options, positional.size() == 2 ? positional[1] : "");
   }
 
-  const char* input = OnePositional("eval", positional, "INPUT file (- for stdin)");
+  const std::string from_postgres = absl::GetFlag(FLAGS_from_postgres);
+  const char* input =
+      from_postgres.empty() ? OnePositional("eval", positional, "INPUT file (- for stdin)") : "";
   if (input == nullptr) return kEvalExitUsage;
+  if (!from_postgres.empty() && positional.size() > 1) {
+    std::fputs("lawful eval: give either --from_postgres or an INPUT file\n", stderr);
+    return kEvalExitUsage;
+  }
   EvalOptions options;
   options.purpose = absl::GetFlag(FLAGS_purpose);
   options.channel = absl::GetFlag(FLAGS_channel);
@@ -510,6 +557,7 @@ int Main(int argc, char** argv) {
   options.threads = absl::GetFlag(FLAGS_threads);
   options.audit_log = absl::GetFlag(FLAGS_audit_log);
   options.audit_key_file = absl::GetFlag(FLAGS_audit_key_file);
+  if (!from_postgres.empty()) return RunEvalFromPostgres(options, from_postgres);
   return RunEval(options, input);
 }
 

@@ -12,6 +12,7 @@ packages=(
   python3-grpcio python3-protobuf
   clang libclang-rt-14-dev  # libFuzzer and clang's sanitizers (scripts/fuzz.sh)
   clang-format              # the layout test.sh enforces (.clang-format)
+  libpq-dev postgresql      # lawful sql: libpq, and the PostgreSQL 15 server its tests start
 )
 
 missing=()
