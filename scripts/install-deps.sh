@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   tao-pegtl-dev libabsl-dev libssl-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
+  libz3-dev                 # the invariant prover (prove/)
   python3-grpcio python3-protobuf
   clang libclang-rt-14-dev  # libFuzzer and clang's sanitizers (scripts/fuzz.sh)
   clang-format              # the layout test.sh enforces (.clang-format)
