@@ -373,10 +373,6 @@ int Fmt(const std::vector<char*>& positional, bool check_only) {
 int Prove(const std::string& dir) {
   prove::Options options;
   options.max_records = absl::GetFlag(FLAGS_max_records);
-  if (options.max_records < 0 || options.max_records > 16) {
-    std::fputs("lawful prove: --max_records must be between 0 and 16\n", stderr);
-    return 2;
-  }
   absl::StatusOr<prove::Report> report = prove::ProveDirectory(dir, options);
   if (!report.ok()) {
     std::string message(report.status().message());

@@ -200,6 +200,10 @@ int Report::exit_code() const {
 absl::StatusOr<Report> ProveRuleSet(const std::vector<dsl::SourceFile>& rule_files,
                                     const std::vector<dsl::SourceFile>& invariant_files,
                                     const Options& options) {
+  if (options.max_records < 1 || options.max_records > 16) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the bound on entries per list must be between 1 and 16, not ", options.max_records));
+  }
   std::vector<dsl::SourceFile> all = rule_files;
   all.insert(all.end(), invariant_files.begin(), invariant_files.end());
   dsl::CheckResult checked = dsl::CheckRuleSet(all);

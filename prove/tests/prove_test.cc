@@ -220,6 +220,11 @@ TEST(Prove, RefusesFilesThatDoNotCheck) {
       ShippedRules(), {{"invariants.lawful", "invariant x when at then deny\n"}}, Options{});
   ASSERT_FALSE(report.ok());
   EXPECT_THAT(report.status().message(), HasSubstr("invariants.lawful:1:18: error:"));
+  Options unbounded;
+  unbounded.max_records = 0;
+  absl::StatusOr<Report> no_records = ProveRuleSet(ShippedRules(), ShippedInvariants(), unbounded);
+  ASSERT_FALSE(no_records.ok());
+  EXPECT_THAT(no_records.status().message(), HasSubstr("between 1 and 16, not 0"));
   absl::StatusOr<Report> none = ProveRuleSet(ShippedRules(), {}, Options{});
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
