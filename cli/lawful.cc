@@ -3,7 +3,8 @@
 //   lawful check RULES_DIR     compile a rule set and report its diagnostics
 //   lawful disasm RULES_DIR    print the bytecode a rule set compiles to
 //   lawful fmt [--check] FILES give rule files their canonical layout
-//   lawful test [--coverage] RULES_DIR   run the rule set's fixtures
+//   lawful test [--coverage] [--prove] RULES_DIR   run the rule set's fixtures
+//   lawful prove RULES_DIR     prove the rule set's invariants over every contact
 //   lawful eval ...            decide a JSONL or CSV file of contacts, in-process or via lawfuld
 //   lawful diff ...            how a rule change moves the decisions on a set of contacts
 //   lawful audit verify|find|head   check an audit log, answer an access request, anchor it
@@ -36,6 +37,7 @@
 #include "lawful/fixtures.h"
 #include "lawful/lsp.h"
 #include "sql_cmd.h"
+#include "lawful/prove.h"
 
 ABSL_FLAG(
     std::string, purpose, "",
@@ -58,6 +60,12 @@ ABSL_FLAG(bool, schema, false, "sql: print the contact schema's DDL instead of a
 ABSL_FLAG(std::string, dialect, "postgres", "sql: the SQL dialect; postgres is the one there is.");
 ABSL_FLAG(bool, coverage, false,
           "test: also list the rules no fixture reached, and fail when there are any.");
+ABSL_FLAG(bool, prove, false,
+          "test: after the fixtures, prove the invariants (as lawful prove); the higher exit code "
+          "wins.");
+ABSL_FLAG(int32_t, max_records, 3,
+          "prove: the most entries of each list of the contact (consents, objections, ...) the "
+          "proof covers.");
 ABSL_FLAG(bool, check, false,
           "fmt: change no file; list the files whose layout is not canonical and exit 1 if any.");
 ABSL_FLAG(std::string, server, "",
@@ -139,6 +147,10 @@ constexpr char kUsage[] =
     "      Run the fixtures in RULES_DIR/fixtures/*.yaml through the engine; print each failure\n"
     "      and `N passed, N failed`. Exit 0 when all pass, 1 when any fails (or, with --coverage,\n"
     "      when a rule decided no fixture), 2 when the rules or fixtures do not load.\n"
+    "  lawful prove [--max_records=K] RULES_DIR\n"
+    "      Prove the invariants of RULES_DIR/*invariants.lawful for every contact with at most K\n"
+    "      entries per list; print a fixture case, confirmed by the engine, for each one broken.\n"
+    "      Exit 0 proven, 1 violated, 2 when the files do not load, 3 unknown.\n"
     "  lawful eval --purpose=P --channel=email|sms|post|phone [--notice_type=N] [--at=RFC3339]\n"
     "              (--rules=DIR | --server=HOST:PORT) [--input_format=jsonl|csv]\n"
     "              [--output_format=jsonl|csv] [--allowed=FILE] [--denied=FILE]\n"
@@ -208,11 +220,18 @@ constexpr char kFmtUsage[] =
     "not parse or cannot be read or written.";
 constexpr char kTestUsage[] =
     "run a rule set's fixtures (RULES_DIR/fixtures/*.yaml) through the engine.\n"
-    "Usage: lawful test [--coverage] RULES_DIR\n"
+    "Usage: lawful test [--coverage] [--prove] RULES_DIR\n"
     "Prints one line per failed case (expected vs actual decision, reason, citation and the rule\n"
     "that decided), with --coverage the rules no case reached, and finally `N passed, N failed`.\n"
     "Exit 0 when every case passes (and, with --coverage, every rule is reached), 1 otherwise,\n"
     "2 when the rules or the fixtures do not load.";
+constexpr char kProveUsage[] =
+    "prove a rule set's invariants (RULES_DIR/*invariants.lawful) over every contact.\n"
+    "Usage: lawful prove [--max_records=K] RULES_DIR\n"
+    "Prints what was proven (for every contact with at most K entries per list, every `at`,\n"
+    "purpose, channel and notice type), one line per invariant, a fixture case confirmed by the\n"
+    "engine for each violated one, and the rules no request reaches as warnings.\n"
+    "Exit 0 every invariant proven, 1 one violated, 2 when the files do not load, 3 unknown.";
 constexpr char kEvalUsage[] =
     "decide each contact of a JSONL or CSV file for one outreach.\n"
     "Usage: lawful eval --purpose=P --channel=email|sms|post|phone [--notice_type=N]\n"
@@ -388,6 +407,21 @@ int Fmt(const std::vector<char*>& positional, bool check_only) {
   return check_only && changed > 0 ? 1 : 0;
 }
 
+int Prove(const std::string& dir) {
+  prove::Options options;
+  options.max_records = absl::GetFlag(FLAGS_max_records);
+  absl::StatusOr<prove::Report> report = prove::ProveDirectory(dir, options);
+  if (!report.ok()) {
+    std::string message(report.status().message());
+    if (!message.empty() && message.back() != '\n') message.push_back('\n');
+    std::fputs(("lawful prove: " + message).c_str(), stderr);
+    return 2;
+  }
+  const std::string text = prove::FormatReport(*report);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return report->exit_code();
+}
+
 int Test(const std::string& dir, bool coverage) {
   absl::StatusOr<fixtures::TestRun> run = fixtures::TestRuleSet(dir);
   if (!run.ok()) {
@@ -430,6 +464,7 @@ int Main(int argc, char** argv) {
   if (subcommand == "disasm") usage = kDisasmUsage;
   if (subcommand == "fmt") usage = kFmtUsage;
   if (subcommand == "test") usage = kTestUsage;
+  if (subcommand == "prove") usage = kProveUsage;
   if (subcommand == "eval") usage = kEvalUsage;
   if (subcommand == "diff") usage = kDiffUsage;
   if (subcommand == "explain") usage = kExplainUsage;
@@ -461,7 +496,12 @@ int Main(int argc, char** argv) {
   if (subcommand == "test") {
     const char* dir = OnePositional("test", positional, "RULES_DIR");
     if (dir == nullptr) return 2;
-    return Test(dir, absl::GetFlag(FLAGS_coverage));
+    const int tested = Test(dir, absl::GetFlag(FLAGS_coverage));
+    return absl::GetFlag(FLAGS_prove) ? std::max(tested, Prove(dir)) : tested;
+  }
+  if (subcommand == "prove") {
+    const char* dir = OnePositional("prove", positional, "RULES_DIR");
+    return dir == nullptr ? 2 : Prove(dir);
   }
   if (subcommand == "check" || subcommand == "disasm") {
     const char* dir = OnePositional(subcommand.c_str(), positional, "RULES_DIR");

@@ -9,6 +9,7 @@ packages=(
   tao-pegtl-dev libabsl-dev libssl-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
   nlohmann-json3-dev        # lawful lsp: JSON-RPC
+  libz3-dev                 # the invariant prover (prove/)
   python3-grpcio python3-protobuf
   clang libclang-rt-14-dev  # libFuzzer and clang's sanitizers (scripts/fuzz.sh)
   clang-format              # the layout test.sh enforces (.clang-format)

@@ -36,6 +36,7 @@ bool Checker::Run() {
   for (Module& m : out_.modules) {
     for (PolicyDecl& p : m.policies) CheckPolicy(p);
   }
+  for (Module& m : out_.modules) CheckInvariants(m);
   if (out_.policies.empty() && errors_ == 0) {
     Error(Span{0, 1, 1, 1}, "no-policy",
           "the rule set declares no policy; write at least one `policy NAME for purposes ... { ... "
@@ -438,6 +439,73 @@ void Checker::CheckRule(RuleDecl& r) {
   if (r.is_default && (r.effective.from || r.effective.until)) {
     Error(r.span, "effective",
           "the `otherwise` rule always applies; put `effective` dates on the policy instead");
+  }
+}
+
+// Invariants stand in files of their own, apart from the rules they constrain: a rule file's
+// bytes are its version, and a property of the rules must not change what they decide.
+void Checker::CheckInvariants(Module& m) {
+  const std::string& path = out_.files[m.file];
+  if (!IsInvariantFile(path)) {
+    for (const InvariantDecl& inv : m.invariants) {
+      Error(inv.span, "invariant-file",
+            absl::StrCat("invariant `", inv.name,
+                         "` must stand in a file whose name ends in `invariants.lawful`, apart "
+                         "from the rules"));
+    }
+    return;
+  }
+  auto misplaced = [&](const Span& span, const std::string& what) {
+    Error(span, "invariant-file",
+          absl::StrCat("an invariants file holds only invariants; move this ", what,
+                       " to a rule file"));
+  };
+  for (const NamedSpan& p : m.purposes) misplaced(p.span, "purpose");
+  for (const auto& d : m.defs) misplaced(d->span, d->is_const ? "const" : "def");
+  for (const EnumDecl& e : m.enums) misplaced(e.span, "enum");
+  for (const PolicyDecl& p : m.policies) misplaced(p.span, "policy");
+  std::vector<std::string> allow_rules;
+  for (const PolicyDecl* p : out_.policies) {
+    for (const RuleDecl& r : p->rules) {
+      if (r.outcome == Outcome::kAllow) allow_rules.push_back(r.name);
+    }
+  }
+  for (InvariantDecl& inv : m.invariants) {
+    for (const InvariantDecl* other : out_.invariants) {
+      if (other->name == inv.name)
+        Error(inv.span, "duplicate", absl::StrCat("invariant `", inv.name, "` is declared twice"));
+    }
+    std::vector<int64_t> values;
+    bool ok = true;
+    if (inv.purposes) {
+      ok = ConstSet(*inv.purposes, 0, "the invariant's purposes", values);
+      inv.purpose_ids.assign(values.begin(), values.end());
+    } else {
+      for (size_t i = 0; i < out_.purposes.size(); ++i)
+        inv.purpose_ids.push_back(static_cast<int32_t>(i));
+    }
+    values.clear();
+    if (inv.channels) {
+      ok = ConstSet(*inv.channels, channel_enum_, "the invariant's channels", values) && ok;
+      for (int64_t c : values) inv.channel_mask |= 1u << c;
+    } else {
+      for (const auto& [name, number] : out_.enums[channel_enum_].values)
+        inv.channel_mask |= 1u << number;
+    }
+    if (inv.when) {
+      Scope scope;
+      Type t = CheckExpr(*inv.when, scope, nullptr);
+      ok = Expect(*inv.when, t, TypeKind::kBool, "an invariant's `when` condition") && ok;
+    }
+    for (const NamedSpan& r : inv.allowed_by) {
+      if (std::count(allow_rules.begin(), allow_rules.end(), r.name) == 0) {
+        ok = false;
+        Error(
+            r.span, "unknown-rule",
+            absl::StrCat("no `allow` rule is named `", r.name, "`", Suggest(r.name, allow_rules)));
+      }
+    }
+    if (ok) out_.invariants.push_back(&inv);
   }
 }
 

@@ -114,6 +114,7 @@ class Checker {
   bool ConstSet(Expr& e, int32_t enum_id, const char* what, std::vector<int64_t>& values);
   void CheckPolicy(PolicyDecl& p);
   void CheckRule(RuleDecl& r);
+  void CheckInvariants(Module& m);
 
   CheckedRuleSet& out_;
   std::vector<Diagnostic>& diagnostics_;

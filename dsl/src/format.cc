@@ -220,7 +220,8 @@ absl::StatusOr<std::string> FormatSource(const SourceFile& file) {
     if (closes_block) {
       base = 0;
     } else if (!in_block) {
-      continuation = !StartsWith(*tokens, {"purpose", "const", "def", "enum", "policy"});
+      continuation =
+          !StartsWith(*tokens, {"purpose", "const", "def", "enum", "policy", "invariant"});
       base = continuation ? 2 : 0;
     } else if (StartsWith(*tokens, {"deny", "allow", "otherwise"})) {
       base = 2;

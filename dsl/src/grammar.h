@@ -74,6 +74,8 @@ LAWFUL_KEYWORD(valid, "valid")
 LAWFUL_KEYWORD(obligations, "obligations")
 LAWFUL_KEYWORD(note, "note")
 LAWFUL_KEYWORD(reason, "reason")
+LAWFUL_KEYWORD(invariant, "invariant")
+LAWFUL_KEYWORD(only, "only")
 #undef LAWFUL_KEYWORD
 
 struct reserved
@@ -227,7 +229,22 @@ struct policy_decl
           policy_purposes, _, opt<policy_channels, _>, star<effective, _>, must<expect_lbrace>, _,
           star<rule, _>, must<expect_default_rule>, _, must<expect_rbrace>> {};
 
-struct item : sor<purpose_decl, const_decl, def_decl, enum_decl, policy_decl> {};
+// invariant NAME [for purposes P] [channels C] [when COND] then deny | allow only by RULE, ...
+// A legal property the prover checks over every contact; it never decides anything.
+struct invariant_purposes : seq<kw_for, _, must<expect_purposes>, _, must<expect_expr>> {};
+struct invariant_channels : seq<kw_channels, _, must<expect_expr>> {};
+struct invariant_when : seq<kw_when, _, must<expect_expr>> {};
+struct expect_only : kw_only {};
+struct expect_by_rules : kw_by {};
+struct invariant_deny : kw_deny {};
+struct invariant_allow_only
+    : seq<kw_allow, _, must<expect_only>, _, must<expect_by_rules>, _, name_list> {};
+struct expect_verdict : sor<invariant_allow_only, invariant_deny> {};
+struct invariant_decl : seq<kw_invariant, _, must<expect_name>, _, opt<invariant_purposes, _>,
+                            opt<invariant_channels, _>, opt<invariant_when, _>, must<expect_then>,
+                            _, must<expect_verdict>> {};
+
+struct item : sor<purpose_decl, const_decl, def_decl, enum_decl, policy_decl, invariant_decl> {};
 struct expect_item : eof {};
 struct file : seq<_, star<item, _>, must<expect_item>> {};
 
@@ -293,7 +310,13 @@ LAWFUL_ERROR(expect_default_rule,
              "(`deny ...` or `allow ...`), or the policy's closing `otherwise` rule")
 LAWFUL_ERROR(expect_for, "expected `for purposes ...` after the policy's name")
 LAWFUL_ERROR(expect_purposes, "expected `purposes` after `for`")
-LAWFUL_ERROR(expect_item, "expected a declaration: `purpose`, `const`, `def`, `enum` or `policy`")
+LAWFUL_ERROR(expect_item,
+             "expected a declaration: `purpose`, `const`, `def`, `enum`, `policy` or `invariant`")
+LAWFUL_ERROR(expect_only,
+             "expected `only by` and the rules that may allow, e.g. `allow only by consent`")
+LAWFUL_ERROR(expect_by_rules,
+             "expected `by` and the rules that may allow, e.g. `allow only by consent`")
+LAWFUL_ERROR(expect_verdict, "expected what must hold: `deny`, or `allow only by RULE, RULE`")
 #undef LAWFUL_ERROR
 
 // ---- which rules become parse-tree nodes ----
@@ -307,7 +330,8 @@ using selector = pegtl::parse_tree::selector<
         conjunction, disjunction, conditional, purpose_decl, const_decl, param, def_decl, enum_decl,
         effective_from, effective_until, cite_clause, evidence_clause, valid_clause,
         obligations_clause, note_clause, reason_clause, kw_deny, kw_allow, rule, default_rule,
-        policy_purposes, policy_channels, policy_decl>>;
+        policy_purposes, policy_channels, policy_decl, invariant_purposes, invariant_channels,
+        invariant_when, invariant_deny, invariant_allow_only, invariant_decl>>;
 
 // Nesting limit: hostile input (10,000 parentheses) must not overflow the stack.
 template <typename Rule>

@@ -9,12 +9,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "lawful/dsl.h"
 
 namespace lawful::dsl {
 
-absl::StatusOr<std::vector<SourceFile>> ReadRuleFiles(const std::string& dir) {
+bool IsInvariantFile(const std::string& path) { return absl::EndsWith(path, "invariants.lawful"); }
+
+namespace {
+
+// The `.lawful` files below `dir` that `wanted` keeps, sorted by relative path.
+absl::StatusOr<std::vector<SourceFile>> ReadLawfulFiles(const std::string& dir,
+                                                        bool (*wanted)(const std::string&)) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -25,6 +32,7 @@ absl::StatusOr<std::vector<SourceFile>> ReadRuleFiles(const std::string& dir) {
   for (auto it = fs::recursive_directory_iterator(dir, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file() || it->path().extension() != ".lawful") continue;
+    if (!wanted(it->path().filename().string())) continue;
     std::ifstream in(it->path(), std::ios::binary);
     if (!in)
       return absl::PermissionDeniedError(absl::StrCat("cannot read `", it->path().string(), "`"));
@@ -33,11 +41,23 @@ absl::StatusOr<std::vector<SourceFile>> ReadRuleFiles(const std::string& dir) {
     files.push_back(SourceFile{fs::relative(it->path(), dir).generic_string(), text.str()});
   }
   if (ec) return absl::UnavailableError(absl::StrCat("cannot list `", dir, "`: ", ec.message()));
-  if (files.empty())
-    return absl::NotFoundError(absl::StrCat("no `.lawful` rule files in `", dir, "`"));
   std::sort(files.begin(), files.end(),
             [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
   return files;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<SourceFile>> ReadRuleFiles(const std::string& dir) {
+  absl::StatusOr<std::vector<SourceFile>> files =
+      ReadLawfulFiles(dir, [](const std::string& name) { return !IsInvariantFile(name); });
+  if (files.ok() && files->empty())
+    return absl::NotFoundError(absl::StrCat("no `.lawful` rule files in `", dir, "`"));
+  return files;
+}
+
+absl::StatusOr<std::vector<SourceFile>> ReadInvariantFiles(const std::string& dir) {
+  return ReadLawfulFiles(dir, IsInvariantFile);
 }
 
 absl::StatusOr<LoadedRuleSet> LoadRuleSetFromFiles(std::vector<SourceFile> files) {

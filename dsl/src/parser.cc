@@ -35,6 +35,8 @@ class Converter {
         module.enums.push_back(std::move(e));
       } else if (item->is_type<grammar::policy_decl>()) {
         module.policies.push_back(ConvertPolicy(*item));
+      } else if (item->is_type<grammar::invariant_decl>()) {
+        module.invariants.push_back(ConvertInvariant(*item));
       }
     }
   }
@@ -153,6 +155,31 @@ class Converter {
       }
     }
     return p;
+  }
+
+  InvariantDecl ConvertInvariant(const Node& n) {
+    InvariantDecl inv;
+    inv.name = Text(*n.children[0]);
+    inv.span = SpanOf(*n.children[0]);
+    for (size_t i = 1; i < n.children.size(); ++i) {
+      const Node& c = *n.children[i];
+      if (c.is_type<grammar::invariant_purposes>()) {
+        inv.purposes = ConvertExpr(*c.children[0]);
+      } else if (c.is_type<grammar::invariant_channels>()) {
+        inv.channels = ConvertExpr(*c.children[0]);
+      } else if (c.is_type<grammar::invariant_when>()) {
+        inv.when = ConvertExpr(*c.children[0]);
+        inv.when_text = c.children[0]->string();
+      } else if (c.is_type<grammar::invariant_deny>()) {
+        inv.deny = true;
+      } else if (c.is_type<grammar::invariant_allow_only>()) {
+        inv.deny = false;
+        for (const auto& r : c.children) {
+          if (r->is_type<grammar::name>()) inv.allowed_by.push_back(Named(*r));
+        }
+      }
+    }
+    return inv;
   }
 
   RuleDecl ConvertRule(const Node& n) {

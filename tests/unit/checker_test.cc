@@ -250,7 +250,7 @@ INSTANTIATE_TEST_SUITE_P(
         // There is no remainder operator.
         ArithmeticCase{"no_modulo", "const C = 5 % 2", "true",
                        "t.lawful:1:13: error: expected a declaration: `purpose`, `const`, `def`, "
-                       "`enum` or `policy`\n"
+                       "`enum`, `policy` or `invariant`\n"
                        "  const C = 5 % 2\n"
                        "              ^\n"},
         // Durations are folded wherever they are written: months and days are 32-bit.

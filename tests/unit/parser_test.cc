@@ -81,8 +81,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.lawful:5:10: error: expected the citation as a quoted text, e.g. cite \"GDPR "
                   "Art. 6(1)(a)\""},
         ErrorCase{"garbage_at_top", std::string(kValid) + "polcy x\n",
-                  "t.lawful:9:1: error: expected a declaration: `purpose`, `const`, `def`, `enum` "
-                  "or `policy`"},
+                  "t.lawful:9:1: error: expected a declaration: `purpose`, `const`, `def`, `enum`, "
+                  "`policy` or `invariant`"},
         ErrorCase{"missing_expression", Replace(kValid, "<= at", "<="),
                   "t.lawful:5:5: error: expected a value to compare with"},
         ErrorCase{"unclosed_paren",

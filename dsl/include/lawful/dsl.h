@@ -54,7 +54,7 @@ CompileResult Compile(const std::vector<SourceFile>& files);
 // Idempotent. InvalidArgument with diagnostics when the file does not parse.
 absl::StatusOr<std::string> FormatSource(const SourceFile& file);
 
-// Reads every `*.lawful` file below `dir`, sorted by relative path.
+// Reads every `*.lawful` rule file below `dir` (not invariant files), sorted by relative path.
 absl::StatusOr<std::vector<SourceFile>> ReadRuleFiles(const std::string& dir);
 
 struct LoadedRuleSet {
@@ -284,6 +284,32 @@ struct PolicyDecl {
   std::vector<RuleDecl> rules;  // the default last
 };
 
+// `invariant NAME [for purposes P] [channels C] [when COND] then deny | allow only by RULES`:
+// for every request of those purposes and channels where COND holds, the decision is not allow
+// (`deny`), or an allow is made by one of RULES. Invariants decide nothing; `lawful prove` proves
+// them over every contact.
+struct InvariantDecl {
+  std::string name;
+  Span span;
+  ExprPtr purposes;       // null: every purpose
+  ExprPtr channels;       // null: every channel
+  ExprPtr when;           // null: every request
+  std::string when_text;  // the condition as written: the prover's engine check compiles it
+  bool deny = true;       // false: `allow only by allowed_by`
+  std::vector<NamedSpan> allowed_by;
+  // Filled in by the checker.
+  std::vector<int32_t> purpose_ids;
+  uint32_t channel_mask = 0;  // bit (1 << channel number)
+};
+
+// Invariants live in files of their own, named `*invariants.lawful`: they are not rule files
+// (ReadRuleFiles skips them), so they are neither compiled, versioned nor archived.
+bool IsInvariantFile(const std::string& path);
+
+// Reads every `*invariants.lawful` file below `dir`, sorted by relative path (none is not an
+// error).
+absl::StatusOr<std::vector<SourceFile>> ReadInvariantFiles(const std::string& dir);
+
 // One rule file's declarations, in source order.
 struct Module {
   uint32_t file = 0;
@@ -291,6 +317,7 @@ struct Module {
   std::vector<std::unique_ptr<Def>> defs;
   std::vector<EnumDecl> enums;
   std::vector<PolicyDecl> policies;
+  std::vector<InvariantDecl> invariants;
 };
 
 struct EnumInfo {
@@ -308,6 +335,7 @@ struct CheckedRules {
   std::vector<const PolicyDecl*> policies;
   std::vector<std::vector<int32_t>> policy_purposes;  // parallel to policies
   std::vector<uint32_t> policy_channels;              // channel bit masks
+  std::vector<const InvariantDecl*> invariants;       // checked, in file order
   int32_t binders = 0;
 };
 
