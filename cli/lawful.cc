@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "audit_cmd.h"
+#include "check_cmd.h"
 #include "diff.h"
 #include "eval.h"
 #include "explain.h"
@@ -36,8 +37,8 @@
 #include "lawful/engine.h"
 #include "lawful/fixtures.h"
 #include "lawful/lsp.h"
-#include "sql_cmd.h"
 #include "lawful/prove.h"
+#include "sql_cmd.h"
 
 ABSL_FLAG(
     std::string, purpose, "",
@@ -134,8 +135,8 @@ constexpr char kUsage[] =
     "\n"
     "Usage:\n"
     "  lawful check RULES_DIR\n"
-    "      Compile the rule set; print its warnings and errors. Exit 0 when it compiles, 2 when\n"
-    "      it does not.\n"
+    "      Compile the rule set and check its invariant files; print their warnings and errors.\n"
+    "      Exit 0 when both check, 2 when not.\n"
     "  lawful disasm RULES_DIR\n"
     "      Print the bytecode the rule set compiles to, with the source lines it came from.\n"
     "  lawful fmt [--check] FILE|DIR...\n"
@@ -207,7 +208,7 @@ constexpr char kLspUsage[] =
 constexpr char kCheckUsage[] =
     "compile a rule set and print its diagnostics.\n"
     "Usage: lawful check RULES_DIR\n"
-    "Exit 0 when the rules compile (warnings included), 2 when they do not.";
+    "Exit 0 when the rules compile and the invariant files check (warnings included), 2 when not.";
 constexpr char kDisasmUsage[] =
     "print the bytecode a rule set compiles to.\n"
     "Usage: lawful disasm RULES_DIR";
@@ -301,36 +302,6 @@ constexpr char kDiffUsage[] =
     "whose firing counts changed; --json prints the same as one JSON document. Exit 0 when every\n"
     "line was compared, 1 on malformed lines (still reported), 2 on bad flags or rules that do\n"
     "not load.";
-
-// Loads a rule set, printing its diagnostics to stderr: the warnings when it loads, every error
-// (already formatted by the compiler) when it does not.
-absl::StatusOr<dsl::LoadedRuleSet> LoadAndReport(const std::string& dir) {
-  absl::StatusOr<dsl::LoadedRuleSet> loaded = dsl::LoadRuleSet(dir);
-  if (!loaded.ok()) {
-    std::string message(loaded.status().message());
-    if (!message.empty() && message.back() != '\n') message.push_back('\n');
-    std::fputs(message.c_str(), stderr);
-    return loaded;
-  }
-  if (!loaded->warnings.empty()) {
-    std::fputs(dsl::FormatDiagnostics(loaded->warnings, loaded->sources).c_str(), stderr);
-  }
-  return loaded;
-}
-
-int Check(const std::string& dir) {
-  absl::StatusOr<dsl::LoadedRuleSet> loaded = LoadAndReport(dir);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "lawful check: the rule set in %s does not load\n", dir.c_str());
-    return 2;
-  }
-  const Program& program = loaded->rule_set->program();
-  std::printf(
-      "lawful check: %s ok: rule set %s (%zu files, %zu policies, %zu rules, %zu warnings)\n",
-      dir.c_str(), loaded->rule_set->version().c_str(), program.files.size(),
-      program.policies.size(), program.rules.size(), loaded->warnings.size());
-  return 0;
-}
 
 int Disasm(const std::string& dir) {
   absl::StatusOr<dsl::LoadedRuleSet> loaded = LoadAndReport(dir);

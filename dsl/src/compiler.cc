@@ -310,6 +310,17 @@ CheckResult CheckRuleSet(const std::vector<SourceFile>& files) {
   return result;
 }
 
+std::vector<Diagnostic> CheckInvariantFiles(const std::vector<SourceFile>& rule_files,
+                                            const std::vector<SourceFile>& invariant_files) {
+  std::vector<SourceFile> all = rule_files;
+  all.insert(all.end(), invariant_files.begin(), invariant_files.end());
+  std::vector<Diagnostic> out;
+  for (Diagnostic& d : CheckRuleSet(all).diagnostics) {
+    if (IsInvariantFile(d.file)) out.push_back(std::move(d));
+  }
+  return out;
+}
+
 CompileResult Compile(const std::vector<SourceFile>& files) {
   CompileResult result;
   bool ok = false;

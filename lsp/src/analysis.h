@@ -30,6 +30,7 @@ enum class SymbolKind {
   kField,    // a field of lawful.v1.Contact or of one of its messages
   kRequest,  // at, purpose, channel, notice_type, contact
   kBuiltin,  // local_date, years_between
+  kInvariant,
 };
 
 struct Symbol {
@@ -43,6 +44,7 @@ struct Symbol {
   int32_t enum_id = -1;                                      // kEnum, kEnumValue
   const dsl::PolicyDecl* policy = nullptr;                   // kPolicy, kRule
   const dsl::RuleDecl* rule = nullptr;                       // kRule
+  const dsl::InvariantDecl* invariant = nullptr;             // kInvariant
   const google::protobuf::FieldDescriptor* field = nullptr;  // kField
   int32_t param = -1;                                        // kParam
 };
@@ -81,7 +83,8 @@ class SymbolIndex {
 struct Analysis {
   std::string root;        // the directory; file paths are relative to it
   std::string buffer_uri;  // set when the rule set is one buffer that is not a file (untitled)
-  std::vector<dsl::SourceFile> files;        // sorted by path, as ReadRuleFiles gives them
+  // The rule files sorted by path, as ReadRuleFiles gives them, then the invariant files.
+  std::vector<dsl::SourceFile> files;
   std::vector<dsl::Diagnostic> diagnostics;  // exactly `lawful check`'s
   // The checked tree and its index. When a file does not parse, the files that do are checked
   // without it, so navigation keeps working in the rest of the rule set.
@@ -93,7 +96,8 @@ struct Analysis {
   int32_t CheckedFile(const std::string& path) const;
 };
 
-// Checks `files` (relative to `root`) as `lawful check` does and indexes what parses.
+// Checks `files` (relative to `root`; rule files, then invariant files) as `lawful check` does and
+// indexes what parses.
 std::unique_ptr<Analysis> Analyze(std::string root, std::vector<dsl::SourceFile> files);
 
 // The doc comment of a field of contact.proto (its leading comment, from a descriptor set built

@@ -2,7 +2,9 @@
 // value name where a comparison or a set needs one, otherwise keywords and the declared names.
 // It reads the text before the cursor, since the line being typed rarely parses.
 #include <regex>
+#include <set>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "lawful/v1/contact.pb.h"
 #include "workspace.h"
@@ -126,6 +128,7 @@ json Completion(Workspace& w, const json& params) {
       "([A-Za-z_][\\w.]*(?:\\([^()]*\\))?)\\s+(?:not\\s+)?in\\s+\\{[^}]*$");
   static const std::regex kPolicyPurposes("\\bfor\\s+purposes\\s+\\{?[\\w,\\s]*$");
   static const std::regex kPolicyChannels("\\bchannels\\s+\\{?[\\w,\\s]*$");
+  static const std::regex kAllowedBy("\\ballow\\s+only\\s+by\\s+[\\w,\\s]*$");
   if (std::regex_search(line, m, kFieldAccess)) {
     std::vector<std::string> path = Split(m[1]);
     const pb::Descriptor* message = MessageOfName(text, path[0]);
@@ -145,6 +148,17 @@ json Completion(Workspace& w, const json& params) {
     return items;
   }
   if (a.rules != nullptr) {
+    if (std::regex_search(line, m, kAllowedBy) && a.index != nullptr) {
+      // An invariant's `allow only by`: the allow rules, each name once.
+      std::set<std::string> seen;
+      for (const Symbol& s : a.index->symbols()) {
+        if (s.kind == SymbolKind::kRule && s.rule->outcome == Outcome::kAllow &&
+            seen.insert(s.name).second)
+          items.push_back(
+              Item(s.name, kMethod, absl::StrCat("allow rule of `", s.policy->name, "`")));
+      }
+      return items;
+    }
     if (std::regex_search(line, m, kPolicyPurposes)) {
       AddEnumValues(a, 0, items);
       for (const dsl::Module& mod : a.rules->modules) {
@@ -168,12 +182,12 @@ json Completion(Workspace& w, const json& params) {
     }
   }
   static const char* const kKeywords[] = {
-      "purpose",  "const",     "def",    "enum",     "policy", "for",         "purposes",
-      "channels", "effective", "from",   "until",    "deny",   "allow",       "otherwise",
-      "when",     "cite",      "reason", "evidence", "valid",  "obligations", "note",
-      "and",      "or",        "not",    "in",       "is",     "missing",     "present",
-      "any",      "all",       "count",  "latest",   "where",  "by",          "if",
-      "then",     "else",      "true",   "false"};
+      "purpose",  "const",     "def",    "enum",     "policy",    "for",         "purposes",
+      "channels", "effective", "from",   "until",    "deny",      "allow",       "otherwise",
+      "when",     "cite",      "reason", "evidence", "valid",     "obligations", "note",
+      "and",      "or",        "not",    "in",       "is",        "missing",     "present",
+      "any",      "all",       "count",  "latest",   "where",     "by",          "if",
+      "then",     "else",      "true",   "false",    "invariant", "only"};
   for (const char* k : kKeywords) items.push_back(Item(k, kKeyword));
   for (const char* r : {"at", "purpose", "channel", "notice_type", "contact"})
     items.push_back(Item(r, kVariable, "the request"));

@@ -235,6 +235,16 @@ std::string HoverText(const Analysis& a, const Symbol& s) {
       if (!comment.empty()) absl::StrAppend(&out, "\n\n", comment);
       return out;
     }
+    case SymbolKind::kInvariant: {
+      const dsl::InvariantDecl& inv = *s.invariant;
+      std::vector<std::string> by;
+      for (const dsl::NamedSpan& r : inv.allowed_by) by.push_back(r.name);
+      std::string out =
+          Fence(absl::StrCat("invariant ", s.name, "\n  then ",
+                             inv.deny ? "deny" : "allow only by ", absl::StrJoin(by, ", ")));
+      absl::StrAppend(&out, "\n\nProven over every contact by `lawful prove`; decides nothing.");
+      return with_comment(out, s.decl);
+    }
     case SymbolKind::kRequest:
       return RequestDoc(s.name);
     case SymbolKind::kBuiltin:

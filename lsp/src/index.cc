@@ -82,6 +82,14 @@ SymbolIndex::SymbolIndex(const dsl::CheckedRules& rules) {
         Add(r.name_span, Intern(rule), true);
       }
     }
+    for (const dsl::InvariantDecl& inv : m.invariants) {
+      Symbol s{SymbolKind::kInvariant, inv.name};
+      if (Find(SymbolKind::kInvariant, inv.name) >= 0) continue;
+      s.invariant = &inv;
+      s.declared = true;
+      s.decl = inv.span;
+      Add(inv.span, Intern(s), true);
+    }
   }
   // Then every use.
   for (const dsl::Module& m : rules.modules) {
@@ -98,6 +106,19 @@ SymbolIndex::SymbolIndex(const dsl::CheckedRules& rules) {
       for (const dsl::RuleDecl& r : p.rules) {
         for (const dsl::ExprPtr* e : {&r.when, &r.evidence, &r.valid_until}) {
           if (*e) Walk(**e, nullptr);
+        }
+      }
+    }
+    for (const dsl::InvariantDecl& inv : m.invariants) {
+      for (const dsl::ExprPtr* e : {&inv.purposes, &inv.channels, &inv.when}) {
+        if (*e) Walk(**e, nullptr);
+      }
+      // `allow only by RULE`: every allow rule of that name, whichever its policy.
+      for (const dsl::NamedSpan& r : inv.allowed_by) {
+        for (size_t i = 0; i < symbols_.size(); ++i) {
+          const Symbol& s = symbols_[i];
+          if (s.kind == SymbolKind::kRule && s.name == r.name && s.rule->outcome == Outcome::kAllow)
+            Add(r.span, static_cast<int32_t>(i), false);
         }
       }
     }
@@ -217,7 +238,14 @@ std::unique_ptr<Analysis> Analyze(std::string root, std::vector<dsl::SourceFile>
   auto a = std::make_unique<Analysis>();
   a->root = std::move(root);
   a->files = std::move(files);
-  a->diagnostics = dsl::Compile(a->files).diagnostics;
+  std::vector<dsl::SourceFile> rule_files, invariant_files;
+  for (const dsl::SourceFile& f : a->files)
+    (dsl::IsInvariantFile(f.path) ? invariant_files : rule_files).push_back(f);
+  if (!rule_files.empty()) a->diagnostics = dsl::Compile(rule_files).diagnostics;
+  if (!invariant_files.empty()) {
+    for (dsl::Diagnostic& d : dsl::CheckInvariantFiles(rule_files, invariant_files))
+      a->diagnostics.push_back(std::move(d));
+  }
   a->checked_files = a->files;
   dsl::CheckResult checked = dsl::CheckRuleSet(a->checked_files);
   if (checked.rules == nullptr) {

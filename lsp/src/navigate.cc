@@ -1,8 +1,10 @@
 // Requests about the name under the cursor (hover, definition, references, rename) and about a
 // whole document (symbols, formatting).
+#include <algorithm>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "workspace.h"
 
 namespace lawful::lsp {
@@ -137,7 +139,8 @@ json Rename(Workspace& w, const json& params) {
   }
   for (const Symbol& s : t.analysis->index->symbols()) {
     if (s.declared && s.name == name && s.kind != SymbolKind::kRule &&
-        s.kind != SymbolKind::kPolicy && (s.kind != SymbolKind::kParam || s.def == t.symbol->def)) {
+        s.kind != SymbolKind::kPolicy && s.kind != SymbolKind::kInvariant &&
+        (s.kind != SymbolKind::kParam || s.def == t.symbol->def)) {
       throw RequestError(kRequestFailed, absl::StrCat("`", name, "` is already declared"));
     }
   }
@@ -165,7 +168,7 @@ json DocumentSymbols(Workspace& w, const json& params) {
     return json{{"start", ToJson(PositionOf(text, OffsetOfLine(text, first)))},
                 {"end", ToJson(PositionOf(text, end))}};
   };
-  constexpr int kClass = 5, kMethod = 6, kEnum = 10, kFunction = 12, kConstant = 14,
+  constexpr int kClass = 5, kMethod = 6, kProperty = 7, kEnum = 10, kFunction = 12, kConstant = 14,
                 kEnumMember = 22;
   for (const dsl::NamedSpan& p : m.purposes)
     out.push_back(SymbolJson(p.name, kEnumMember, range(p.span), range(p.span)));
@@ -196,6 +199,32 @@ json DocumentSymbols(Workspace& w, const json& params) {
       rules.push_back(std::move(symbol));
     }
     out.push_back(SymbolJson(p.name, kClass, lines(p.span.line, end), range(p.span), rules));
+  }
+  // An invariant: from its line to its last line that is neither blank nor a comment (the comment
+  // above the next one is that one's).
+  for (size_t i = 0; i < m.invariants.size(); ++i) {
+    const dsl::InvariantDecl& inv = m.invariants[i];
+    uint32_t last = i + 1 < m.invariants.size()
+                        ? m.invariants[i + 1].span.line - 1
+                        : static_cast<uint32_t>(std::count(text.begin(), text.end(), '\n') + 1);
+    auto line_text = [&](uint32_t n) {
+      const size_t begin = OffsetOfLine(text, n);
+      const size_t newline = text.find('\n', begin);
+      return text.substr(begin, newline == std::string::npos ? std::string::npos : newline - begin);
+    };
+    while (last > inv.span.line) {
+      const std::string l = line_text(last);
+      const size_t first = l.find_first_not_of(" \t\r");
+      if (first != std::string::npos && l[first] != '#') break;
+      --last;
+    }
+    const size_t end = OffsetOfLine(text, last) + line_text(last).size();
+    std::vector<std::string> by;
+    for (const dsl::NamedSpan& r : inv.allowed_by) by.push_back(r.name);
+    json symbol = SymbolJson(inv.name, kProperty, lines(inv.span.line, end), range(inv.span));
+    symbol["detail"] =
+        inv.deny ? "then deny" : absl::StrCat("then allow only by ", absl::StrJoin(by, ", "));
+    out.push_back(std::move(symbol));
   }
   return out;
 }

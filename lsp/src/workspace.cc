@@ -163,6 +163,8 @@ const Analysis& Workspace::AnalysisOf(const std::string& uri) {
   if (read_files_) {
     absl::StatusOr<std::vector<dsl::SourceFile>> on_disk = dsl::ReadRuleFiles(root);
     if (on_disk.ok()) files = *std::move(on_disk);
+    absl::StatusOr<std::vector<dsl::SourceFile>> invariants = dsl::ReadInvariantFiles(root);
+    if (invariants.ok()) files.insert(files.end(), invariants->begin(), invariants->end());
   }
   for (const auto& [buffer_uri, text] : buffers_) {
     std::string path = PathOfUri(buffer_uri);
@@ -177,8 +179,11 @@ const Analysis& Workspace::AnalysisOf(const std::string& uri) {
       files.push_back(dsl::SourceFile{relative, text});
     }
   }
-  std::sort(files.begin(), files.end(),
-            [](const dsl::SourceFile& a, const dsl::SourceFile& b) { return a.path < b.path; });
+  // Rule files by path, then invariant files by path, as `lawful prove` checks them.
+  std::sort(files.begin(), files.end(), [](const dsl::SourceFile& a, const dsl::SourceFile& b) {
+    return std::pair(dsl::IsInvariantFile(a.path), a.path) <
+           std::pair(dsl::IsInvariantFile(b.path), b.path);
+  });
   slot = Analyze(root, std::move(files));
   if (slot->rules != nullptr && slot->checked_files.size() == slot->files.size())
     complete_[root] = slot;

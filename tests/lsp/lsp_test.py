@@ -124,6 +124,13 @@ class Diagnostics(RuleSetCase):
         ("a warning: a rule name used twice", "service_notices.lawful",
          "allow vital_interest", "allow legal_obligation"),
         ("a type error", "common.lawful", "const AGE_OF_CONSENT = 13", 'const AGE_OF_CONSENT = "13"'),
+        ("a syntax error in an invariant", "invariants.lawful", "  then deny\n", "  then dny\n"),
+        ("an unknown field in an invariant", "invariants.lawful", "when contact.erasure_requested_at",
+         "when contact.erasure_requestd_at"),
+        ("an invariant allowed by a rule that does not exist", "invariants.lawful",
+         "then allow only by consent, soft_opt_in\n", "then allow only by consent, soft_opt_inn\n"),
+        ("a rule removed that an invariant names", "marketing.lawful", "allow soft_opt_in when",
+         "allow soft_opt_in_email when"),
     ]
 
     def test_broken_files_get_lawful_checks_diagnostics(self):
@@ -461,6 +468,98 @@ class Protocol(unittest.TestCase):
         self.assertEqual(client.proc.wait(timeout=10), 1)
         for f in (client.proc.stdin, client.proc.stdout, client.proc.stderr):
             f.close()
+
+
+class Invariants(RuleSetCase):
+    """invariants.lawful: diagnostics (as `lawful check`'s), navigation, symbols, completion."""
+    NAME = "invariants.lawful"
+
+    def setUp(self):
+        super().setUp()
+        self.client.open(self.path(self.NAME))
+
+    def test_lawful_check_fails_on_a_broken_invariant(self):
+        self.write(self.NAME, self.read(self.NAME).replace("then deny", "then dny", 1))
+        run = subprocess.run([ARGS.lawful, "check", self.dir], capture_output=True, text=True)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertRegex(run.stderr, r"invariants\.lawful:\d+:\d+: error: ")
+
+    def test_hover_on_an_invariant_and_on_the_rules_it_names(self):
+        value = self.client.request("textDocument/hover",
+                                    self.at(self.NAME, "erasure_blocks_outreach"))["contents"]["value"]
+        for shown in ("invariant erasure_blocks_outreach", "then deny", "Memo §5 gate 1"):
+            self.assertIn(shown, value)
+        value = self.client.request("textDocument/hover", self.at(self.NAME, "soft_opt_in\n"))
+        self.assertIn("allow soft_opt_in", value["contents"]["value"])
+        self.assertIn("In policy `marketing`", value["contents"]["value"])
+
+    def test_definition_from_an_invariant(self):
+        rows = [("a rule it is allowed by", "soft_opt_in\n", "marketing.lawful", "soft_opt_in when"),
+                ("a const set of purposes", "MARKETING", "common.lawful", "MARKETING ="),
+                ("a def in its condition", "consent_state", "common.lawful", "consent_state(p:"),
+                ("a purpose", "service_notice", "common.lawful", "service_notice\n")]
+        for what, needle, target, declaration in rows:
+            with self.subTest(what):
+                location = self.client.request("textDocument/definition", self.at(self.NAME, needle))
+                self.assertEqual(location["uri"], self.uri(target))
+                self.assertEqual(location["range"]["start"], self.position_of(target, declaration))
+
+    def test_references_of_a_rule_include_the_invariants_naming_it(self):
+        found = self.client.request("textDocument/references", dict(
+            self.at("marketing.lawful", "soft_opt_in when"), context={"includeDeclaration": True}))
+        lines = sorted((os.path.basename(l["uri"]), l["range"]["start"]["line"]) for l in found)
+        text = self.read(self.NAME).split("\n")
+        naming = [i for i, l in enumerate(text) if re.search(r"allow only by .*\bsoft_opt_in\b", l)]
+        self.assertEqual(len(naming), 2)
+        rule = self.position_of("marketing.lawful", "soft_opt_in when")["line"]
+        self.assertEqual(lines, sorted([("marketing.lawful", rule)] + [(self.NAME, i) for i in naming]))
+
+    def test_document_symbols_are_the_invariants(self):
+        symbols = self.client.request("textDocument/documentSymbol",
+                                      {"textDocument": {"uri": self.uri(self.NAME)}})
+        text = self.read(self.NAME)
+        self.assertEqual([s["name"] for s in symbols], re.findall(r"^invariant (\w+)", text, re.M))
+        self.assertTrue(all(s["kind"] == 7 for s in symbols))
+        self.assertEqual(symbols[-1]["detail"],
+                         "then allow only by consent, soft_opt_in, legitimate_interest")
+        # The first ends on its own `then deny`, not on the next invariant's comment.
+        first_end = symbols[0]["range"]["end"]["line"]
+        self.assertEqual(text.split("\n")[first_end].strip(), "then deny")
+
+    def test_completion_after_allow_only_by(self):
+        original = self.read(self.NAME)
+        text = original + "\ninvariant x for purposes MARKETING\n  then allow only by "
+        self.client.change(self.path(self.NAME), text)
+        lines = text.split("\n")
+        items = self.client.request("textDocument/completion", {
+            "textDocument": {"uri": self.uri(self.NAME)},
+            "position": {"line": len(lines) - 1, "character": len(lines[-1])}})
+        labels = [i["label"] for i in items]
+        for allow in ("consent", "soft_opt_in", "legitimate_interest", "contract"):
+            self.assertIn(allow, labels)
+        for other in ("erasure_pending", "RETENTION", "if"):
+            self.assertNotIn(other, labels)
+        self.assertEqual(len(labels), len(set(labels)), "each rule name once")
+
+    def test_rename_a_def_renames_its_uses_in_invariants(self):
+        edit = self.client.request("textDocument/rename", dict(
+            self.at("common.lawful", "consent_state"), newName="consent_status_of"))
+        edits = edit["changes"][self.uri(self.NAME)]
+        text = self.read(self.NAME).split("\n")
+        self.assertEqual(sorted(e["range"]["start"]["line"] for e in edits),
+                         [i for i, l in enumerate(text) if "consent_state(" in l])
+
+    def test_formatting_is_lawful_fmt(self):
+        original = self.read(self.NAME)
+        messy = original.replace("invariant erasure_blocks_outreach",
+                                 "invariant   erasure_blocks_outreach").replace(
+                                     "  then deny", "then    deny", 1)
+        self.assertNotEqual(messy, original)
+        self.client.change(self.path(self.NAME), messy)
+        edits = self.client.request("textDocument/formatting",
+                                    {"textDocument": {"uri": self.uri(self.NAME)}, "options": {}})
+        self.assertEqual(len(edits), 1)
+        self.assertEqual(edits[0]["newText"], original)
 
 
 if __name__ == "__main__":

@@ -142,6 +142,23 @@ TEST(Invariants, StayOutOfTheRuleSetVersion) {
   EXPECT_EQ(again->rule_set->version(), with_invariants->rule_set->version());
 }
 
+// `lawful check` and the language server report an invariant file's own diagnostics, beside the
+// rule files' (which Compile reports).
+TEST(Invariants, CheckInvariantFilesReportsTheirOwnDiagnostics) {
+  const std::vector<SourceFile> broken_rules = {
+      {"rules.lawful", std::string(kRules) + "def unused = nosuch\n"}};
+  const std::vector<Diagnostic> ds = CheckInvariantFiles(
+      broken_rules, {{"invariants.lawful",
+                      "invariant x for purposes newsletter\n  then allow only by consnt\n"}});
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].file, "invariants.lawful");
+  EXPECT_EQ(ds[0].line, 2u);
+  EXPECT_NE(ds[0].message.find("`consnt`"), std::string::npos) << ds[0].message;
+  EXPECT_TRUE(CheckInvariantFiles({{"rules.lawful", kRules}},
+                                  {{"invariants.lawful", "invariant x when objects then deny\n"}})
+                  .empty());
+}
+
 TEST(Invariants, FormatKeepsThem) {
   const std::string text =
       "invariant x for purposes newsletter\n"

@@ -310,6 +310,12 @@ bool IsInvariantFile(const std::string& path);
 // error).
 absl::StatusOr<std::vector<SourceFile>> ReadInvariantFiles(const std::string& dir);
 
+// The diagnostics of `invariant_files` checked on the rule set of `rule_files`, as `lawful prove`
+// loads them: only those located in the invariant files (Compile reports the rule files' own).
+// `lawful check` and the language server report these beside the rule set's.
+std::vector<Diagnostic> CheckInvariantFiles(const std::vector<SourceFile>& rule_files,
+                                            const std::vector<SourceFile>& invariant_files);
+
 // One rule file's declarations, in source order.
 struct Module {
   uint32_t file = 0;

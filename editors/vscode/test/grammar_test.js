@@ -16,12 +16,12 @@ const grammarPath = path.join(__dirname, "..", "syntaxes", "lawful.tmLanguage.js
 
 const WORDS = {
   "keyword.operator.word": ["and", "or", "not", "in", "is"],
-  "keyword.control": ["if", "then", "else", "where", "by", "when", "otherwise"],
+  "keyword.control": ["if", "then", "else", "where", "by", "when", "otherwise", "only"],
   "keyword.other.quantifier": ["any", "all", "count", "latest"],
   "keyword.other.outcome": ["deny", "allow"],
   "constant.language.boolean": ["true", "false"],
   "constant.language": ["missing", "present"],
-  "storage.type": ["const", "def", "enum", "policy"],
+  "storage.type": ["const", "def", "enum", "policy", "invariant"],
   "keyword.other.clause": ["cite", "note", "evidence", "valid", "until", "reason", "obligations",
                            "effective", "from", "for", "purposes", "channels"],
   "variable.language.request": ["at", "purpose", "channel", "notice_type", "contact"],
@@ -34,6 +34,7 @@ function expectedTokens(line, state) {
   const out = [];
   let i = 0;
   let previous = "";  // the previous word or symbol
+  let before = "";  // the one before it
   const push = (start, text, scope) => out.push({ start, text, scope });
   while (i < line.length) {
     const rest = line.slice(i);
@@ -73,6 +74,10 @@ function expectedTokens(line, state) {
       else if (previous === "const") scope = "entity.name.constant";
       else if (previous === "enum") scope = "entity.name.type.enum";
       else if (previous === "policy") scope = "entity.name.type.policy";
+      else if (previous === "invariant" && before === "") scope = "entity.name.type.invariant";
+      // An invariant's `then allow only by RULE, RULE`: the rules it names.
+      else if (word === "only" && previous === "allow" && before === "then") scope = "keyword.control";
+      else if (state.allowedBy) scope = "entity.name.function.rule";
       else if (previous === "deny" || previous === "allow") scope = "entity.name.function.rule";
       else if (previous === "reason") scope = "constant.other.reason";
       else if (state.obligations) scope = "constant.other.obligation";
@@ -89,16 +94,19 @@ function expectedTokens(line, state) {
                                                                      : "variable.other";
       }
       if (word === "obligations") state.obligations = true;
+      if (word === "by" && previous === "only" && before === "allow") state.allowedBy = true;
       if (previous === "def" && /^\s*\(/.test(after)) state.pendingParams = true;
       push(i, word, scope);
-      i += word.length; previous = word; continue;
+      i += word.length; before = previous; previous = word; continue;
     }
     if (rest[0] === "(" && state.pendingParams) { state.params = true; state.pendingParams = false; }
     else if (rest[0] === ")" && state.params) state.params = false;
+    before = previous;
     previous = rest[0];
     i += 1;
   }
   state.obligations = false;
+  state.allowedBy = false;
   return out;
 }
 
@@ -158,6 +166,7 @@ async function main() {
     "storage.type", "storage.type.purpose", "keyword.other.clause", "variable.language.request",
     "keyword.operator.comparison", "keyword.operator.arithmetic", "entity.name.function",
     "entity.name.constant", "entity.name.type.enum", "entity.name.type.policy",
+    "entity.name.type.invariant",
     "entity.name.function.rule", "constant.other.reason", "constant.other.obligation",
     "variable.other.property", "variable.parameter", "entity.name.type", "support.function.builtin",
     "entity.name.function.call", "variable.other.constant", "variable.other",
